@@ -1,0 +1,206 @@
+"""The ``nodegraph`` command. Thin: parsing, printing, exit codes; the engine does the work.
+
+Errors print one line (``error: ...``) and exit 1; ``--verbose`` adds the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import NodegraphError
+from .graph import Document
+
+
+def _registry():
+    from .registry import default_registry
+
+    return default_registry()
+
+
+def load_graph(path: str) -> Document:
+    from .fileformat import load
+
+    return load(path)
+
+
+def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
+    """``--set NODE.PARAM=VALUE``: VALUE is read by the param's type (JSON or plain text)."""
+    from .commands import SetParam
+    from .types import ValueError_
+
+    for item in sets:
+        target, eq, raw = item.partition("=")
+        nid, dot, pname = target.partition(".")
+        if not eq or not dot or not nid or not pname:
+            raise NodegraphError(f"--set {item!r}: expected NODE.PARAM=VALUE")
+        if nid not in doc:
+            raise NodegraphError(f"--set {item!r}: there is no node {nid!r} (nodes: {', '.join(doc.node_ids())})")
+        spec = registry.get(doc.type_of(nid), doc.packs)
+        port = spec.input(pname)
+        if port is None or not port.is_param:
+            names = [p.name for p in spec.inputs if p.is_param]
+            raise NodegraphError(f"--set {item!r}: node {nid!r} ({spec.id}) has no param {pname!r} (params: {', '.join(names)})")
+        try:
+            value = port.type.vtype.parse_cli(raw, port.type.opts)
+        except ValueError_ as e:
+            raise NodegraphError(f"--set {item!r}: {e}") from None
+        SetParam(nid, pname, port.type.vtype.to_json(value))(doc)
+
+
+# -- commands ------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from .evaluate import Evaluator
+    from .progress import RunProgress
+
+    registry = _registry()
+    doc = load_graph(args.graph)
+    apply_sets(doc, args.set or [], registry)
+    ev = Evaluator(registry, output_dir=args.output, base_dir=Path(args.graph).resolve().parent)
+    ev.check(doc, args.graph)
+    with RunProgress(enabled=not args.quiet) as progress:
+        result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
+    report = result.report()
+    if args.report:
+        from .fileformat import write_atomic
+
+        write_atomic(Path(args.report), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    failed = [r for r in result.nodes.values() if r.status == "failed"]
+    if not args.quiet:
+        files = [f for r in result.nodes.values() for f in r.files]
+        for f in files:
+            print(f"wrote {f}")
+        print(f"{result.count('computed')} computed, {result.count('cached')} cached, "
+              f"{len(failed)} failed, {result.count('skipped')} skipped in {result.seconds:.2f} s")
+    for r in failed:
+        print(f"error: node {r.node!r} ({r.type}) failed: {r.error}", file=sys.stderr)
+    if result.cancelled:
+        print("error: cancelled", file=sys.stderr)
+        return 130
+    return 0 if result.ok else 1
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    registry = _registry()
+    specs = list(registry)
+    if args.json:
+        data = {"nodes": [s.describe() for s in specs],
+                "packs": {name: {"distribution": p.distribution, "version": p.version, "target": p.target,
+                                 **({"error": p.error} if p.error else {})} for name, p in sorted(registry.packs.items())}}
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for pack in registry.packs.values():
+        if pack.error:
+            console.print(f"[red]pack {pack.name!r} ({pack.distribution}) failed to load: {pack.error}[/red]")
+    table = Table(title=f"{len(specs)} node types", show_lines=False)
+    table.add_column("type", no_wrap=True)
+    for col in ("title", "category", "inputs", "outputs", "version"):
+        table.add_column(col)
+    for s in specs:
+        ins = ", ".join(f"{p.name}{'*' if p.variadic else ''}: {p.type.id}" for p in s.inputs)
+        outs = ", ".join(f"{o.name}: {o.type.id}" for o in s.outputs) or "(files)"
+        table.add_row(s.id, s.title, s.category, ins, outs, s.version)
+    console.print(table)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .errors import GraphFileError
+    from .validate import validate
+
+    registry = _registry()
+    bad = 0
+    for path in args.graphs:
+        try:
+            doc = load_graph(path)
+        except GraphFileError as e:
+            print(f"error: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        issues = validate(doc, registry)
+        if issues:
+            bad += 1
+            for i in issues:
+                print(f"error: {path}: {i.message}", file=sys.stderr)
+        else:
+            print(f"ok: {path} ({len(doc.node_ids())} nodes, {len(doc.links())} links)")
+    return 1 if bad else 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .fileformat import load, save
+
+    path = Path(args.graph)
+    if path.exists() and not args.force:
+        raise NodegraphError(f"{path} already exists (use --force to replace it)")
+    if args.template:
+        doc = load(args.template)
+    else:
+        doc = Document()
+        doc.meta = {"title": args.title or path.stem}
+    save(doc, path)
+    print(f"created {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nodegraph", description="Node-graph engine for AI-assisted audiovisual production.")
+    p.add_argument("--version", action="version", version=f"nodegraph {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks with errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a graph and write its outputs")
+    r.add_argument("graph", help="graph file (.json)")
+    r.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="override a param (repeatable)")
+    r.add_argument("-o", "--output", default="output", metavar="DIR", help="output folder (default: ./output)")
+    r.add_argument("--report", metavar="FILE.json", help="write a JSON report of every node's status and time")
+    r.add_argument("--target", action="append", metavar="NODE[.PORT]", help="compute only this node and what it needs (repeatable)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    r.set_defaults(fn=cmd_run)
+
+    n = sub.add_parser("nodes", help="list every installed node type")
+    n.add_argument("--json", action="store_true", help="full description as JSON: ports, params, defaults, docs")
+    n.set_defaults(fn=cmd_nodes)
+
+    v = sub.add_parser("validate", help="check graph files against the installed node types")
+    v.add_argument("graphs", nargs="+", metavar="GRAPH")
+    v.set_defaults(fn=cmd_validate)
+
+    w = sub.add_parser("new", help="create a new graph file")
+    w.add_argument("graph")
+    w.add_argument("--template", metavar="GRAPH", help="start from a copy of this graph (e.g. graphs/demo.json)")
+    w.add_argument("--title", help="title stored in the graph's meta")
+    w.add_argument("--force", action="store_true", help="replace an existing file")
+    w.set_defaults(fn=cmd_new)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (NodegraphError, KeyError, OSError) as e:
+        if args.verbose:
+            traceback.print_exc()
+        msg = e.message if hasattr(e, "message") else str(e)
+        if isinstance(e, OSError) and e.filename:
+            msg = f"{e.filename}: {e.strerror}"
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
+    except Exception as e:  # an engine bug: still one line unless --verbose
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: internal error: {type(e).__name__}: {e} (run with --verbose for the traceback)", file=sys.stderr)
+        return 2

@@ -1,0 +1,111 @@
+"""What a running node can reach: progress, cancellation, input and output files, scratch space."""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import Cancelled, UnsafePath
+
+
+class CancelToken:
+    """Cooperative cancellation shared by a run and its nodes."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would land outside ``root``.
+
+    Absolute paths, ``..`` components, NUL bytes, drive letters and symlinks that point out of
+    the folder are all refused with ``UnsafePath`` naming the offending path.
+    """
+    if not isinstance(relative, str) or not relative.strip():
+        raise UnsafePath(f"output file name {relative!r} is empty")
+    if "\0" in relative:
+        raise UnsafePath(f"output file name {relative!r} contains a NUL byte")
+    norm = relative.replace("\\", "/")
+    parts = [p for p in norm.split("/") if p not in ("", ".")]
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts or not parts:
+        raise UnsafePath(f"output file {relative!r} must be a relative path inside the output folder")
+    root_real = Path(os.path.realpath(root))
+    target = root_real.joinpath(*parts)
+    real_parent = Path(os.path.realpath(target.parent))
+    if real_parent != root_real and root_real not in real_parent.parents:
+        raise UnsafePath(f"output file {relative!r} resolves outside the output folder {root}")
+    if target.is_symlink():
+        raise UnsafePath(f"output file {relative!r} is a symbolic link; refusing to write through it")
+    return target
+
+
+class Context:
+    """Handed to a node that declares a ``Context`` parameter."""
+
+    def __init__(self, node_id: str, type_id: str, *, output_dir: Path, base_dir: Path,
+                 cancel: CancelToken | None = None,
+                 emit: Callable[[str, dict], None] | None = None,
+                 scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None):
+        self.node_id, self.type_id = node_id, type_id
+        self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
+        self._cancel = cancel or CancelToken()
+        self._emit = emit or (lambda kind, data: None)
+        self._scratch_root = scratch_root
+        self._scratch: Path | None = None
+        self.files: list[Path] = []
+        self._graph_text = graph_text
+
+    @property
+    def graph_text(self) -> str:
+        """The canonical JSON of the graph being run (saved files embed it as provenance)."""
+        return self._graph_text() if self._graph_text else ""
+
+    # -- progress and cancellation ------------------------------------------------------------
+    def progress(self, fraction: float, message: str = "", preview: Any = None) -> None:
+        """Report progress in [0, 1]; also a cancellation point."""
+        self._emit("progress", {"fraction": max(0.0, min(1.0, float(fraction))), "message": message,
+                                "preview": preview})
+        self.check_cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.cancelled
+
+    def check_cancelled(self) -> None:
+        if self._cancel.cancelled:
+            raise Cancelled(f"node {self.node_id!r} cancelled")
+
+    def log(self, message: str) -> None:
+        self._emit("log", {"message": message})
+
+    # -- files --------------------------------------------------------------------------------
+    def input_path(self, path: str) -> Path:
+        """A path from a param, resolved against the graph file's folder."""
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def output_path(self, name: str) -> Path:
+        """Where to write an output file ``name`` (relative, inside the output folder)."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        target = safe_join(self.output_dir, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_join(self.output_dir, name)  # again, now that parents exist (symlinked folders)
+        self.files.append(target)
+        return target
+
+    def scratch_dir(self) -> Path:
+        """A private temporary folder for this node, removed after the run."""
+        if self._scratch is None:
+            root = self._scratch_root or Path(tempfile.gettempdir())
+            root.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"{self.node_id}-", dir=root))
+        return self._scratch

@@ -1,0 +1,142 @@
+"""The graph document: nodes with stable ids, params by name, links by (node, port).
+
+Semantics (what is computed) live in a networkx MultiDiGraph; layout (positions, collapsed,
+colours), groups and notes live beside it, so moving a node changes nothing a cache key sees.
+Change a document only through command objects (``nodegraph.commands``): that is what gives
+undo/redo and a record of what each edit dirtied.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import networkx as nx
+
+NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+CACHE_POLICIES = ("default", "always", "never")
+
+
+@dataclass(frozen=True, order=True)
+class Link:
+    """``src.src_port -> dst.dst_port``; ``order`` ranks links into one variadic input."""
+
+    dst: str
+    dst_port: str
+    order: int
+    src: str
+    src_port: str
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+class Document:
+    def __init__(self) -> None:
+        self.g = nx.MultiDiGraph()
+        self.meta: dict[str, Any] = {}
+        self.packs: dict[str, str] = {}
+        self.layout: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        #: links read from a file whose source node is missing (reported by validate)
+        self.dangling: list[Link] = []
+        #: bumped by every semantic change (the editor and evaluator compare it)
+        self.revision = 0
+
+    # -- nodes --------------------------------------------------------------------------------
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self.g
+
+    def node_ids(self) -> list[str]:
+        return sorted(self.g.nodes)
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        """The node's semantic record: type, version, params, label, notes, cache."""
+        return self.g.nodes[node_id]
+
+    def type_of(self, node_id: str) -> str:
+        return self.g.nodes[node_id]["type"]
+
+    def params(self, node_id: str) -> dict[str, Any]:
+        return self.g.nodes[node_id]["params"]
+
+    def new_id(self, type_id: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", type_id.rsplit(".", 1)[-1]) or "node"
+        if base not in self.g:
+            return base
+        n = 2
+        while f"{base}_{n}" in self.g:
+            n += 1
+        return f"{base}_{n}"
+
+    # -- links --------------------------------------------------------------------------------
+    def links(self) -> list[Link]:
+        return sorted(Link(d, data["dst_port"], data["order"], s, data["src_port"])
+                      for s, d, data in self.g.edges(data=True))
+
+    def links_into(self, node_id: str, port: str | None = None) -> list[Link]:
+        out = [Link(node_id, data["dst_port"], data["order"], s, data["src_port"])
+               for s, _, data in self.g.in_edges(node_id, data=True)
+               if port is None or data["dst_port"] == port]
+        return sorted(out)
+
+    def links_from(self, node_id: str) -> list[Link]:
+        return sorted(Link(d, data["dst_port"], data["order"], node_id, data["src_port"])
+                      for _, d, data in self.g.out_edges(node_id, data=True))
+
+    def inputs(self, node_id: str) -> dict[str, list[Link]]:
+        """Links into ``node_id`` grouped by input port, each list in link order."""
+        out: dict[str, list[Link]] = {}
+        for link in self.links_into(node_id):
+            out.setdefault(link.dst_port, []).append(link)
+        return out
+
+    def _edge_key(self, link: Link) -> Any:
+        for s, _, k, data in self.g.in_edges(link.dst, keys=True, data=True):
+            if (s, data["src_port"], data["dst_port"], data["order"]) == (link.src, link.src_port, link.dst_port, link.order):
+                return k
+        return None
+
+    def _add_link(self, link: Link) -> None:
+        self.g.add_edge(link.src, link.dst, src_port=link.src_port, dst_port=link.dst_port, order=link.order)
+
+    def _remove_link(self, link: Link) -> None:
+        self.g.remove_edge(link.src, link.dst, key=self._edge_key(link))
+
+    # -- whole-document helpers ---------------------------------------------------------------
+    def copy(self) -> "Document":
+        d = Document()
+        d.g = copy.deepcopy(self.g)
+        d.meta, d.packs = copy.deepcopy(self.meta), dict(self.packs)
+        d.layout, d.groups = copy.deepcopy(self.layout), copy.deepcopy(self.groups)
+        d.dangling = list(self.dangling)
+        d.revision = self.revision
+        return d
+
+    def upstream(self, node_ids: Iterator[str] | list[str]) -> set[str]:
+        """The nodes and all their ancestors."""
+        out: set[str] = set()
+        for n in node_ids:
+            if n not in out:
+                out.add(n)
+                out |= nx.ancestors(self.g, n)
+        return out
+
+    def downstream(self, node_id: str) -> set[str]:
+        return {node_id} | nx.descendants(self.g, node_id)
+
+    def find_cycle(self) -> list[str] | None:
+        try:
+            cycle = nx.find_cycle(self.g)
+        except nx.NetworkXNoCycle:
+            return None
+        return [e[0] for e in cycle] + [cycle[0][0]]
+
+    def __eq__(self, other: object) -> bool:
+        from .fileformat import dumps
+
+        return isinstance(other, Document) and dumps(self) == dumps(other)
+
+    def __repr__(self) -> str:
+        return f"<Document {len(self.g)} nodes, {self.g.number_of_edges()} links>"

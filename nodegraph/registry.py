@@ -1,0 +1,145 @@
+"""The table of node types, filled from node packs found through entry points.
+
+A pack is any installed distribution that declares, in its pyproject.toml::
+
+    [project.entry-points."nodegraph.nodes"]
+    mypack = "mypack.nodes"          # a module (or a list of modules, or a function returning specs)
+
+Every ``@node`` function in the module is registered. A pack that fails to import is recorded
+with its error, so a graph that uses its nodes can say which pack is broken or missing.
+"""
+from __future__ import annotations
+
+import types as pytypes
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import Any, Iterable
+
+from .node import DeclarationError, NodeSpec
+
+GROUP = "nodegraph.nodes"
+
+
+@dataclass
+class Pack:
+    name: str
+    target: str
+    distribution: str = ""
+    version: str = ""
+    error: str = ""
+    namespaces: set[str] = field(default_factory=set)
+    nodes: list[str] = field(default_factory=list)
+
+
+class UnknownNodeType(KeyError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.specs: dict[str, NodeSpec] = {}
+        self.packs: dict[str, Pack] = {}
+
+    # -- filling ------------------------------------------------------------------------------
+    def add(self, spec: NodeSpec, pack: Pack | None = None) -> NodeSpec:
+        if pack is not None:
+            spec = replace(spec, pack=pack.distribution or pack.name)
+        old = self.specs.get(spec.id)
+        if old is not None and old.fn is not spec.fn:
+            raise DeclarationError(
+                f"node type {spec.id!r} is declared twice: {old.source} (pack {old.pack or '?'}) "
+                f"and {spec.source} (pack {spec.pack or '?'})")
+        self.specs[spec.id] = spec
+        if pack is not None:
+            pack.namespaces.add(spec.namespace)
+            pack.nodes.append(spec.id)
+        return spec
+
+    def add_module(self, module: pytypes.ModuleType, pack: Pack | None = None) -> list[NodeSpec]:
+        added = []
+        for value in vars(module).values():
+            spec = getattr(value, "__nodegraph__", None)
+            if isinstance(spec, NodeSpec) and getattr(value, "__module__", None) == module.__name__:
+                added.append(self.add(spec, pack))
+        return added
+
+    def add_target(self, target: Any, pack: Pack | None = None) -> None:
+        """Register from a module, a @node function, a NodeSpec, or an iterable of those."""
+        if isinstance(target, pytypes.ModuleType):
+            self.add_module(target, pack)
+        elif isinstance(target, NodeSpec):
+            self.add(target, pack)
+        elif isinstance(getattr(target, "__nodegraph__", None), NodeSpec):
+            self.add(target.__nodegraph__, pack)
+        elif callable(target):
+            self.add_target(target(), pack)
+        elif isinstance(target, Iterable) and not isinstance(target, (str, bytes)):
+            for t in target:
+                self.add_target(t, pack)
+        else:
+            raise DeclarationError(f"pack {pack.name if pack else '?'}: cannot register {target!r}")
+
+    def load_entry_points(self, group: str = GROUP) -> "Registry":
+        for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else ""
+            version = ep.dist.version if ep.dist is not None else ""
+            pack = Pack(ep.name, ep.value, dist, version)
+            self.packs[ep.name] = pack
+            try:
+                self.add_target(ep.load(), pack)
+            except Exception as e:  # a broken pack must not break the others
+                pack.error = f"{type(e).__name__}: {e}"
+        return self
+
+    # -- lookup -------------------------------------------------------------------------------
+    def __contains__(self, type_id: str) -> bool:
+        return type_id in self.specs
+
+    def __iter__(self):
+        return iter(sorted(self.specs.values(), key=lambda s: (s.category, s.id)))
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def get(self, type_id: str, known_packs: dict[str, str] | None = None) -> NodeSpec:
+        spec = self.specs.get(type_id)
+        if spec is None:
+            raise UnknownNodeType(self.explain_unknown(type_id, known_packs or {}))
+        return spec
+
+    def explain_unknown(self, type_id: str, known_packs: dict[str, str]) -> str:
+        """Why a type id is unknown: which pack should provide it and what is wrong with it."""
+        ns = type_id.split(".", 1)[0]
+        for pack in self.packs.values():
+            if ns in pack.namespaces or pack.name == ns or (pack.error and known_packs.get(ns) in (pack.distribution, pack.name)):
+                if pack.error:
+                    return f"unknown node type {type_id!r}: its pack {pack.distribution or pack.name!r} failed to load ({pack.error})"
+                return f"unknown node type {type_id!r}: pack {pack.distribution or pack.name!r} is installed but has no such node (it may be a newer version)"
+        wanted = known_packs.get(ns)
+        if wanted:
+            return f"unknown node type {type_id!r}: it comes from the pack {wanted!r}, which is not installed (pip install {wanted})"
+        return f"unknown node type {type_id!r}: no installed pack provides the {ns!r} namespace"
+
+    def pack_of_namespace(self) -> dict[str, str]:
+        """namespace -> distribution name, recorded in saved graphs for missing-pack hints."""
+        out: dict[str, str] = {}
+        for pack in self.packs.values():
+            for ns in pack.namespaces:
+                out[ns] = pack.distribution or pack.name
+        return out
+
+
+_default: Registry | None = None
+
+
+def default_registry(reload: bool = False) -> Registry:
+    """The registry of every installed pack (loaded once per process)."""
+    global _default
+    if _default is None or reload:
+        _default = Registry().load_entry_points()
+    return _default
