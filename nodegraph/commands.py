@@ -15,7 +15,20 @@ from typing import Any, Callable
 from .errors import CommandError
 from .graph import CACHE_POLICIES, NODE_ID, Document, Link
 
-UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()
+class _Unset:
+    """Marks "no value": SetParam(..., UNSET) removes a param so the default applies."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __copy__(self) -> "_Unset":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "_Unset":
+        return self
+
+
+UNSET: Any = _Unset()
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,8 @@ def _once(fn: Callable[[], str]) -> Callable[[], str]:
 
 def describe_error(e: BaseException) -> str:
     msg = str(e).strip() or type(e).__name__
-    if isinstance(e, (NodegraphError, ValueError_)):
+    # the exceptions nodes raise on purpose carry a message meant for the user as it is
+    if isinstance(e, (NodegraphError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError)):
         return msg
     return f"{type(e).__name__}: {msg}"
 

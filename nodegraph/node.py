@@ -76,8 +76,8 @@ class Port:
             d["variadic"] = True
         if self.default is not REQUIRED:
             d["default"] = self.type.vtype.to_json(self.default) if self.default is not None else None
-        else:
-            d["required"] = not self.variadic
+        elif self.required:
+            d["required"] = True
         if self.doc:
             d["doc"] = self.doc
         return d

@@ -15,9 +15,10 @@ from .base import (
 from .base import port_type as _port_type
 from .basic import Any_ as AnyValue
 from .basic import Bool, Choice, Int, Number, Path, Seed, Text
-from .media import Audio, Image, Speech, Timing, Video
+from .media import Audio, AudioT, Image, ImageT, Speech, SpeechT, Timing, Video, VideoT
 from .records import (
-    AudioClip, Character, Clip, Prompt, Record, Timeline, Voice, from_tree, register_record, to_tree,
+    AudioClip, AudioClipT, Character, CharacterT, Clip, ClipT, Prompt, PromptT, Record, Timeline,
+    TimelineT, Voice, VoiceT, from_tree, register_record, to_tree,
 )
 
 _CLASSES: dict[Any, ValueType] = {
@@ -44,5 +45,6 @@ __all__ = [
     "find_type", "get_type", "register_type", "port_type", "AnyValue", "Bool", "Choice", "Int",
     "Number", "Path", "Seed", "Text", "Audio", "Image", "Speech", "Timing", "Video", "AudioClip",
     "Character", "Clip", "Prompt", "Record", "Timeline", "Voice", "register_record", "to_tree",
-    "from_tree",
+    "from_tree", "ImageT", "AudioT", "VideoT", "SpeechT", "PromptT", "CharacterT", "TimelineT",
+    "ClipT", "AudioClipT", "VoiceT",
 ]
