@@ -123,3 +123,21 @@ def test_builtin_packs_load_through_entry_points(registry):
     assert all(not p.error for p in registry.packs.values())
     assert "core.text" in registry and "image.save_png" in registry
     assert registry.specs["core.text"].pack == "nodegraph"
+
+
+def test_readme_node_example_works():
+    import re
+
+    import numpy as np
+
+    readme = open("README.md", encoding="utf-8").read()
+    code = re.search(r"```python\n(# mypack/nodes.py.*?)```", readme, re.S).group(1)
+    ns: dict = {}
+    exec(code, ns)
+    spec = ns["posterize"].__nodegraph__
+    assert spec.id == "mypack.posterize" and [p.name for p in spec.inputs] == ["image", "levels", "mode"]
+    img = Image(np.arange(256, dtype=np.uint8).repeat(3).reshape(16, 16, 3))
+    out = spec.call({"image": img, "levels": 4, "mode": "rgb"}, None)["image"]
+    assert sorted(np.unique(out.pixels)) == [0, 64, 128, 192]
+    grey = spec.call({"image": img, "levels": 2, "mode": "grey"}, None)["image"]
+    assert grey.channels == 1
