@@ -53,14 +53,31 @@ def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
 
 
 # -- commands ------------------------------------------------------------------------------------
-def cmd_run(args: argparse.Namespace) -> int:
+def open_cache(args: argparse.Namespace):
+    from .cache import Cache
+
+    if getattr(args, "no_cache", False):
+        return Cache.memory_only()
+    return Cache(args.cache_dir) if args.cache_dir else Cache()
+
+
+def make_evaluator(args: argparse.Namespace, registry, cache):
     from .evaluate import Evaluator
+
+    graph = Path(args.graph).resolve()
+    return Evaluator(registry, output_dir=args.output, base_dir=graph.parent, cache=cache,
+                     use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
+                     workers=getattr(args, "workers", None))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from .progress import RunProgress
 
     registry = _registry()
     doc = load_graph(args.graph)
     apply_sets(doc, args.set or [], registry)
-    ev = Evaluator(registry, output_dir=args.output, base_dir=Path(args.graph).resolve().parent)
+    cache = open_cache(args)
+    ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
     with RunProgress(enabled=not args.quiet) as progress:
         result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
@@ -74,7 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         files = [f for r in result.nodes.values() for f in r.files]
         for f in files:
             print(f"wrote {f}")
-        print(f"{result.count('computed')} computed, {result.count('cached')} cached, "
+        pinned = f", {result.count('pinned')} pinned" if result.count("pinned") else ""
+        print(f"{result.count('computed')} computed, {result.count('cached')} cached{pinned}, "
               f"{len(failed)} failed, {result.count('skipped')} skipped in {result.seconds:.2f} s")
     for r in failed:
         print(f"error: node {r.node!r} ({r.type}) failed: {r.error}", file=sys.stderr)
@@ -82,6 +100,57 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("error: cancelled", file=sys.stderr)
         return 130
     return 0 if result.ok else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    registry = _registry()
+    doc = load_graph(args.graph)
+    apply_sets(doc, args.set or [], registry)
+    ev = make_evaluator(args, registry, open_cache(args))
+    ev.check(doc, args.graph)
+    plan = ev.explain(doc, args.target or None)
+    if args.json:
+        print(json.dumps({n: {"will_run": e.will_run, "reason": e.reason} for n, e in plan.items()}, indent=2))
+        return 0
+    width = max((len(n) for n in plan), default=4)
+    for nid, e in plan.items():
+        print(f"{nid:<{width}}  {e.will_run:<5}  {e.reason}")
+    counts = {k: sum(1 for e in plan.values() if e.will_run == k) for k in ("yes", "maybe", "no")}
+    print(f"{counts['yes']} will run, {counts['maybe']} may run, {counts['no']} cached")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .cache import Cache, parse_size
+
+    cache = Cache(args.cache_dir) if args.cache_dir else Cache()
+    disk = cache.disk
+    if args.action == "info":
+        info = disk.info()
+        print(f"cache folder: {info['root']}")
+        print(f"{info['actions']} results, {info['blobs']} values, {_size(info['bytes'])} of {_size(info['max_bytes'])}"
+              f" ({info['pinned']} pinned)")
+    elif args.action == "clear":
+        disk.clear()
+        print(f"cleared {disk.root}")
+    else:
+        try:
+            budget = parse_size(args.max_size) if args.max_size else None
+        except ValueError as e:
+            raise NodegraphError(f"--max-size: {e}") from None
+        out = disk.gc(budget)
+        print(f"evicted {out['evicted']} values ({_size(out['freed_bytes'])}), removed {out['strays_removed']} stray files;"
+              f" {_size(out['bytes'])} remain")
+    cache.close()
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -151,6 +220,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true", help="compute every node again and store nothing")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $NODEGRAPH_CACHE_DIR or the user cache folder)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nodegraph", description="Node-graph engine for AI-assisted audiovisual production.")
     p.add_argument("--version", action="version", version=f"nodegraph {__version__}")
@@ -164,7 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="FILE.json", help="write a JSON report of every node's status and time")
     r.add_argument("--target", action="append", metavar="NODE[.PORT]", help="compute only this node and what it needs (repeatable)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _cache_args(r)
+    r.add_argument("--workers", type=int, metavar="N", help="run up to N independent nodes at once (default: cores, at most 4)")
     r.set_defaults(fn=cmd_run)
+
+    e = sub.add_parser("explain", help="say, without running, which nodes a run would compute and why")
+    e.add_argument("graph")
+    e.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="as for run")
+    e.add_argument("-o", "--output", default="output", metavar="DIR", help="as for run")
+    e.add_argument("--target", action="append", metavar="NODE[.PORT]", help="as for run")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    _cache_args(e)
+    e.set_defaults(fn=cmd_explain)
+
+    c = sub.add_parser("cache", help="inspect or trim the result cache")
+    c.add_argument("action", choices=["info", "clear", "gc"])
+    c.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $NODEGRAPH_CACHE_DIR or the user cache folder)")
+    c.add_argument("--max-size", metavar="SIZE", help="gc: evict least recently used values until the cache fits (e.g. 5G)")
+    c.set_defaults(fn=cmd_cache)
 
     n = sub.add_parser("nodes", help="list every installed node type")
     n.add_argument("--json", action="store_true", help="full description as JSON: ports, params, defaults, docs")

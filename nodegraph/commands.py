@@ -35,9 +35,11 @@ UNSET: Any = _Unset()
 class Change:
     nodes: frozenset[str] = frozenset()
     layout: frozenset[str] = frozenset()
+    #: nodes or links were added or removed (the evaluation order may have changed)
+    structure: bool = False
 
     def __or__(self, other: "Change") -> "Change":
-        return Change(self.nodes | other.nodes, self.layout | other.layout)
+        return Change(self.nodes | other.nodes, self.layout | other.layout, self.structure or other.structure)
 
     @property
     def semantic(self) -> bool:
@@ -56,6 +58,8 @@ class Command(abc.ABC):
         change = self.apply(doc)
         if change.semantic:
             doc.revision += 1
+        if change.structure:
+            doc.structure_revision += 1
         return change
 
 
@@ -86,11 +90,11 @@ class AddNode(Command):
             raise CommandError(f"cache policy {self.cache!r} must be one of {list(CACHE_POLICIES)}")
         self.id = nid
         doc.g.add_node(nid, type=self.type, version=self.version, params=copy.deepcopy(self.params),
-                       label=self.label, notes=self.notes, cache=self.cache)
+                       label=self.label, notes=self.notes, cache=self.cache, pinned=None)
         if self.pos is not None:
             doc.layout[nid] = {"pos": [float(self.pos[0]), float(self.pos[1])]}
         self.inverse = RemoveNode(nid)
-        return Change(frozenset({nid}), frozenset({nid}))
+        return Change(frozenset({nid}), frozenset({nid}), True)
 
 
 @dataclass
@@ -110,7 +114,7 @@ class RemoveNode(Command):
         for gid in groups:
             doc.groups[gid]["nodes"].remove(self.id)
         self.inverse = _RestoreNode(self.id, data, links, layout, groups)
-        return Change(frozenset(affected | {self.id}), frozenset({self.id}))
+        return Change(frozenset(affected | {self.id}), frozenset({self.id}), True)
 
 
 @dataclass
@@ -136,7 +140,7 @@ class _RestoreNode(Command):
             if gid in doc.groups:
                 doc.groups[gid]["nodes"].insert(idx, self.id)
         self.inverse = RemoveNode(self.id)
-        return Change(frozenset({self.id} | {l.dst for l in self.links}), frozenset({self.id}))
+        return Change(frozenset({self.id} | {l.dst for l in self.links}), frozenset({self.id}), True)
 
 
 @dataclass
@@ -179,7 +183,7 @@ class Connect(Command):
             self.inverse = _SetPortLinks(self.dst, self.dst_port, existing)
             _SetPortLinks(self.dst, self.dst_port,
                           [Link(self.dst, self.dst_port, i, s, p) for i, (s, p) in enumerate(srcs)]).apply(doc)
-        return Change(frozenset({self.dst}))
+        return Change(frozenset({self.dst}), structure=True)
 
 
 @dataclass
@@ -205,7 +209,7 @@ class Disconnect(Command):
         self.inverse = _SetPortLinks(self.dst, self.dst_port, existing)
         _SetPortLinks(self.dst, self.dst_port,
                       [Link(self.dst, self.dst_port, i, l.src, l.src_port) for i, l in enumerate(keep)]).apply(doc)
-        return Change(frozenset({self.dst}))
+        return Change(frozenset({self.dst}), structure=True)
 
 
 @dataclass
@@ -227,7 +231,7 @@ class _SetPortLinks(Command):
         for l in self.links:
             doc._add_link(l)
         self.inverse = _SetPortLinks(self.dst, self.dst_port, old)
-        return Change(frozenset({self.dst}))
+        return Change(frozenset({self.dst}), structure=True)
 
 
 @dataclass
@@ -287,6 +291,23 @@ class SetCachePolicy(_SetNodeField):
     def check(self, value: Any) -> None:
         if value not in CACHE_POLICIES:
             raise CommandError(f"cache policy {value!r} must be one of {list(CACHE_POLICIES)}")
+
+    def change(self) -> Change:
+        return Change(frozenset({self.node}))
+
+
+class SetPin(_SetNodeField):
+    """Pin a node's result: ``value`` maps output names to content digests (hex) that the
+    evaluator returns instead of running the node; ``None`` unpins."""
+
+    key, title = "pinned", "pin"
+
+    def check(self, value: Any) -> None:
+        if value is None:
+            return
+        if not (isinstance(value, dict) and value and all(
+                isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in value.items())):
+            raise CommandError(f"a pin maps output names to 64-character digests, got {value!r}")
 
     def change(self) -> Change:
         return Change(frozenset({self.node}))

@@ -1,203 +1,443 @@
-"""Running a graph.
+"""The cached incremental evaluator.
 
-``Evaluator.run`` computes the ancestors of the requested targets (nodes, ``node.port``, or by
-default every output node) in topological order and returns a ``RunResult``. Observers get
-``Event``s (planned, started, progress, finished, failed, skipped). A failing node does not stop
-independent branches: only the nodes that depend on it are skipped.
+``Evaluator.run`` computes only what the requested targets need (every output node by default,
+or any node: "run to here"), in dependency order, on a worker pool. Each node gets a key from
+content (``nodegraph.keys``): a key already in the cache is a hit and the node does not run; a
+node that re-runs and produces the same output digest stops the wave there (early cutoff).
+Values live in a RAM tier and a persistent disk tier (``nodegraph.cache``), so a new process
+over a warm cache computes nothing. A failing node skips only what depends on it. Observers get
+``Event``s; ``explain`` says, before running, which nodes will run and why.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import networkx as nx
 
+from .cache import Cache
 from .context import CancelToken, Context
 from .errors import Cancelled, GraphInvalid, NodegraphError
 from .fileformat import dumps
 from .graph import Document
+from .keys import FileDigests, check_files_exist, file_records, key_of, material, why_changed
 from .node import REQUIRED, NodeSpec
 from .registry import Registry
+from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
 from .types import ValueError_, convert
-from .validate import Issue, validate
+from .validate import validate
 
 
 @dataclass(frozen=True)
-class Event:
-    kind: str  # planned | started | progress | finished | failed | skipped | log
-    node: str | None = None
-    data: dict = field(default_factory=dict)
+class Explanation:
+    will_run: str  # "yes" | "no" | "maybe" (an upstream re-runs; an unchanged output stops it)
+    reason: str
 
 
-@dataclass
-class NodeResult:
-    node: str
-    type: str
-    status: str = "pending"  # computed | cached | failed | skipped | pending
-    seconds: float = 0.0
-    error: str = ""
-    outputs: dict[str, Any] = field(default_factory=dict)
-    types: dict[str, Any] = field(default_factory=dict, repr=False)
-    files: list[str] = field(default_factory=list)
+class _Run:
+    """The state of one run (shared by the scheduler and the worker threads)."""
 
+    def __init__(self, doc: Document, result: RunResult, cancel: CancelToken, emit: Callable[[Event], None] | None,
+                 scratch: Path):
+        self.doc, self.result, self.cancel, self.emit, self.scratch = doc, result, cancel, emit, scratch
+        self.nodes = result.nodes
+        self.locks: dict[str, threading.Lock] = {}
+        self.locks_guard = threading.Lock()
+        self.graph_text = _once(lambda: dumps(doc))
 
-@dataclass
-class RunResult:
-    nodes: dict[str, NodeResult]
-    targets: list[tuple[str, str | None]]
-    cancelled: bool = False
-    seconds: float = 0.0
-    graph_text: Callable[[], str] = field(default=lambda: "", repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return not self.cancelled and all(r.status in ("computed", "cached") for r in self.nodes.values())
-
-    def value(self, node: str, port: str | None = None) -> Any:
-        r = self.nodes[node]
-        if r.status not in ("computed", "cached"):
-            raise NodegraphError(f"node {node!r} has no value: it {r.status}" + (f" ({r.error})" if r.error else ""))
-        if port is None:
-            if len(r.outputs) != 1:
-                raise NodegraphError(f"node {node!r} has outputs {sorted(r.outputs)}; name one")
-            return next(iter(r.outputs.values()))
-        return r.outputs[port]
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.nodes.values() if r.status == status)
-
-    def report(self) -> dict:
-        """The JSON report ``nodegraph run --report`` writes."""
-        from .types import find_type
-
-        outputs: dict[str, Any] = {}
-        for nid, port in self.targets:
-            r = self.nodes.get(nid)
-            if r is None or r.status not in ("computed", "cached"):
-                continue
-            entry: dict[str, Any] = {}
-            if r.files:
-                entry["files"] = r.files
-            for name, v in r.outputs.items():
-                if port is None or name == port:
-                    t = r.types.get(name) or find_type(v)
-                    entry[name] = {"type": t.id if t else type(v).__name__,
-                                   "preview": t.preview(v).text if t else repr(v)[:80],
-                                   "digest": t.fingerprint(v).hex() if t else None}
-            outputs[nid] = entry
-        return {
-            "ok": self.ok, "cancelled": self.cancelled, "seconds": round(self.seconds, 6),
-            "nodes": {nid: {"type": r.type, "status": r.status, "seconds": round(r.seconds, 6),
-                            **({"error": r.error} if r.error else {}),
-                            **({"files": r.files} if r.files else {})}
-                      for nid, r in sorted(self.nodes.items())},
-            "outputs": outputs,
-        }
-
-
-Target = str | tuple[str, str | None]
-
-
-def parse_targets(doc: Document, registry: Registry, targets: Iterable[Target] | None) -> list[tuple[str, str | None]]:
-    """``None`` -> every output node; ``"node"`` or ``"node.port"`` or ``(node, port)``."""
-    if targets is None:
-        out = [(n, None) for n in doc.node_ids()
-               if doc.type_of(n) in registry and registry.specs[doc.type_of(n)].output]
-        if not out:  # a graph with no output node: its sinks are what the user wants
-            out = [(n, None) for n in doc.node_ids() if doc.g.out_degree(n) == 0]
-        return out
-    parsed = []
-    for t in targets:
-        if isinstance(t, tuple):
-            nid, port = t
-        else:
-            nid, _, port = t.partition(".")
-            port = port or None
-        if nid not in doc:
-            raise NodegraphError(f"target {nid!r} is not a node of the graph")
-        parsed.append((nid, port))
-    return parsed
+    def node_lock(self, nid: str) -> threading.Lock:
+        with self.locks_guard:
+            return self.locks.setdefault(nid, threading.Lock())
 
 
 class Evaluator:
-    """Plain topological evaluator (no cache yet; the cached one replaces it behind this API)."""
+    """Runs graphs against a cache.
 
-    def __init__(self, registry: Registry, *, output_dir: str | Path = "output",
-                 base_dir: str | Path = ".") -> None:
+    cache: a ``Cache`` (disk + RAM), or None for a RAM-only cache private to this evaluator.
+    use_cache: False re-runs every node (``--no-cache``); results are not stored.
+    workers: size of the worker pool for independent branches (1 = run in the calling thread).
+    graph_id: names the graph in the cache's history, so ``explain`` can say what changed since
+    the last run even in a new process (the CLI uses the graph file's absolute path).
+    """
+
+    def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
+                 cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
+                 graph_id: str | None = None) -> None:
         self.registry = registry
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
+        self.cache = cache if cache is not None else Cache.memory_only()
+        self.use_cache = use_cache
+        self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+        self.graph_id = graph_id
+        self.files = FileDigests(self.cache.disk)
+        self._resource_locks: dict[str, threading.Lock] = {}
+        self._checked: tuple | None = None
+        self._plans: dict[tuple, tuple] = {}
+        self._history: dict[tuple[str, str], tuple[list, bytes]] = {}
+        self._out_str = str(self.output_dir.resolve())
+        self._base_str = str(self.base_dir.resolve())
 
+    # -- validation and planning -------------------------------------------------------------
     def check(self, doc: Document, source: str = "") -> None:
+        """Validate (remembered per document revision, so a re-run of an unchanged graph is cheap)."""
+        stamp = (id(doc), doc.revision, doc.structure_revision, id(self.registry), len(self.registry))
+        if self._checked == stamp:
+            return
         issues = validate(doc, self.registry)
         if issues:
             raise GraphInvalid(issues, source)
+        self._checked = stamp
 
+    def _plan(self, doc: Document, tlist: list[tuple[str, str | None]]) -> tuple[list[str], dict[str, list[str]], dict[str, set[str]]]:
+        stamp = (id(doc), doc.structure_revision, tuple(tlist))
+        plan = self._plans.get(stamp)
+        if plan is None:
+            needed = doc.upstream([n for n, _ in tlist])
+            g = doc.g
+            order = [n for n in nx.lexicographical_topological_sort(g) if n in needed]
+            dependents = {n: sorted({d for d in g.successors(n) if d in needed}) for n in order}
+            preds = {n: set(g.predecessors(n)) for n in order}
+            plan = (order, dependents, preds)
+            if len(self._plans) > 64:
+                self._plans.clear()
+            self._plans[stamp] = plan
+        return plan
+
+    def _gid(self, doc: Document) -> str:
+        return self.graph_id or f"memory:{id(doc)}"
+
+    # -- running -----------------------------------------------------------------------------
     def run(self, doc: Document, targets: Iterable[Target] | None = None, *,
-            on_event: Callable[[Event], None] | None = None,
-            cancel: CancelToken | None = None) -> RunResult:
+            on_event: Callable[[Event], None] | None = None, cancel: CancelToken | None = None) -> RunResult:
         self.check(doc)
-        emit = on_event or (lambda e: None)
-        cancel = cancel or CancelToken()
         tlist = parse_targets(doc, self.registry, targets)
-        needed = doc.upstream([n for n, _ in tlist])
-        order = [n for n in nx.lexicographical_topological_sort(doc.g.subgraph(needed))]
-        results = {n: NodeResult(n, doc.type_of(n)) for n in order}
-        run = RunResult(results, tlist)
-        run.graph_text = _once(lambda: dumps(doc))
-        for n in order:
-            emit(Event("planned", n, {"reason": "not cached (no cache yet)"}))
-        t0 = time.perf_counter()
+        order, dependents, preds = self._plan(doc, tlist)
+        if on_event is not None:
+            for nid, ex in self.explain(doc, tlist).items():
+                on_event(Event("planned", nid, {"will_run": ex.will_run, "reason": ex.reason}))
+        cancel = cancel or CancelToken()
+        result = RunResult({n: NodeResult(n, doc.type_of(n)) for n in order}, tlist)
         scratch = Path(tempfile.mkdtemp(prefix="nodegraph-run-"))
+        run = _Run(doc, result, cancel, on_event, scratch)
+        result.materialise = lambda nid, port: self._value(run, nid, port)
+        t0 = time.perf_counter()
         try:
-            for n in order:
-                r = results[n]
-                if cancel.cancelled:
-                    run.cancelled = True
-                    break
-                blocked = [l.src for l in doc.links_into(n) if results[l.src].status not in ("computed", "cached")]
-                if blocked:
-                    r.status, r.error = "skipped", f"upstream node {blocked[0]!r} did not produce a value"
-                    emit(Event("skipped", n, {"reason": r.error}))
-                    continue
-                self._run_node(doc, n, results, emit, cancel, scratch, run)
-                if run.cancelled:
-                    break
+            self._schedule(run, order, dependents, preds)
+            for nid, port in tlist:  # the targets' values are what the caller asked for
+                r = result.nodes[nid]
+                if r.ok and not r.outputs and r.digests and self.registry.specs[r.type].output:
+                    for name in r.digests:
+                        if port is None or name == port:
+                            result.value(nid, name)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        run.seconds = time.perf_counter() - t0
-        return run
+            self._remember(doc, result)
+            self.cache.flush()
+        result.seconds = time.perf_counter() - t0
+        return result
 
-    def _run_node(self, doc: Document, n: str, results: dict[str, NodeResult], emit: Callable[[Event], None],
-                  cancel: CancelToken, scratch: Path, run: RunResult) -> None:
-        spec = self.registry.specs[doc.type_of(n)]
-        r = results[n]
-        ctx = Context(n, spec.id, output_dir=self.output_dir, base_dir=self.base_dir, cancel=cancel,
-                      emit=lambda kind, data: emit(Event(kind, n, data)), scratch_root=scratch,
-                      graph_text=run.graph_text)
-        emit(Event("started", n))
-        t = time.perf_counter()
+    def _schedule(self, run: _Run, order: list[str], dependents: dict[str, list[str]], preds: dict[str, set[str]]) -> None:
+        waiting = {n: len(preds[n]) for n in order}
+        ready = deque(n for n in order if waiting[n] == 0)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nodegraph") if self.workers > 1 else None
+        running: dict[Any, str] = {}
+
+        def finish(nid: str) -> None:
+            for d in dependents[nid]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    ready.append(d)
+
         try:
-            kwargs = gather_inputs(doc, n, spec, lambda src, port: results[src].outputs[port], self.registry, ctx)
-            r.outputs = spec.call(kwargs, ctx)
-            r.types = {o.name: o.type.vtype for o in spec.outputs}
+            while ready or running:
+                while ready and not run.cancel.cancelled:
+                    nid = ready.popleft()
+                    if self._resolve(run, nid, preds[nid]):
+                        finish(nid)
+                    elif pool is None:
+                        self._compute(run, nid)
+                        finish(nid)
+                    else:
+                        running[pool.submit(self._compute, run, nid)] = nid
+                if run.cancel.cancelled and not running:
+                    break
+                if running:
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        fut.result()
+                        finish(running.pop(fut))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        if run.cancel.cancelled:
+            run.result.cancelled = True
+            for r in run.nodes.values():
+                if r.status == "pending":
+                    r.status, r.error = "skipped", "cancelled"
+                    self._emit(run, "skipped", r.node, {"reason": "cancelled"})
+
+    def _emit(self, run: _Run, kind: str, nid: str, data: dict | None = None) -> None:
+        if run.emit is not None:
+            run.emit(Event(kind, nid, data or {}))
+
+    def _resolve(self, run: _Run, nid: str, preds: set[str]) -> bool:
+        """Decide a node in the scheduler's thread: True when it needs no computing (cached,
+        pinned, skipped), False when it must run."""
+        r = run.nodes[nid]
+        for src in preds:
+            if not run.nodes[src].ok:
+                r.status, r.error = "skipped", f"upstream node {src!r} did not produce a value"
+                self._emit(run, "skipped", nid, {"reason": r.error})
+                return True
+        doc = run.doc
+        spec = self.registry.specs[r.type]
+        rec = doc.node(nid)
+        r.types = {o.name: o.type.vtype for o in spec.outputs}
+        mat = material(doc, nid, spec, {s: run.nodes[s].digests for s in preds}, self.files,
+                       self._base_str, self._out_str)
+        r.key = key_of(mat)
+        r.material = mat  # type: ignore[attr-defined]
+        pinned = rec.get("pinned")
+        if pinned:
+            return self._use_pin(run, r, spec, pinned)
+        forced = self._forced(spec, rec)
+        if forced is None:
+            entry = self.cache.get_action(r.key)
+            if entry is not None and set(entry["outputs"]) == set(r.types) and (
+                    not spec.output or check_files_exist(entry["files"], self._out_str)):
+                r.status, r.digests, r.reason = "cached", entry["outputs"], "cached"
+                r.files = [os.path.join(self._out_str, f[0]) for f in entry["files"]]
+                self._emit(run, "finished", nid, {"status": "cached", "seconds": 0.0})
+                return True
+            r.reason = self._why(doc, nid, mat)
+        else:
+            r.reason = forced
+        return False
+
+    def _forced(self, spec: NodeSpec, rec: dict) -> str | None:
+        if not self.use_cache:
+            return "cache disabled"
+        policy = rec.get("cache", "default")
+        if policy == "always":
+            return "always recompute (cache policy)"
+        if policy == "never":
+            return "never cached (cache policy)"
+        if spec.determinism == "nondeterministic":
+            return "nondeterministic (pin a result to keep it)"
+        return None
+
+    def _why(self, doc: Document, nid: str, mat: list) -> str:
+        prev = self._history.get((self._gid(doc), nid))
+        old = prev[0] if prev else None
+        if old is None and self.cache.disk is not None and self.graph_id:
+            got = self.cache.disk.get_history(self.graph_id, nid)
+            old = got[0] if got else None
+        if old is not None and key_of(old) == key_of(mat):
+            return "not in the cache (evicted or cleared)"
+        return why_changed(doc, nid, old, mat)
+
+    def _use_pin(self, run: _Run, r: NodeResult, spec: NodeSpec, pinned: dict) -> bool:
+        try:
+            digests = {name: bytes.fromhex(pinned[name]) for name in r.types}
+        except KeyError as e:
+            r.status, r.error = "failed", f"pinned result has no output {e.args[0]!r}; unpin the node"
+        else:
+            missing = [n for n, d in digests.items() if not self.cache.has_value(d)]
+            if missing:
+                r.status, r.error = "failed", (f"pinned result of output {missing[0]!r} is not in the cache "
+                                               f"(cleared, or pinned on another machine); unpin the node to recompute it")
+            else:
+                r.status, r.digests, r.reason = "pinned", digests, "pinned"
+                self._emit(run, "finished", r.node, {"status": "pinned", "seconds": 0.0})
+                return True
+        self._emit(run, "failed", r.node, {"message": r.error})
+        return True
+
+    def _compute(self, run: _Run, nid: str) -> None:
+        """Run a node (in a worker), store its outputs, record its action."""
+        r = run.nodes[nid]
+        self._emit(run, "started", nid, {"reason": r.reason})
+        spec = self.registry.specs[r.type]
+        policy = run.doc.node(nid).get("cache", "default")
+        try:
+            outputs, digests, seconds, files = self._execute(run, nid)
+            r.outputs, r.digests, r.seconds = outputs, digests, seconds
+            r.files = [str(p) for p in files]
+            if self.use_cache and policy != "never":
+                for name, value in outputs.items():
+                    self.cache.put_value(digests[name], value, r.types[name].id)
+                records = file_records(r.files, self._out_str) if spec.output else []
+                self.cache.put_action(r.key, spec.id, digests, records, seconds)
         except Cancelled:
-            run.cancelled = True
-            r.status, r.error, r.seconds = "skipped", "cancelled", time.perf_counter() - t
-            emit(Event("skipped", n, {"reason": "cancelled"}))
+            r.status, r.error = "skipped", "cancelled"
+            run.result.cancelled = True
+            run.cancel.cancel()
+            self._emit(run, "skipped", nid, {"reason": "cancelled"})
             return
-        except Exception as e:  # a node's fault is reported on the node, the run goes on
-            r.status, r.seconds, r.error = "failed", time.perf_counter() - t, describe_error(e)
-            r.files = [str(p) for p in ctx.files]
-            emit(Event("failed", n, {"message": r.error, "traceback": traceback.format_exc()}))
+        except Exception as e:  # the node's fault is reported on the node; other branches go on
+            r.status, r.error = "failed", describe_error(e)
+            self._emit(run, "failed", nid, {"message": r.error, "traceback": traceback.format_exc()})
             return
-        r.status, r.seconds = "computed", time.perf_counter() - t
-        r.files = [str(p) for p in ctx.files]
-        emit(Event("finished", n, {"status": "computed", "seconds": r.seconds}))
+        r.status = "computed"
+        self._emit(run, "finished", nid, {"status": "computed", "seconds": r.seconds})
+
+    def _execute(self, run: _Run, nid: str) -> tuple[dict, dict, float, list]:
+        doc = run.doc
+        spec = self.registry.specs[doc.type_of(nid)]
+        ctx = Context(nid, spec.id, output_dir=self.output_dir, base_dir=self.base_dir, cancel=run.cancel,
+                      emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
+                      scratch_root=run.scratch, graph_text=run.graph_text)
+        ctx.check_cancelled()
+        kwargs = gather_inputs(doc, nid, spec, lambda s, p: self._value(run, s, p), self.registry, ctx)
+        lock = self._resource_lock(spec.resource)
+        t = time.perf_counter()
+        if lock is None:
+            outputs = spec.call(kwargs, ctx)
+        else:
+            with lock:
+                outputs = spec.call(kwargs, ctx)
+        seconds = time.perf_counter() - t
+        digests = {o.name: o.type.vtype.fingerprint(outputs[o.name]) for o in spec.outputs}
+        return outputs, digests, seconds, list(ctx.files)
+
+    def _resource_lock(self, resource: str | None) -> threading.Lock | None:
+        if resource is None:
+            return None
+        return self._resource_locks.setdefault(resource, threading.Lock())
+
+    def _value(self, run: _Run, nid: str, port: str) -> Any:
+        """An upstream value: this run's, else the RAM tier, else the disk tier, else (evicted or
+        corrupt) recomputed from its own inputs."""
+        r = run.nodes[nid]
+        v = r.outputs.get(port)
+        if v is not None:
+            return v
+        with run.node_lock(nid):
+            v = r.outputs.get(port)
+            if v is not None:
+                return v
+            v = self.cache.get_value(r.digests[port])
+            if v is None:
+                outputs, digests, _, _ = self._execute(run, nid)
+                if self.use_cache and run.doc.node(nid).get("cache", "default") != "never":
+                    for name, value in outputs.items():
+                        self.cache.put_value(digests[name], value, r.types[name].id)
+                if digests != r.digests:  # a node that is not really deterministic
+                    self._emit(run, "log", nid, {"message": "recomputed output differs from the cached digest"})
+                r.outputs.update(outputs)
+                return outputs[port]
+            r.outputs[port] = v
+            return v
+
+    def _remember(self, doc: Document, result: RunResult) -> None:
+        gid = self._gid(doc)
+        fresh = []
+        for nid, r in result.nodes.items():
+            mat = getattr(r, "material", None)
+            if mat is None or not r.ok:
+                continue
+            prev = self._history.get((gid, nid))
+            if prev is None or prev[1] != r.key:
+                self._history[(gid, nid)] = (mat, r.key)
+                fresh.append((nid, mat, r.key))
+        if fresh and self.graph_id and self.cache.disk is not None:
+            self.cache.disk.put_history(self.graph_id, fresh)
+
+    # -- explaining --------------------------------------------------------------------------
+    def explain(self, doc: Document, targets: Iterable[Target] | None = None) -> dict[str, Explanation]:
+        """For each node the targets need: will it run, and why. Nothing is run."""
+        self.check(doc)
+        tlist = [t if isinstance(t, tuple) else t for t in (targets if targets is not None else [])]
+        tlist = parse_targets(doc, self.registry, tlist if targets is not None else None)
+        order, dependents, preds = self._plan(doc, tlist)
+        out: dict[str, Explanation] = {}
+        digests: dict[str, dict[str, bytes] | None] = {}
+        for nid in order:
+            spec = self.registry.specs[doc.type_of(nid)]
+            rec = doc.node(nid)
+            if rec.get("pinned"):
+                out[nid] = Explanation("no", "pinned")
+                digests[nid] = {k: bytes.fromhex(v) for k, v in rec["pinned"].items()}
+                continue
+            unknown = [s for s in sorted(preds[nid]) if digests.get(s) is None]
+            forced = self._forced(spec, rec)
+            if unknown:
+                digests[nid] = None
+                if forced:
+                    out[nid] = Explanation("yes", forced)
+                else:
+                    own = self._own_change(doc, nid, spec)
+                    out[nid] = Explanation("yes", own) if own else Explanation(
+                        "maybe", f"upstream {', '.join(repr(u) for u in unknown)} will re-run; "
+                                 "if its output is unchanged this node stays cached")
+                continue
+            mat = material(doc, nid, spec, {s: digests[s] for s in preds[nid]}, self.files, self._base_str, self._out_str)
+            if forced:
+                out[nid], digests[nid] = Explanation("yes", forced), None
+                continue
+            entry = self.cache.get_action(key_of(mat))
+            if entry is not None and (not spec.output or check_files_exist(entry["files"], self._out_str)):
+                out[nid], digests[nid] = Explanation("no", "cached"), entry["outputs"]
+            elif entry is not None:
+                out[nid], digests[nid] = Explanation("yes", "its output files were deleted or changed"), None
+            else:
+                out[nid], digests[nid] = Explanation("yes", self._why(doc, nid, mat)), None
+        # a cached value that a running node (or the caller) needs but that was evicted must be recomputed
+        for nid in order:
+            if out[nid].will_run == "no" and digests[nid]:
+                needed = any(out[d].will_run != "no" for d in dependents[nid])
+                if needed and not all(self.cache.has_value(d) for d in digests[nid].values()):
+                    out[nid] = Explanation("yes", "cached result was evicted and is needed downstream")
+        return out
+
+    def _own_change(self, doc: Document, nid: str, spec: NodeSpec) -> str:
+        """Why a node whose inputs are not known yet will run anyway (its own params changed)."""
+        prev = self._history.get((self._gid(doc), nid))
+        old = prev[0] if prev else None
+        if old is None and self.cache.disk is not None and self.graph_id:
+            got = self.cache.disk.get_history(self.graph_id, nid)
+            old = got[0] if got else None
+        if old is None:
+            return "not yet computed"
+        cur = material(doc, nid, spec, _AnyDigests(), self.files, self._base_str, self._out_str)
+        old_own = old[:5] + [[], old[6]]
+        cur_own = cur[:5] + [[], cur[6]]
+        return why_changed(doc, nid, old_own, cur_own) if key_of(old_own) != key_of(cur_own) else ""
+
+    # -- pinning -----------------------------------------------------------------------------
+    def pin(self, result: RunResult, nid: str):
+        """The command that pins ``nid`` to its result in ``result`` (and protects its blobs)."""
+        from .commands import SetPin
+
+        r = result.nodes[nid]
+        if not r.ok:
+            raise NodegraphError(f"node {nid!r} has no result to pin: it {r.status}")
+        for name, d in r.digests.items():
+            if not self.cache.has_value(d):
+                self.cache.put_value(d, result.value(nid, name), r.types[name].id)
+            self.cache.pin(d)
+        return SetPin(nid, {name: d.hex() for name, d in r.digests.items()})
+
+
+class _AnyDigests(dict):
+    """Stands in for unknown upstream digests when only a node's own params are compared."""
+
+    def __missing__(self, key: str) -> dict:
+        return _Zero()
+
+
+class _Zero(dict):
+    def __missing__(self, key: str) -> bytes:
+        return b""
 
 
 def _once(fn: Callable[[], str]) -> Callable[[], str]:
@@ -252,4 +492,6 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
     return kwargs
 
 
-__all__ = ["Evaluator", "Event", "NodeResult", "RunResult", "Issue", "parse_targets", "gather_inputs"]
+
+
+__all__ = ["Evaluator", "Explanation", "Event", "NodeResult", "RunResult", "OK", "parse_targets", "gather_inputs"]

@@ -8,6 +8,7 @@ the place in it, and nothing is changed until the whole file has been read.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -24,9 +25,10 @@ VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 48
 MAX_NODES = 100_000
-TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-PORT = re.compile(r"^[a-z_][a-z0-9_]*$")
-SEMVER = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?$")
+TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+PORT = re.compile(r"^[a-z_][a-z0-9_]*\Z")
+DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
+SEMVER = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?\Z")
 
 #: format version -> function upgrading a parsed document of that version to the next one.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
@@ -46,16 +48,20 @@ def migration(from_version: int) -> Callable[[Callable[[dict], dict]], Callable[
 def _v0_to_v1(data: dict) -> dict:
     """Version 0 (pre-release sketches) kept links in a top-level list of
     ``{"from": "a.out", "to": "b.in"}``; version 1 keeps them in the receiving node."""
-    data = dict(data)
+    data = copy.deepcopy(data)
     links = data.pop("links", [])
-    nodes = {k: dict(v) for k, v in data.get("nodes", {}).items()} if isinstance(data.get("nodes"), dict) else data.get("nodes")
-    if isinstance(links, list) and isinstance(nodes, dict):
+    if not isinstance(links, list):
+        raise ValueError("'links' must be a list")
+    nodes = data.get("nodes")
+    if isinstance(nodes, dict):
         for i, link in enumerate(links):
             if not isinstance(link, dict) or not isinstance(link.get("to"), str) or "." not in link["to"]:
                 raise ValueError(f"links[{i}] must be {{'from': 'node.port', 'to': 'node.port'}}")
             dst, port = link["to"].split(".", 1)
-            if dst in nodes:
+            if dst in nodes and isinstance(nodes[dst], dict):
                 inputs = nodes[dst].setdefault("inputs", {})
+                if not isinstance(inputs, dict):
+                    raise ValueError(f"nodes.{dst}.inputs must be an object")
                 prev = inputs.get(port)
                 inputs[port] = link["from"] if prev is None else ([prev] if isinstance(prev, str) else prev) + [link["from"]]
     data["nodes"] = nodes
@@ -66,6 +72,9 @@ def _v0_to_v1(data: dict) -> dict:
 # -- writing ---------------------------------------------------------------------------------
 def to_data(doc: Document) -> dict:
     nodes = {}
+    dangling: dict[str, list[Link]] = {}
+    for d in doc.dangling:
+        dangling.setdefault(d.dst, []).append(d)
     for nid in doc.node_ids():
         rec = doc.node(nid)
         entry: dict[str, Any] = {"type": rec["type"], "version": rec["version"]}
@@ -73,7 +82,7 @@ def to_data(doc: Document) -> dict:
             entry["params"] = rec["params"]
         ins = {}
         grouped: dict[str, list[Link]] = {}
-        for l in sorted(doc.links_into(nid) + [d for d in doc.dangling if d.dst == nid]):
+        for l in sorted(doc.links_into(nid) + dangling.get(nid, [])):
             grouped.setdefault(l.dst_port, []).append(l)
         for port, links in grouped.items():
             refs = [f"{l.src}.{l.src_port}" for l in links]
@@ -85,6 +94,8 @@ def to_data(doc: Document) -> dict:
                 entry[key] = rec[key]
         if rec.get("cache", "default") != "default":
             entry["cache"] = rec["cache"]
+        if rec.get("pinned"):
+            entry["pinned"] = rec["pinned"]
         nodes[nid] = entry
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "nodes": nodes}
     if doc.meta:
@@ -198,32 +209,47 @@ def loads(text: str | bytes, source: str = "<graph>") -> Document:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise GraphFileError(source, f"not UTF-8 text (byte {e.start})") from None
+    if len(text) > MAX_BYTES:
+        raise GraphFileError(source, f"file is {len(text)} characters, more than the {MAX_BYTES} a graph may have")
     if text.startswith("\ufeff"):
         text = text[1:]
-    _check_depth(text, source)
     try:
-        data = json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
+        data = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise GraphFileError(source, f"not valid JSON: {e.msg}", f"line {e.lineno} column {e.colno}") from None
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        raise GraphFileError(source, f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as e:
         raise GraphFileError(source, f"not a valid graph file: {e}") from None
+    _check_depth(data, source)
+    if _SURROGATE.search(text):
+        try:  # an escaped lone surrogate would load but could never be saved as UTF-8
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise GraphFileError(source, "contains an escaped lone surrogate (\\ud800-\\udfff), which is not text") from None
     return from_data(data, source)
 
 
-_check_depth_re = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _check_depth(text: str, source: str) -> None:
-    """Refuse deep nesting before the JSON parser recurses into it (strings are skipped)."""
-    depth = 0
-    for m in _check_depth_re.finditer(text):
-        tok = m.group()
-        if tok in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise GraphFileError(source, f"nested more than {MAX_DEPTH} levels deep")
-        elif tok in "]}":
-            depth -= 1
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > 400:
+        raise ValueError(f"a number has {len(text.lstrip('-'))} digits; graph files allow at most 400")
+    return int(text)
+
+
+def _check_depth(data: Any, source: str) -> None:
+    """Refuse structures nested deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise GraphFileError(source, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
 
 
 class _Reader:
@@ -236,9 +262,12 @@ class _Reader:
     def obj(self, value: Any, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
         if not isinstance(value, dict):
             raise self.fail(where, f"expected an object, got {_kind(value)}")
+        for k in value:
+            if not isinstance(k, str):
+                raise self.fail(where, f"field names must be text, got {_short(k)}")
         unknown = sorted(set(value) - allowed)
         if unknown:
-            raise self.fail(where, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+            raise self.fail(where, f"unknown field {_short(unknown[0])} (allowed: {', '.join(sorted(allowed))})")
         missing = sorted(required - set(value))
         if missing:
             raise self.fail(where, f"missing field {missing[0]!r}")
@@ -301,10 +330,10 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
         raise r.fail("nodes", f"{len(nodes)} nodes is more than the {MAX_NODES} a graph may have")
     pending: list[Link] = []
     for nid, entry in nodes.items():
-        where = f"nodes.{_short(nid)}"
+        where = f"nodes.{_name(nid)}"
         if not NODE_ID.match(nid):
             raise r.fail(where, f"node id {_short(nid)} must start with a letter or _ and hold only letters, digits, _ and -")
-        r.obj(entry, where, {"type", "version", "params", "inputs", "label", "notes", "cache"}, {"type"})
+        r.obj(entry, where, {"type", "version", "params", "inputs", "label", "notes", "cache", "pinned"}, {"type"})
         type_id = r.string(entry["type"], f"{where}.type", TYPE_ID, "node type id", 200)
         version_s = r.string(entry.get("version", "1.0.0"), f"{where}.version", SEMVER, "semantic version", 100)
         params = entry.get("params", {})
@@ -317,11 +346,20 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
             raise r.fail(f"{where}.cache", f"cache policy {_short(cache)} must be one of {list(CACHE_POLICIES)}")
         label = r.string(entry.get("label", ""), f"{where}.label", limit=1000)
         notes = r.string(entry.get("notes", ""), f"{where}.notes")
-        doc.g.add_node(nid, type=type_id, version=version_s, params=dict(params), label=label, notes=notes, cache=cache)
+        pinned = entry.get("pinned")
+        if pinned is not None:
+            r.obj(pinned, f"{where}.pinned", set(pinned) if isinstance(pinned, dict) else set())
+            for port, digest in pinned.items():
+                if not PORT.match(port):
+                    raise r.fail(f"{where}.pinned", f"output name {_short(port)} is not valid")
+                r.string(digest, f"{where}.pinned.{port}", DIGEST, "content digest (64 hex digits)", 64)
+            pinned = dict(pinned) or None
+        doc.g.add_node(nid, type=type_id, version=version_s, params=dict(params), label=label, notes=notes,
+                       cache=cache, pinned=pinned)
         inputs = entry.get("inputs", {})
         r.obj(inputs, f"{where}.inputs", set(inputs) if isinstance(inputs, dict) else set())
         for port, refs in inputs.items():
-            pw = f"{where}.inputs.{_short(port)}"
+            pw = f"{where}.inputs.{_name(port)}"
             if not PORT.match(port):
                 raise r.fail(pw, f"input name {_short(port)} is not valid")
             refs = [refs] if isinstance(refs, str) else refs
@@ -340,7 +378,7 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
     groups = data.get("groups", {})
     r.obj(groups, "groups", set(groups) if isinstance(groups, dict) else set())
     for gid, g in groups.items():
-        gw = f"groups.{_short(gid)}"
+        gw = f"groups.{_name(gid)}"
         if not NODE_ID.match(gid):
             raise r.fail(gw, f"group id {_short(gid)} is not valid")
         r.obj(g, gw, {"title", "nodes", "color"}, {"nodes"})
@@ -355,7 +393,7 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
     layout = data.get("layout", {})
     r.obj(layout, "layout", set(layout) if isinstance(layout, dict) else set())
     for nid, lay in layout.items():
-        lw = f"layout.{_short(nid)}"
+        lw = f"layout.{_name(nid)}"
         if nid not in doc.g:
             raise r.fail(lw, f"layout for node {_short(nid)}, which is not in the graph")
         r.obj(lay, lw, {"pos", "collapsed", "color", "size"})
@@ -395,3 +433,8 @@ def _kind(v: Any) -> str:
 def _short(v: Any) -> str:
     t = repr(v)
     return t if len(t) <= 40 else t[:37] + "..."
+
+
+def _name(v: Any) -> str:
+    """A name for a place in the file: plain when it is a simple id, quoted and cut otherwise."""
+    return v if isinstance(v, str) and NODE_ID.match(v) else _short(v)

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import networkx as nx
 
-NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}\Z")
 CACHE_POLICIES = ("default", "always", "never")
 
 
@@ -43,6 +43,8 @@ class Document:
         self.dangling: list[Link] = []
         #: bumped by every semantic change (the editor and evaluator compare it)
         self.revision = 0
+        #: bumped when nodes or links are added or removed
+        self.structure_revision = 0
 
     # -- nodes --------------------------------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
@@ -111,7 +113,7 @@ class Document:
         d.meta, d.packs = copy.deepcopy(self.meta), dict(self.packs)
         d.layout, d.groups = copy.deepcopy(self.layout), copy.deepcopy(self.groups)
         d.dangling = list(self.dangling)
-        d.revision = self.revision
+        d.revision, d.structure_revision = self.revision, self.structure_revision
         return d
 
     def upstream(self, node_ids: Iterator[str] | list[str]) -> set[str]:
@@ -127,6 +129,8 @@ class Document:
         return {node_id} | nx.descendants(self.g, node_id)
 
     def find_cycle(self) -> list[str] | None:
+        if nx.is_directed_acyclic_graph(self.g):  # linear; nx.find_cycle alone is quadratic on DAGs
+            return None
         try:
             cycle = nx.find_cycle(self.g)
         except nx.NetworkXNoCycle:

@@ -25,9 +25,9 @@ from .types import PortType, ValueError_, port_type
 
 DETERMINISM = ("pure", "seeded", "nondeterministic", "reads-files")
 COSTS = ("cpu", "gpu", "io")
-TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-PORT_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+PORT_NAME = re.compile(r"^[a-z_][a-z0-9_]*\Z")
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?\Z")
 REQUIRED = inspect.Parameter.empty
 
 

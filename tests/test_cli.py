@@ -60,7 +60,8 @@ def test_run_writes_outputs_and_report(capsys, tmp_path):
     assert (out_dir / "title_card.png").stat().st_size > 10_000
     data = json.loads(report.read_text())
     assert set(data) >= {"nodes", "outputs"}
-    assert data["nodes"]["title"] == {"type": "core.text", "status": "computed", "seconds": data["nodes"]["title"]["seconds"]}
+    assert data["nodes"]["title"] == {"type": "core.text", "status": "computed", "reason": "not yet computed",
+                                      "seconds": data["nodes"]["title"]["seconds"]}
     assert all(n["status"] == "computed" for n in data["nodes"].values())
     assert data["outputs"]["save_card"]["files"] == [str(out_dir / "title_card.png")]
     assert data["outputs"]["save_card"]["path"]["type"] == "path"

@@ -72,7 +72,7 @@ def test_cancellation_between_nodes(tmp_path, registry, demo):
             if len(done) == 2:
                 token.cancel()
 
-    result = Evaluator(registry, output_dir=tmp_path).run(demo, on_event=on_event, cancel=token)
+    result = Evaluator(registry, output_dir=tmp_path, workers=1).run(demo, on_event=on_event, cancel=token)
     assert result.cancelled and not result.ok
     assert result.count("computed") == 2
     assert not (tmp_path / "title_card.png").exists()

@@ -65,6 +65,8 @@ class ValueType:
     options: tuple[str, ...] = ()
     #: order in which ``find_type`` tries types (bool before int before float).
     find_rank: int = 100
+    #: False for values that must never be written to the disk cache (loaded model weights).
+    persistent: bool = True
 
     def owns(self, value: Any) -> bool:
         """Whether an instance of ``python`` really is of this type (int vs bool)."""
@@ -101,6 +103,10 @@ class ValueType:
 
     def decode(self, meta: dict, payload: memoryview) -> Any:
         return self.from_json(meta["v"], {})
+
+    def nbytes(self, value: Any) -> int:
+        """Approximate RAM held by a value (for the memory tier's budget)."""
+        return 64 + (len(value) if isinstance(value, (str, bytes)) else 0)
 
     def preview(self, value: Any) -> Preview:
         text = repr(value)
@@ -217,16 +223,37 @@ def convert(value: Any, src: ValueType, dst: ValueType) -> Any:
 
 # -- helpers for array-backed values -------------------------------------------------------
 def frozen_array(arr: np.ndarray, dtype: Any | None = None) -> np.ndarray:
-    """A read-only, C-contiguous array; copies only when it must (not owned, or wrong dtype)."""
+    """A read-only, C-contiguous array that nothing else can change.
+
+    An array that owns its memory is frozen in place (no copy). A view is copied unless the
+    memory under it is itself read-only (bytes, a read-only memory map): a read-only view of a
+    writeable buffer could still change under the value and break its fingerprint.
+    """
     if dtype is not None and arr.dtype != np.dtype(dtype):
         arr = arr.astype(dtype)
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    if arr.base is not None and not _immutable_memory(arr):
+        arr = arr.copy()
     if arr.flags.writeable:
-        if arr.base is not None:
-            arr = arr.copy()
         arr.flags.writeable = False
     return arr
+
+
+def _immutable_memory(arr: np.ndarray) -> bool:
+    root: Any = arr
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if isinstance(root, np.ndarray):
+        return False  # an owning array somewhere up the chain: it may be written through
+    if isinstance(root, bytes):
+        return True
+    if isinstance(root, memoryview):
+        return root.readonly
+    try:
+        return memoryview(root).readonly
+    except TypeError:
+        return False
 
 
 def array_meta(arr: np.ndarray) -> dict:

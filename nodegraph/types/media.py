@@ -104,6 +104,9 @@ class ImageType(ValueType):
     def decode(self, meta: dict, payload: memoryview) -> Image:
         return Image(array_from(meta, payload))
 
+    def nbytes(self, value: Image) -> int:
+        return value.pixels.nbytes
+
     def preview(self, value: Image) -> Preview:
         return Preview("image", repr(value), image=thumbnail(value.pixels))
 
@@ -193,6 +196,9 @@ class AudioType(ValueType):
 
     def decode(self, meta: dict, payload: memoryview) -> Audio:
         return Audio(array_from(meta, payload), int(meta["rate"]))
+
+    def nbytes(self, value: Audio) -> int:
+        return value.samples.nbytes
 
     def preview(self, value: Audio) -> Preview:
         return Preview("audio", repr(value), waveform=waveform(value.samples))
@@ -318,6 +324,11 @@ class VideoType(ValueType):
 
         return Video(source, n, w, h, Fraction(*meta["fps"]), audio, keep=payload)
 
+    def nbytes(self, value: Video) -> int:
+        keep = value._keep
+        frames = sum(f.nbytes for f in keep) if isinstance(keep, list) else 0  # streamed: not held
+        return frames + (value.audio.samples.nbytes if value.audio is not None else 0)
+
     def preview(self, value: Video) -> Preview:
         img = thumbnail(value.frame(0)) if value.n_frames else None
         return Preview("video", repr(value), image=img,
@@ -392,6 +403,9 @@ class SpeechType(ValueType):
         return Speech(Audio(array_from(meta, payload), int(meta["rate"])), text, lang,
                       [Timing(float(a), float(b), str(c)) for a, b, c in words],
                       [Timing(float(a), float(b), str(c)) for a, b, c in phonemes])
+
+    def nbytes(self, value: Speech) -> int:
+        return value.audio.samples.nbytes + 64 * (len(value.words) + len(value.phonemes))
 
     def preview(self, value: Speech) -> Preview:
         return Preview("audio", repr(value), waveform=waveform(value.audio.samples))

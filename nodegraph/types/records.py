@@ -121,6 +121,10 @@ class RecordType(ValueType):
             parts.append(TYPES[pm["t"]].decode(pm["m"], payload[off:off + n]))
         return from_tree(meta["tree"], parts)
 
+    def nbytes(self, value: Record) -> int:
+        _, parts = to_tree(value)
+        return 256 + sum(find_type(p).nbytes(p) for p in parts)
+
     def preview(self, value: Record) -> Preview:
         return Preview("record", value.summary() if hasattr(value, "summary") else repr(value))
 

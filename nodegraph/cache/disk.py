@@ -1,0 +1,296 @@
+"""The persistent tier: a content-addressed blob store plus an SQLite index.
+
+    <root>/index.sqlite     actions: key -> output digests (+ files written, compute time)
+                            blobs:   digest -> type, size, checksum, last use, pinned
+                            history: (graph, node) -> last key material (for ``explain``)
+    <root>/blobs/ab/<digest>.blob   header (magic, msgpack meta) + payload (raw array bytes)
+
+Blobs are written to a temp file and renamed into place, then indexed, so a reader never sees a
+partial blob. Every read checks the blob's BLAKE3 checksum; a corrupt, truncated or missing
+blob is deleted from the index and reported as absent, so the caller recomputes it. An index
+that cannot be opened is moved aside and rebuilt. Values whose type is not persistent (model
+handles) are never written here.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import sqlite3
+import struct
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import blake3
+import msgpack
+
+from ..types import TYPES, find_type
+
+MAGIC = b"NGB1"
+SCHEMA = 1
+
+
+class DiskTier:
+    def __init__(self, root: str | os.PathLike, max_bytes: int = 20 * 1024**3):
+        self.root = Path(root)
+        self.max_bytes = int(max_bytes)
+        self.blob_dir = self.root / "blobs"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = self._open()
+        self._touched_blobs: set[bytes] = set()
+        self._touched_actions: set[bytes] = set()
+        self.corrupt_found = 0
+
+    # -- index -------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        path = self.root / "index.sqlite"
+        for attempt in range(2):
+            try:
+                db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, SCHEMA):
+                    raise sqlite3.DatabaseError(f"index schema {version} is not {SCHEMA}")
+                db.executescript("""
+                    CREATE TABLE IF NOT EXISTS actions (
+                        key BLOB PRIMARY KEY, node_type TEXT, outputs BLOB NOT NULL,
+                        files BLOB, seconds REAL, created REAL, used REAL);
+                    CREATE TABLE IF NOT EXISTS blobs (
+                        digest BLOB PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL,
+                        checksum BLOB NOT NULL, used REAL, pinned INTEGER DEFAULT 0);
+                    CREATE TABLE IF NOT EXISTS history (
+                        graph TEXT, node TEXT, material BLOB, key BLOB, at REAL,
+                        PRIMARY KEY (graph, node));
+                    CREATE TABLE IF NOT EXISTS files (
+                        path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, inode INTEGER, digest BLOB);
+                    CREATE INDEX IF NOT EXISTS blobs_used ON blobs (pinned, used);
+                """)
+                db.execute(f"PRAGMA user_version={SCHEMA}")
+                db.execute("SELECT count(*) FROM actions").fetchone()
+                return db
+            except sqlite3.DatabaseError:
+                if attempt:
+                    raise
+                try:
+                    db.close()
+                except Exception:
+                    pass
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                for suffix in ("", "-wal", "-shm"):
+                    p = Path(str(path) + suffix)
+                    if p.exists():
+                        p.replace(p.with_name(f"{p.name}.corrupt-{stamp}"))
+        raise AssertionError("unreachable")
+
+    def _exec(self, sql: str, args: tuple = ()) -> list:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    # -- actions -----------------------------------------------------------------------------
+    def get_action(self, key: bytes) -> dict | None:
+        rows = self._exec("SELECT outputs, files, seconds FROM actions WHERE key=?", (key,))
+        if not rows:
+            return None
+        try:
+            outputs = msgpack.unpackb(rows[0][0], raw=False)
+            files = msgpack.unpackb(rows[0][1], raw=False) if rows[0][1] else []
+            if not isinstance(outputs, dict) or not all(
+                    isinstance(k, str) and isinstance(v, bytes) and len(v) == 32 for k, v in outputs.items()):
+                raise ValueError("bad outputs")
+            if not isinstance(files, list):
+                raise ValueError("bad files")
+        except Exception:  # a truncated or garbled entry: forget it, the node will recompute
+            self.corrupt_found += 1
+            self._exec("DELETE FROM actions WHERE key=?", (key,))
+            return None
+        self._touched_actions.add(key)
+        return {"outputs": outputs, "files": files, "seconds": rows[0][2] or 0.0}
+
+    def put_action(self, key: bytes, node_type: str, outputs: dict[str, bytes], files: list, seconds: float) -> None:
+        now = time.time()
+        self._exec("INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?)",
+                   (key, node_type, msgpack.packb(outputs, use_bin_type=True),
+                    msgpack.packb(files, use_bin_type=True), seconds, now, now))
+
+    def forget_action(self, key: bytes) -> None:
+        self._exec("DELETE FROM actions WHERE key=?", (key,))
+
+    # -- blobs -------------------------------------------------------------------------------
+    def blob_path(self, digest: bytes) -> Path:
+        h = digest.hex()
+        return self.blob_dir / h[:2] / f"{h}.blob"
+
+    def has(self, digest: bytes) -> bool:
+        return bool(self._exec("SELECT 1 FROM blobs WHERE digest=?", (digest,)))
+
+    def put(self, digest: bytes, value: Any, type_id: str | None = None) -> bool:
+        """Store a value under its content digest; False if its type is not persistent."""
+        t = TYPES[type_id] if type_id else find_type(value)
+        if t is None or not getattr(t, "persistent", True):
+            return False
+        if self.has(digest):
+            return True
+        enc = t.encode(value)
+        header = msgpack.packb({"type": t.id, "meta": enc.meta, "size": enc.size}, use_bin_type=True)
+        path = self.blob_path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        h = blake3.blake3()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                head = MAGIC + struct.pack("<I", len(header)) + header
+                f.write(head)
+                h.update(head)
+                written = 0
+                for chunk in enc.chunks:
+                    f.write(chunk)
+                    h.update(chunk)
+                    written += len(chunk) if isinstance(chunk, (bytes, bytearray)) else memoryview(chunk).nbytes
+                if written != enc.size:
+                    raise ValueError(f"{t.id} encoder wrote {written} bytes, announced {enc.size}")
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self._exec("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0)",
+                   (digest, t.id, len(head) + enc.size, h.digest(), time.time()))
+        return True
+
+    def get(self, digest: bytes) -> Any | None:
+        """The value stored under ``digest``, or None if absent or corrupt (then it is removed)."""
+        rows = self._exec("SELECT type, size, checksum FROM blobs WHERE digest=?", (digest,))
+        if not rows:
+            return None
+        type_id, size, checksum = rows[0]
+        path = self.blob_path(digest)
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size != size:
+                    raise ValueError("size differs from the index")
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            view = memoryview(mm)
+            if blake3.blake3(view, max_threads=blake3.blake3.AUTO if size > 8 << 20 else 1).digest() != checksum:
+                raise ValueError("checksum mismatch")
+            if bytes(view[:4]) != MAGIC:
+                raise ValueError("bad magic")
+            (hlen,) = struct.unpack("<I", view[4:8])
+            header = msgpack.unpackb(view[8:8 + hlen], raw=False)
+            if header.get("type") != type_id:
+                raise ValueError("type differs from the index")
+            payload = view[8 + hlen:]
+            value = TYPES[type_id].decode(header["meta"], payload)
+        except (OSError, ValueError, KeyError, struct.error, msgpack.UnpackException, TypeError):
+            self.corrupt_found += 1
+            self.discard(digest)
+            return None
+        self._touched_blobs.add(digest)
+        return value
+
+    def discard(self, digest: bytes) -> None:
+        self._exec("DELETE FROM blobs WHERE digest=?", (digest,))
+        try:
+            self.blob_path(digest).unlink()
+        except OSError:
+            pass
+
+    def pin(self, digest: bytes, pinned: bool = True) -> None:
+        self._exec("UPDATE blobs SET pinned=? WHERE digest=?", (1 if pinned else 0, digest))
+
+    # -- digests of input files (path+size+mtime memo, so unchanged big files are not re-hashed)
+    def get_file_digest(self, path: str, size: int, mtime: int, inode: int) -> bytes | None:
+        rows = self._exec("SELECT digest FROM files WHERE path=? AND size=? AND mtime=? AND inode=?",
+                          (path, size, mtime, inode))
+        return rows[0][0] if rows else None
+
+    def put_file_digest(self, path: str, size: int, mtime: int, inode: int, digest: bytes) -> None:
+        self._exec("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)", (path, size, mtime, inode, digest))
+
+    # -- history (for explain) ---------------------------------------------------------------
+    def get_history(self, graph: str, node: str) -> tuple[Any, bytes] | None:
+        rows = self._exec("SELECT material, key FROM history WHERE graph=? AND node=?", (graph, node))
+        if not rows:
+            return None
+        try:
+            return msgpack.unpackb(rows[0][0], raw=False), rows[0][1]
+        except Exception:
+            return None
+
+    def put_history(self, graph: str, entries: list[tuple[str, Any, bytes]]) -> None:
+        now = time.time()
+        with self._lock:
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("INSERT OR REPLACE INTO history VALUES (?,?,?,?,?)",
+                                    [(graph, n, msgpack.packb(m, use_bin_type=True), k, now) for n, m, k in entries])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    # -- housekeeping ------------------------------------------------------------------------
+    def flush_usage(self) -> None:
+        """Record last-use times of what this process read (batched: hits stay cheap)."""
+        now = time.time()
+        with self._lock:
+            blobs, actions = list(self._touched_blobs), list(self._touched_actions)
+            self._touched_blobs.clear()
+            self._touched_actions.clear()
+            if not blobs and not actions:
+                return
+            self.db.execute("BEGIN")
+            self.db.executemany("UPDATE blobs SET used=? WHERE digest=?", [(now, d) for d in blobs])
+            self.db.executemany("UPDATE actions SET used=? WHERE key=?", [(now, k) for k in actions])
+            self.db.execute("COMMIT")
+
+    def info(self) -> dict:
+        (n_actions,) = self._exec("SELECT count(*) FROM actions")[0]
+        n_blobs, size, pinned = self._exec("SELECT count(*), coalesce(sum(size),0), coalesce(sum(pinned),0) FROM blobs")[0]
+        return {"root": str(self.root), "actions": n_actions, "blobs": n_blobs, "bytes": size,
+                "pinned": pinned, "max_bytes": self.max_bytes}
+
+    def gc(self, max_bytes: int | None = None) -> dict:
+        """Evict least-recently-used unpinned blobs until the store fits ``max_bytes``; remove
+        stray temp files and blob files the index does not know."""
+        self.flush_usage()
+        budget = self.max_bytes if max_bytes is None else int(max_bytes)
+        (total,) = self._exec("SELECT coalesce(sum(size),0) FROM blobs")[0]
+        evicted = freed = 0
+        if total > budget:
+            for digest, size in self._exec("SELECT digest, size FROM blobs WHERE pinned=0 ORDER BY used ASC"):
+                if total <= budget:
+                    break
+                self.discard(digest)
+                total -= size
+                freed += size
+                evicted += 1
+        known = {r[0].hex() for r in self._exec("SELECT digest FROM blobs")}
+        strays = 0
+        for sub in self.blob_dir.iterdir() if self.blob_dir.exists() else []:
+            for f in sub.iterdir() if sub.is_dir() else []:
+                stale_tmp = f.name.endswith(".tmp") and time.time() - f.stat().st_mtime > 3600
+                unknown = f.name.endswith(".blob") and f.name[:-5] not in known
+                if stale_tmp or unknown:
+                    f.unlink(missing_ok=True)
+                    strays += 1
+        return {"evicted": evicted, "freed_bytes": freed, "strays_removed": strays, "bytes": total}
+
+    def clear(self) -> None:
+        with self._lock:
+            self.db.executescript("DELETE FROM actions; DELETE FROM blobs; DELETE FROM history; DELETE FROM files;")
+        for sub in self.blob_dir.iterdir():
+            if sub.is_dir():
+                for f in sub.iterdir():
+                    f.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        try:
+            self.flush_usage()
+        finally:
+            self.db.close()
