@@ -58,6 +58,7 @@ class Command(abc.ABC):
         change = self.apply(doc)
         if change.semantic:
             doc.revision += 1
+            doc.record_change(change.nodes)
         if change.structure:
             doc.structure_revision += 1
         return change

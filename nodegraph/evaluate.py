@@ -10,6 +10,7 @@ over a warm cache computes nothing. A failing node skips only what depends on it
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -50,6 +51,10 @@ class _Run:
                  scratch: Path):
         self.doc, self.result, self.cancel, self.emit, self.scratch = doc, result, cancel, emit, scratch
         self.nodes = result.nodes
+        self.last: dict[str, NodeResult] = {}
+        self.dirty: set[str] = set()
+        self.fresh: list[str] = []  # nodes resolved afresh (not reused from the last run)
+        self.types: dict[str, str] = {}
         self.locks: dict[str, threading.Lock] = {}
         self.locks_guard = threading.Lock()
         self.graph_text = _once(lambda: dumps(doc))
@@ -80,25 +85,33 @@ class Evaluator:
         self.graph_id = graph_id
         self.files = FileDigests(self.cache.disk)
         self._resource_locks: dict[str, threading.Lock] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._types_memo: dict[str, dict] = {}
         self._checked: tuple | None = None
         self._plans: dict[tuple, tuple] = {}
         self._history: dict[tuple[str, str], tuple[list, bytes]] = {}
+        #: per document: (revision, structure revision, node results) of its last finished run
+        self._last: dict[str, tuple[int, int, dict[str, NodeResult], set[str]]] = {}
         self._out_str = str(self.output_dir.resolve())
         self._base_str = str(self.base_dir.resolve())
 
     # -- validation and planning -------------------------------------------------------------
     def check(self, doc: Document, source: str = "") -> None:
-        """Validate (remembered per document revision, so a re-run of an unchanged graph is cheap)."""
-        stamp = (id(doc), doc.revision, doc.structure_revision, id(self.registry), len(self.registry))
-        if self._checked == stamp:
-            return
-        issues = validate(doc, self.registry)
+        """Validate. Remembered per document: an unchanged graph is not checked again, and after
+        edits that added or removed no node or link only the edited nodes are checked."""
+        stamp = (doc.uid, doc.structure_revision, id(self.registry), len(self.registry))
+        only = None
+        if self._checked is not None and self._checked[0] == stamp:
+            only = doc.changed_since(self._checked[1])
+            if only is not None and not only:
+                return
+        issues = validate(doc, self.registry, only)
         if issues:
             raise GraphInvalid(issues, source)
-        self._checked = stamp
+        self._checked = (stamp, doc.revision)
 
-    def _plan(self, doc: Document, tlist: list[tuple[str, str | None]]) -> tuple[list[str], dict[str, list[str]], dict[str, set[str]]]:
-        stamp = (id(doc), doc.structure_revision, tuple(tlist))
+    def _plan(self, doc: Document, tlist: list[tuple[str, str | None]]) -> tuple[list[str], dict[str, list[str]], dict[str, set[str]], dict[str, str]]:
+        stamp = (doc.uid, doc.structure_revision, tuple(tlist))
         plan = self._plans.get(stamp)
         if plan is None:
             needed = doc.upstream([n for n, _ in tlist])
@@ -106,29 +119,32 @@ class Evaluator:
             order = [n for n in nx.lexicographical_topological_sort(g) if n in needed]
             dependents = {n: sorted({d for d in g.successors(n) if d in needed}) for n in order}
             preds = {n: set(g.predecessors(n)) for n in order}
-            plan = (order, dependents, preds)
+            types = {n: g.nodes[n]["type"] for n in order}
+            plan = (order, dependents, preds, types)
             if len(self._plans) > 64:
                 self._plans.clear()
             self._plans[stamp] = plan
         return plan
 
     def _gid(self, doc: Document) -> str:
-        return self.graph_id or f"memory:{id(doc)}"
+        return self.graph_id or f"memory:{doc.uid}"
 
     # -- running -----------------------------------------------------------------------------
     def run(self, doc: Document, targets: Iterable[Target] | None = None, *,
             on_event: Callable[[Event], None] | None = None, cancel: CancelToken | None = None) -> RunResult:
         self.check(doc)
         tlist = parse_targets(doc, self.registry, targets)
-        order, dependents, preds = self._plan(doc, tlist)
+        order, dependents, preds, types = self._plan(doc, tlist)
         if on_event is not None:
             for nid, ex in self.explain(doc, tlist).items():
                 on_event(Event("planned", nid, {"will_run": ex.will_run, "reason": ex.reason}))
         cancel = cancel or CancelToken()
-        result = RunResult({n: NodeResult(n, doc.type_of(n)) for n in order}, tlist)
-        scratch = Path(tempfile.mkdtemp(prefix="nodegraph-run-"))
+        result = RunResult({}, tlist)  # node results are made as nodes are resolved
+        scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
         run = _Run(doc, result, cancel, on_event, scratch)
+        run.types = types
         result.materialise = lambda nid, port: self._value(run, nid, port)
+        run.last, run.dirty = self._reusable(doc, order, dependents)
         t0 = time.perf_counter()
         try:
             self._schedule(run, order, dependents, preds)
@@ -140,50 +156,122 @@ class Evaluator:
                             result.value(nid, name)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            self._remember(doc, result)
+            self._remember(doc, run)
             self.cache.flush()
+            if self.use_cache and not result.cancelled:
+                if len(self._last) > 16:
+                    self._last.clear()
+                prev = self._last.get(doc.uid)
+                volatile = self._volatile(doc, {n: result.nodes[n] for n in run.fresh})
+                if prev is not None and run.last is prev[2]:  # reused nodes keep what they were
+                    volatile |= {n for n in prev[3] if n in result.nodes and n not in run.fresh}
+                self._last[doc.uid] = (doc.revision, doc.structure_revision, result.nodes, volatile)
         result.seconds = time.perf_counter() - t0
         return result
 
+    def _volatile(self, doc: Document, nodes: dict[str, NodeResult]) -> set[str]:
+        """Nodes whose last result cannot be trusted without looking again: they failed, were
+        pinned, write or read files (which may have changed on disk), or run every time."""
+        specs, g = self.registry.specs, doc.g
+        out = set()
+        for nid, r in nodes.items():
+            rec = g.nodes[nid]
+            spec = specs[r.type]
+            if (r.status not in ("computed", "cached") or spec.output or spec.determinism not in ("pure", "seeded")
+                    or rec.get("cache", "default") != "default" or rec.get("pinned")):
+                out.add(nid)
+        return out
+
+    def _reusable(self, doc: Document, order: list[str], dependents: dict[str, list[str]]) -> tuple[dict[str, NodeResult], set[str]]:
+        """The last run's results, and the nodes of this plan whose result may differ from it:
+        those edited since (``Document.change_log``), the volatile ones, and everything below
+        them. Edits only mark dirty; every other node keeps its key without recomputing it."""
+        prev = self._last.get(doc.uid)
+        if prev is None or prev[1] != doc.structure_revision or not self.use_cache:
+            return {}, set()
+        changed = doc.changed_since(prev[0])
+        if changed is None:
+            return {}, set()
+        last = prev[2]
+        stack = [n for n in changed | prev[3] if n in dependents]
+        dirty: set[str] = set()
+        while stack:
+            n = stack.pop()
+            if n not in dirty:
+                dirty.add(n)
+                stack.extend(dependents[n])
+        return last, dirty
+
     def _schedule(self, run: _Run, order: list[str], dependents: dict[str, list[str]], preds: dict[str, set[str]]) -> None:
-        waiting = {n: len(preds[n]) for n in order}
+        last, dirty, nodes = run.last, run.dirty, run.nodes
+        if last and run.emit is None:  # settle every clean node at once; schedule only the dirty ones
+            for nid in order:
+                if nid not in dirty:
+                    old = last.get(nid)
+                    if old is not None:  # a result that was already "cached" is shared as it is
+                        nodes[nid] = old if old.status == "cached" else NodeResult(
+                            nid, old.type, "cached", 0.0, "", "cached", old.key, old.digests, {}, old.types, [], old.material)
+            order = [n for n in order if n not in nodes]
+        waiting = {n: sum(1 for p in preds[n] if p not in nodes) for n in order}
         ready = deque(n for n in order if waiting[n] == 0)
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nodegraph") if self.workers > 1 else None
         running: dict[Any, str] = {}
-
-        def finish(nid: str) -> None:
-            for d in dependents[nid]:
-                waiting[d] -= 1
-                if waiting[d] == 0:
-                    ready.append(d)
-
-        try:
-            while ready or running:
-                while ready and not run.cancel.cancelled:
-                    nid = ready.popleft()
-                    if self._resolve(run, nid, preds[nid]):
-                        finish(nid)
-                    elif pool is None:
-                        self._compute(run, nid)
-                        finish(nid)
-                    else:
-                        running[pool.submit(self._compute, run, nid)] = nid
-                if run.cancel.cancelled and not running:
+        todo: deque[str] = deque()  # nodes that must compute, waiting for a worker
+        cancel = run.cancel
+        while ready or running or todo:
+            while ready and not cancel.cancelled:
+                nid = ready.popleft()
+                if self._resolve(run, nid, preds[nid]):
+                    for d in dependents[nid]:
+                        waiting[d] -= 1
+                        if waiting[d] == 0:
+                            ready.append(d)
+                else:
+                    todo.append(nid)
+            if cancel.cancelled:
+                todo.clear()
+                if not running:
                     break
-                if running:
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        fut.result()
-                        finish(running.pop(fut))
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
-        if run.cancel.cancelled:
+            if todo and not running and len(todo) == 1 or self.workers == 1 and todo:
+                nid = todo.popleft()  # nothing to overlap with: compute here, no thread hand-off
+                self._compute(run, nid)
+                done_nodes = [nid]
+            else:
+                pool = self._pool()
+                while todo and len(running) < self.workers:
+                    nid = todo.popleft()
+                    running[pool.submit(self._compute, run, nid)] = nid
+                if not running:
+                    continue
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done_nodes = []
+                for fut in done:
+                    fut.result()
+                    done_nodes.append(running.pop(fut))
+            for nid in done_nodes:
+                for d in dependents[nid]:
+                    waiting[d] -= 1
+                    if waiting[d] == 0:
+                        ready.append(d)
+        if cancel.cancelled:
             run.result.cancelled = True
-            for r in run.nodes.values():
+            for nid in order:
+                r = run.nodes.get(nid)
+                if r is None:
+                    r = run.nodes[nid] = NodeResult(nid, run.types[nid])
                 if r.status == "pending":
                     r.status, r.error = "skipped", "cancelled"
                     self._emit(run, "skipped", r.node, {"reason": "cancelled"})
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="nodegraph")
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker threads (the evaluator can still run afterwards; it starts new ones)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _emit(self, run: _Run, kind: str, nid: str, data: dict | None = None) -> None:
         if run.emit is not None:
@@ -192,7 +280,16 @@ class Evaluator:
     def _resolve(self, run: _Run, nid: str, preds: set[str]) -> bool:
         """Decide a node in the scheduler's thread: True when it needs no computing (cached,
         pinned, skipped), False when it must run."""
-        r = run.nodes[nid]
+        if nid not in run.dirty:
+            old = run.last.get(nid)
+            if old is not None:
+                run.nodes[nid] = NodeResult(nid, old.type, "cached", 0.0, "", "cached", old.key, old.digests, {},
+                                            old.types, [], old.material)
+                if run.emit is not None:
+                    run.emit(Event("finished", nid, {"status": "cached", "seconds": 0.0}))
+                return True
+        r = run.nodes[nid] = NodeResult(nid, run.types[nid])
+        run.fresh.append(nid)
         for src in preds:
             if not run.nodes[src].ok:
                 r.status, r.error = "skipped", f"upstream node {src!r} did not produce a value"
@@ -201,11 +298,11 @@ class Evaluator:
         doc = run.doc
         spec = self.registry.specs[r.type]
         rec = doc.node(nid)
-        r.types = {o.name: o.type.vtype for o in spec.outputs}
+        r.types = self._out_types(spec)
         mat = material(doc, nid, spec, {s: run.nodes[s].digests for s in preds}, self.files,
                        self._base_str, self._out_str)
         r.key = key_of(mat)
-        r.material = mat  # type: ignore[attr-defined]
+        r.material = mat
         pinned = rec.get("pinned")
         if pinned:
             return self._use_pin(run, r, spec, pinned)
@@ -222,6 +319,12 @@ class Evaluator:
         else:
             r.reason = forced
         return False
+
+    def _out_types(self, spec: NodeSpec) -> dict:
+        t = self._types_memo.get(spec.id)
+        if t is None:
+            t = self._types_memo[spec.id] = {o.name: o.type.vtype for o in spec.outputs}
+        return t
 
     def _forced(self, spec: NodeSpec, rec: dict) -> str | None:
         if not self.use_cache:
@@ -338,11 +441,12 @@ class Evaluator:
             r.outputs[port] = v
             return v
 
-    def _remember(self, doc: Document, result: RunResult) -> None:
+    def _remember(self, doc: Document, run: _Run) -> None:
         gid = self._gid(doc)
         fresh = []
-        for nid, r in result.nodes.items():
-            mat = getattr(r, "material", None)
+        for nid in run.fresh:
+            r = run.nodes[nid]
+            mat = r.material
             if mat is None or not r.ok:
                 continue
             prev = self._history.get((gid, nid))
@@ -358,7 +462,7 @@ class Evaluator:
         self.check(doc)
         tlist = [t if isinstance(t, tuple) else t for t in (targets if targets is not None else [])]
         tlist = parse_targets(doc, self.registry, tlist if targets is not None else None)
-        order, dependents, preds = self._plan(doc, tlist)
+        order, dependents, preds, _ = self._plan(doc, tlist)
         out: dict[str, Explanation] = {}
         digests: dict[str, dict[str, bytes] | None] = {}
         for nid in order:
@@ -426,6 +530,9 @@ class Evaluator:
                 self.cache.put_value(d, result.value(nid, name), r.types[name].id)
             self.cache.pin(d)
         return SetPin(nid, {name: d.hex() for name, d in r.digests.items()})
+
+
+_run_ids = itertools.count(1)
 
 
 class _AnyDigests(dict):

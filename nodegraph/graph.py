@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -34,6 +35,8 @@ class Link:
 
 class Document:
     def __init__(self) -> None:
+        #: identifies this document object (evaluators remember per-document state by it)
+        self.uid = uuid.uuid4().hex
         self.g = nx.MultiDiGraph()
         self.meta: dict[str, Any] = {}
         self.packs: dict[str, str] = {}
@@ -45,6 +48,8 @@ class Document:
         self.revision = 0
         #: bumped when nodes or links are added or removed
         self.structure_revision = 0
+        #: (revision, nodes dirtied) for each semantic edit, oldest first (bounded)
+        self.change_log: list[tuple[int, frozenset[str]]] = []
 
     # -- nodes --------------------------------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
@@ -127,6 +132,26 @@ class Document:
 
     def downstream(self, node_id: str) -> set[str]:
         return {node_id} | nx.descendants(self.g, node_id)
+
+    LOG_LIMIT = 4096
+
+    def record_change(self, nodes: frozenset[str]) -> None:
+        self.change_log.append((self.revision, nodes))
+        if len(self.change_log) > self.LOG_LIMIT:
+            del self.change_log[: self.LOG_LIMIT // 2]
+
+    def changed_since(self, revision: int) -> set[str] | None:
+        """Nodes dirtied by semantic edits after ``revision``; None if the log no longer reaches back."""
+        if revision == self.revision:
+            return set()
+        if not self.change_log or self.change_log[0][0] > revision + 1:
+            return None
+        out: set[str] = set()
+        for rev, nodes in reversed(self.change_log):
+            if rev <= revision:
+                break
+            out |= nodes
+        return out
 
     def find_cycle(self) -> list[str] | None:
         if nx.is_directed_acyclic_graph(self.g):  # linear; nx.find_cycle alone is quadratic on DAGs

@@ -21,7 +21,7 @@ class Event:
     data: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeResult:
     node: str
     type: str
@@ -34,6 +34,7 @@ class NodeResult:
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
     types: dict[str, Any] = field(default_factory=dict, repr=False)
     files: list[str] = field(default_factory=list)
+    material: list | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

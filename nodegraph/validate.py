@@ -29,12 +29,15 @@ def _hint(name: str, options: list[str]) -> str:
     return f" (it has: {', '.join(options)})" if options else " (it has none)"
 
 
-def validate(doc: Document, registry: Registry) -> list[Issue]:
+def validate(doc: Document, registry: Registry, only: set[str] | None = None) -> list[Issue]:
+    """Every problem of the document; with ``only``, just those nodes' own problems (params,
+    required inputs, links into them). The evaluator uses that after edits that added or removed
+    no node or link, when cycles and dangling links cannot have appeared."""
     issues: list[Issue] = []
     add = issues.append
     specs: dict[str, NodeSpec] = {}
 
-    for nid in doc.node_ids():
+    for nid in (doc.node_ids() if only is None else sorted(n for n in only if n in doc)):
         rec = doc.node(nid)
         type_id = rec["type"]
         spec = registry.specs.get(type_id)
@@ -68,7 +71,7 @@ def validate(doc: Document, registry: Registry) -> list[Issue]:
                 verb = "has no value" if port.is_param else "is not connected"
                 add(Issue("missing_input", f"node {nid!r} ({type_id}): required {what} {port.name!r} {verb}", nid, port.name))
 
-    for link in doc.dangling:
+    for link in doc.dangling if only is None else ():
         add(Issue("dangling_link", f"node {link.dst!r} input {link.dst_port!r} is linked to {link.src}.{link.src_port}, "
                                    f"but there is no node {link.src!r}", link.dst, link.dst_port))
 
@@ -82,7 +85,7 @@ def validate(doc: Document, registry: Registry) -> list[Issue]:
             if len(links) > 1 and not port.variadic:
                 add(Issue("too_many_links", f"node {nid!r} input {port_name!r} takes one link, has {len(links)}", nid, port_name))
             for link in links:
-                src_spec = specs.get(link.src)
+                src_spec = specs.get(link.src) if only is None else registry.specs.get(doc.type_of(link.src))
                 if src_spec is None:
                     continue  # its own unknown_type issue says why
                 out = src_spec.output_port(link.src_port)
@@ -94,7 +97,7 @@ def validate(doc: Document, registry: Registry) -> list[Issue]:
                     add(Issue("type_mismatch", f"link {link}: a {out.type.id} output cannot feed the "
                                                f"{port.type.id} input {port_name!r} of node {nid!r}", nid, port_name))
 
-    cycle = doc.find_cycle()
+    cycle = doc.find_cycle() if only is None else None
     if cycle:
         add(Issue("cycle", "the graph has a cycle: " + " -> ".join(cycle), cycle[0]))
     return issues
