@@ -187,9 +187,9 @@ def report(name: str, make, reps: int, reps_warm: int) -> None:
          int(m["proc_computed"]), "must re-run 0")
     line("  of which Evaluator.run", f"{us(m['proc_run_over']):.1f} us/node")
     line("no cache: full re-run", f"{m['nocache'] * 1e3:.1f} ms", int(m["nocache_computed"]))
-    line("  no-cache / warm no-op", f"{m['nocache'] / m['warm']:.0f}x")
+    line("  no-cache / warm no-op", f"{m['nocache'] / m['warm']:.3g}x")
     for j, (_, nid, _) in enumerate(edits):
-        line(f"  no-cache / one edit ({nid})", f"{m['nocache'] / m[f'edit{j}_total']:.1f}x")
+        line(f"  no-cache / one edit ({nid})", f"{m['nocache'] / m[f'edit{j}_total']:.2g}x")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     for (name, make), key in zip(SHAPES.items(), ("chain", "dag", "fan")):
         if args.shape in (None, key):
             report(name, make, reps, reps_warm)
-    print(f"\nload average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print("\nload average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
