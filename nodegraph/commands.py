@@ -111,6 +111,7 @@ class RemoveNode(Command):
         groups = {gid: g["nodes"].index(self.id) for gid, g in doc.groups.items() if self.id in g["nodes"]}
         affected = {l.dst for l in links if l.dst != self.id}
         doc.g.remove_node(self.id)
+        doc.links_changed()
         doc.layout.pop(self.id, None)
         for gid in groups:
             doc.groups[gid]["nodes"].remove(self.id)
@@ -133,6 +134,7 @@ class _RestoreNode(Command):
         if self.id in doc:
             raise CommandError(f"a node {self.id!r} already exists")
         doc.g.add_node(self.id, **copy.deepcopy(self.data))
+        doc.links_changed()
         for link in self.links:
             doc._add_link(link)
         if self.layout is not None:
@@ -177,8 +179,11 @@ class Connect(Command):
             new = Link(self.dst, self.dst_port, 0, self.src, self.src_port)
             doc._add_link(new)
             self.inverse = _SetPortLinks(self.dst, self.dst_port, removed)
+        elif self.index is None or self.index >= len(existing):  # the common case: add at the end
+            doc._add_link(Link(self.dst, self.dst_port, len(existing), self.src, self.src_port))
+            self.inverse = Disconnect(self.src, self.src_port, self.dst, self.dst_port, last=True)
         else:
-            idx = len(existing) if self.index is None else max(0, min(self.index, len(existing)))
+            idx = max(0, self.index)
             srcs = [(l.src, l.src_port) for l in existing]
             srcs.insert(idx, (self.src, self.src_port))
             self.inverse = _SetPortLinks(self.dst, self.dst_port, existing)
@@ -195,18 +200,20 @@ class Disconnect(Command):
     src_port: str
     dst: str
     dst_port: str
+    last: bool = False  # remove the last such link rather than the first (undo of an append)
     title = "disconnect"
 
     def apply(self, doc: Document) -> Change:
         existing = doc.links_into(self.dst, self.dst_port) if self.dst in doc else []
-        keep, gone = [], None
-        for l in existing:
-            if gone is None and (l.src, l.src_port) == (self.src, self.src_port):
-                gone = l
-            else:
-                keep.append(l)
-        if gone is None:
+        matches = [i for i, l in enumerate(existing) if (l.src, l.src_port) == (self.src, self.src_port)]
+        if not matches:
             raise CommandError(f"there is no link {self.src}.{self.src_port} -> {self.dst}.{self.dst_port}")
+        at = matches[-1] if self.last else matches[0]
+        if at == len(existing) - 1:  # the last link: nothing to renumber
+            doc._remove_link(existing[at])
+            self.inverse = Connect(self.src, self.src_port, self.dst, self.dst_port, append=True)
+            return Change(frozenset({self.dst}), structure=True)
+        keep = existing[:at] + existing[at + 1:]
         self.inverse = _SetPortLinks(self.dst, self.dst_port, existing)
         _SetPortLinks(self.dst, self.dst_port,
                       [Link(self.dst, self.dst_port, i, l.src, l.src_port) for i, l in enumerate(keep)]).apply(doc)

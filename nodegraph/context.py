@@ -54,7 +54,8 @@ class Context:
     def __init__(self, node_id: str, type_id: str, *, output_dir: Path, base_dir: Path,
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
-                 scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None):
+                 scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
+                 cache: Any = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -63,6 +64,7 @@ class Context:
         self._scratch: Path | None = None
         self.files: list[Path] = []
         self._graph_text = graph_text
+        self._cache = cache
 
     @property
     def graph_text(self) -> str:
@@ -83,6 +85,14 @@ class Context:
     def check_cancelled(self) -> None:
         if self._cancel.cancelled:
             raise Cancelled(f"node {self.node_id!r} cancelled")
+
+    def artifact(self, key: bytes, make: Callable[[], bytes]) -> bytes:
+        """Bytes identified by a recipe ``key`` a node computes (say, the digests of the frames
+        of one video segment plus the encoder settings): ``make()`` runs only when no run, in
+        this process or an earlier one, made them already. Without a cache it just calls make."""
+        if self._cache is None:
+            return make()
+        return self._cache.artifact(key, make)
 
     def log(self, message: str) -> None:
         self._emit("log", {"message": message})

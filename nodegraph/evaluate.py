@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import blake3
 import networkx as nx
 
 from .cache import Cache
@@ -34,7 +35,7 @@ from .keys import FileDigests, check_files_exist, file_records, key_of, material
 from .node import REQUIRED, NodeSpec
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
-from .types import ValueError_, convert
+from .types import ValueError_, Video, convert
 from .validate import validate
 
 
@@ -376,10 +377,9 @@ class Evaluator:
             r.outputs, r.digests, r.seconds = outputs, digests, seconds
             r.files = [str(p) for p in files]
             if self.use_cache and policy != "never":
-                for name, value in outputs.items():
-                    self.cache.put_value(digests[name], value, r.types[name].id)
                 records = file_records(r.files, self._out_str) if spec.output else []
-                self.cache.put_action(r.key, spec.id, digests, records, seconds)
+                self.cache.put_result(r.key, spec.id, {digests[n]: (v, r.types[n].id) for n, v in outputs.items()},
+                                      digests, records, seconds)
         except Cancelled:
             r.status, r.error = "skipped", "cancelled"
             run.result.cancelled = True
@@ -398,7 +398,8 @@ class Evaluator:
         spec = self.registry.specs[doc.type_of(nid)]
         ctx = Context(nid, spec.id, output_dir=self.output_dir, base_dir=self.base_dir, cancel=run.cancel,
                       emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
-                      scratch_root=run.scratch, graph_text=run.graph_text)
+                      scratch_root=run.scratch, graph_text=run.graph_text,
+                      cache=self.cache if self.use_cache else None)
         ctx.check_cancelled()
         kwargs = gather_inputs(doc, nid, spec, lambda s, p: self._value(run, s, p), self.registry, ctx)
         lock = self._resource_lock(spec.resource)
@@ -409,6 +410,10 @@ class Evaluator:
             with lock:
                 outputs = spec.call(kwargs, ctx)
         seconds = time.perf_counter() - t
+        key = run.nodes[nid].key
+        for name, value in outputs.items():  # a lazy video is identified by its recipe, not rendered to hash it
+            if isinstance(value, Video) and value._digest is None:
+                value._digest = blake3.blake3(b"video-recipe\0" + key + name.encode()).digest()
         digests = {o.name: o.type.vtype.fingerprint(outputs[o.name]) for o in spec.outputs}
         return outputs, digests, seconds, list(ctx.files)
 
@@ -422,6 +427,9 @@ class Evaluator:
         corrupt) recomputed from its own inputs."""
         r = run.nodes[nid]
         v = r.outputs.get(port)
+        if v is not None:
+            return v
+        v = self.cache.memory.get(r.digests[port])  # fast path, no lock: already in RAM
         if v is not None:
             return v
         with run.node_lock(nid):
@@ -573,16 +581,20 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
     params = doc.params(n)
     linked = doc.inputs(n)
     kwargs: dict[str, Any] = {}
+    nodes = doc.g.nodes
     for port in spec.inputs:
         links = linked.get(port.name)
         if links:
             vals = []
+            dst_type, check, opts = port.type.vtype, port.type.vtype.check, port.type.opts
             for link in links:
-                src_spec = registry.specs[doc.type_of(link.src)]
+                src_spec = registry.specs[nodes[link.src]["type"]]
                 src_type = src_spec.output_port(link.src_port).type.vtype
-                v = convert(value_of(link.src, link.src_port), src_type, port.type.vtype)
+                v = value_of(link.src, link.src_port)
+                if src_type is not dst_type:
+                    v = convert(v, src_type, dst_type)
                 try:
-                    vals.append(port.type.check(v))
+                    vals.append(check(v, opts))
                 except ValueError_ as e:
                     raise ValueError_(f"input {port.name!r} (from {link.src}.{link.src_port}): {e}") from None
             kwargs[port.name] = tuple(vals) if port.variadic else vals[0]

@@ -50,6 +50,7 @@ class Document:
         self.structure_revision = 0
         #: (revision, nodes dirtied) for each semantic edit, oldest first (bounded)
         self.change_log: list[tuple[int, frozenset[str]]] = []
+        self._inputs_memo: dict[str, dict[str, list[Link]]] = {}
 
     # -- nodes --------------------------------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
@@ -93,11 +94,19 @@ class Document:
                       for _, d, data in self.g.out_edges(node_id, data=True))
 
     def inputs(self, node_id: str) -> dict[str, list[Link]]:
-        """Links into ``node_id`` grouped by input port, each list in link order."""
-        out: dict[str, list[Link]] = {}
-        for link in self.links_into(node_id):
-            out.setdefault(link.dst_port, []).append(link)
+        """Links into ``node_id`` grouped by input port, each list in link order (remembered until
+        links change: do not modify the result)."""
+        out = self._inputs_memo.get(node_id)
+        if out is None:
+            out = {}
+            for link in self.links_into(node_id):
+                out.setdefault(link.dst_port, []).append(link)
+            self._inputs_memo[node_id] = out
         return out
+
+    def links_changed(self) -> None:
+        """Forget remembered link lists (called whenever nodes or links are added or removed)."""
+        self._inputs_memo.clear()
 
     def _edge_key(self, link: Link) -> Any:
         for s, _, k, data in self.g.in_edges(link.dst, keys=True, data=True):
@@ -106,9 +115,11 @@ class Document:
         return None
 
     def _add_link(self, link: Link) -> None:
+        self._inputs_memo.pop(link.dst, None)
         self.g.add_edge(link.src, link.dst, src_port=link.src_port, dst_port=link.dst_port, order=link.order)
 
     def _remove_link(self, link: Link) -> None:
+        self._inputs_memo.pop(link.dst, None)
         self.g.remove_edge(link.src, link.dst, key=self._edge_key(link))
 
     # -- whole-document helpers ---------------------------------------------------------------
@@ -122,12 +133,15 @@ class Document:
         return d
 
     def upstream(self, node_ids: Iterator[str] | list[str]) -> set[str]:
-        """The nodes and all their ancestors."""
+        """The nodes and all their ancestors (one walk, however many nodes are asked for)."""
+        pred = self.g._pred
         out: set[str] = set()
-        for n in node_ids:
+        stack = list(node_ids)
+        while stack:
+            n = stack.pop()
             if n not in out:
                 out.add(n)
-                out |= nx.ancestors(self.g, n)
+                stack.extend(pred[n])
         return out
 
     def downstream(self, node_id: str) -> set[str]:

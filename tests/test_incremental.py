@@ -121,7 +121,7 @@ def test_a_new_process_over_a_warm_cache_computes_nothing(tmp_path):
 
 
 def test_corrupt_blob_is_detected_and_recomputed(reg, tmp_path):
-    doc = build({"x": ("t.const", {"value": 7.0}), "img": ("t.image", {"size": 16})}, [("x", "number", "img", "value")])
+    doc = build({"x": ("t.const", {"value": 7.0}), "img": ("t.image", {"size": 128})}, [("x", "number", "img", "value")])
     e1 = ev(reg, tmp_path)
     good = e1.run(doc, ["img"]).value("img")
     digest = good.digest()
@@ -137,6 +137,20 @@ def test_corrupt_blob_is_detected_and_recomputed(reg, tmp_path):
     # a truncated blob (crash while someone copied the cache, full disk, ...)
     blob.write_bytes(blob.read_bytes()[:20])
     assert ev(reg, tmp_path).run(doc, ["img"]).value("img") == good
+
+
+def test_corrupt_small_value_in_the_index_is_detected(reg, tmp_path):
+    doc = build({"x": ("t.const", {"value": 7.0}), "img": ("t.image", {"size": 8})}, [("x", "number", "img", "value")])
+    e1 = ev(reg, tmp_path)
+    good = e1.run(doc, ["img"]).value("img")
+    assert not e1.cache.disk.blob_path(good.digest()).exists()  # small: kept inside the index
+    e1.cache.close()
+    db = sqlite3.connect(tmp_path / "cache" / "index.sqlite")
+    db.execute("UPDATE blobs SET data = CAST(substr(data, 1, length(data) - 3) || x'000000' AS BLOB)")
+    db.commit()
+    db.close()
+    e2 = ev(reg, tmp_path)
+    assert e2.run(doc, ["img"]).value("img") == good and e2.cache.disk.corrupt_found >= 1
 
 
 def test_truncated_index_entry_is_discarded_and_recomputed(reg, tmp_path):

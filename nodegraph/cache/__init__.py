@@ -87,6 +87,15 @@ class Cache:
         if self.disk is not None:
             self.disk.put_action(key, node_type, outputs, files, seconds)
 
+    def put_result(self, key: bytes, node_type: str, values: dict[bytes, tuple[Any, str]],
+                   outputs: dict[str, bytes], files: list, seconds: float) -> None:
+        """A node's outputs (digest -> (value, type id)) and its action, stored together."""
+        for digest, (value, _) in values.items():
+            self.memory.put(digest, value)
+        self._actions[key] = {"outputs": outputs, "files": files, "seconds": seconds}
+        if self.disk is not None:
+            self.disk.put_result(key, node_type, values, outputs, files, seconds)
+
     def forget_action(self, key: bytes) -> None:
         self._actions.pop(key, None)
         if self.disk is not None:
@@ -108,6 +117,18 @@ class Cache:
         self.memory.put(digest, value)
         if persist and self.disk is not None:
             self.disk.put(digest, value, type_id)
+
+    def artifact(self, key: bytes, make) -> bytes:
+        """Bytes stored under a recipe ``key`` (e.g. an encoded video segment): made once by
+        ``make()``, then read back from RAM or disk (verified) in this and later processes."""
+        data = self.get_value(key)
+        if isinstance(data, bytes):
+            return data
+        data = make()
+        if not isinstance(data, bytes):
+            raise TypeError(f"an artifact must be bytes, got {type(data).__name__}")
+        self.put_value(key, data, "bytes")
+        return data
 
     def pin(self, digest: bytes, pinned: bool = True) -> None:
         if self.disk is not None:

@@ -29,7 +29,8 @@ import msgpack
 from ..types import TYPES, find_type
 
 MAGIC = b"NGB1"
-SCHEMA = 1
+SCHEMA = 2
+INLINE_MAX = 32 * 1024  # smaller values live in the index itself: no file per tiny value
 
 
 class DiskTier:
@@ -61,7 +62,7 @@ class DiskTier:
                         files BLOB, seconds REAL, created REAL, used REAL);
                     CREATE TABLE IF NOT EXISTS blobs (
                         digest BLOB PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL,
-                        checksum BLOB NOT NULL, used REAL, pinned INTEGER DEFAULT 0);
+                        checksum BLOB NOT NULL, used REAL, pinned INTEGER DEFAULT 0, data BLOB);
                     CREATE TABLE IF NOT EXISTS history (
                         graph TEXT, node TEXT, material BLOB, key BLOB, at REAL,
                         PRIMARY KEY (graph, node));
@@ -129,20 +130,53 @@ class DiskTier:
 
     def put(self, digest: bytes, value: Any, type_id: str | None = None) -> bool:
         """Store a value under its content digest; False if its type is not persistent."""
-        t = TYPES[type_id] if type_id else find_type(value)
-        if t is None or not getattr(t, "persistent", True):
+        row = self._prepare(digest, value, type_id)
+        if row is None:
             return False
+        if row is not True:
+            self._exec("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0,?)", row)
+        return True
+
+    def put_result(self, key: bytes, node_type: str, values: dict[bytes, tuple[Any, str]],
+                   outputs: dict[str, bytes], files: list, seconds: float) -> None:
+        """A node's output values and its action entry, committed together (values first)."""
+        rows = [r for r in (self._prepare(d, v, t) for d, (v, t) in values.items()) if r not in (None, True)]
+        now = time.time()
+        with self._lock:
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0,?)", rows)
+                self.db.execute("INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?)",
+                                (key, node_type, msgpack.packb(outputs, use_bin_type=True),
+                                 msgpack.packb(files, use_bin_type=True), seconds, now, now))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _prepare(self, digest: bytes, value: Any, type_id: str | None) -> tuple | bool | None:
+        """Encode a value: small ones become a row to insert, large ones a verified file first.
+        None: not persistent; True: already stored."""
+        t = TYPES[type_id] if type_id else find_type(value)
+        if t is None or not t.can_persist(value):
+            return None
         if self.has(digest):
             return True
         enc = t.encode(value)
         header = msgpack.packb({"type": t.id, "meta": enc.meta, "size": enc.size}, use_bin_type=True)
+        head = MAGIC + struct.pack("<I", len(header)) + header
+        if len(head) + enc.size <= INLINE_MAX:
+            data = head + b"".join(bytes(c) for c in enc.chunks)
+            if len(data) != len(head) + enc.size:
+                raise ValueError(f"{t.id} encoder wrote {len(data) - len(head)} bytes, announced {enc.size}")
+            return (digest, t.id, len(data), blake3.blake3(data).digest(), time.time(), data)
         path = self.blob_path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         h = blake3.blake3()
         try:
             with os.fdopen(fd, "wb") as f:
-                head = MAGIC + struct.pack("<I", len(header)) + header
                 f.write(head)
                 h.update(head)
                 written = 0
@@ -159,23 +193,31 @@ class DiskTier:
             except OSError:
                 pass
             raise
-        self._exec("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0)",
-                   (digest, t.id, len(head) + enc.size, h.digest(), time.time()))
-        return True
+        return (digest, t.id, len(head) + enc.size, h.digest(), time.time(), None)
 
     def get(self, digest: bytes) -> Any | None:
         """The value stored under ``digest``, or None if absent or corrupt (then it is removed)."""
-        rows = self._exec("SELECT type, size, checksum FROM blobs WHERE digest=?", (digest,))
+        try:
+            rows = self._exec("SELECT type, size, checksum, data FROM blobs WHERE digest=?", (digest,))
+        except sqlite3.Error:  # a garbled row (say, text where bytes belong)
+            self.corrupt_found += 1
+            self.discard(digest)
+            return None
         if not rows:
             return None
-        type_id, size, checksum = rows[0]
+        type_id, size, checksum, inline = rows[0]
         path = self.blob_path(digest)
         try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size != size:
+            if inline is not None:
+                if len(inline) != size:
                     raise ValueError("size differs from the index")
-                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-            view = memoryview(mm)
+                view = memoryview(inline)
+            else:
+                with open(path, "rb") as f:
+                    if os.fstat(f.fileno()).st_size != size:
+                        raise ValueError("size differs from the index")
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+                view = memoryview(mm)
             if blake3.blake3(view, max_threads=blake3.blake3.AUTO if size > 8 << 20 else 1).digest() != checksum:
                 raise ValueError("checksum mismatch")
             if bytes(view[:4]) != MAGIC:
@@ -197,7 +239,7 @@ class DiskTier:
         self._exec("DELETE FROM blobs WHERE digest=?", (digest,))
         try:
             self.blob_path(digest).unlink()
-        except OSError:
+        except FileNotFoundError:
             pass
 
     def pin(self, digest: bytes, pinned: bool = True) -> None:
@@ -270,7 +312,7 @@ class DiskTier:
                 total -= size
                 freed += size
                 evicted += 1
-        known = {r[0].hex() for r in self._exec("SELECT digest FROM blobs")}
+        known = {r[0].hex() for r in self._exec("SELECT digest FROM blobs WHERE data IS NULL")}
         strays = 0
         for sub in self.blob_dir.iterdir() if self.blob_dir.exists() else []:
             for f in sub.iterdir() if sub.is_dir() else []:

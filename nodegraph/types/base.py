@@ -9,6 +9,7 @@ a graph file. Calling a type makes a constrained ``PortType`` for a node declara
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -104,6 +105,10 @@ class ValueType:
     def decode(self, meta: dict, payload: memoryview) -> Any:
         return self.from_json(meta["v"], {})
 
+    def can_persist(self, value: Any) -> bool:
+        """Whether this value may be written to the disk cache."""
+        return self.persistent
+
     def nbytes(self, value: Any) -> int:
         """Approximate RAM held by a value (for the memory tier's budget)."""
         return 64 + (len(value) if isinstance(value, (str, bytes)) else 0)
@@ -144,7 +149,7 @@ class PortType:
     vtype: ValueType
     opts_items: tuple = ()
 
-    @property
+    @functools.cached_property
     def opts(self) -> dict:
         return dict(self.opts_items)
 

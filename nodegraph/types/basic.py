@@ -180,6 +180,31 @@ class AnyType(ValueType):
         return find_type(value).fingerprint(value)
 
 
+class BytesType(ValueType):
+    """Opaque bytes (encoded media segments and other artifacts nodes cache)."""
+
+    id, title, color = "bytes", "Bytes", (120, 120, 120)
+    python, find_rank = (bytes,), 80
+
+    def fingerprint(self, value: bytes) -> bytes:
+        from .. import hashing
+
+        h = hashing.hasher("bytes")
+        h.update(value)
+        return h.digest()
+
+    def encode(self, value: bytes):
+        from .base import Encoded
+
+        return Encoded({}, [value], len(value))
+
+    def decode(self, meta: dict, payload: memoryview) -> bytes:
+        return bytes(payload)
+
+    def preview(self, value: bytes) -> Preview:
+        return Preview("text", f"{len(value)} bytes")
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -193,3 +218,4 @@ Seed = register_type(SeedType())
 Choice = register_type(ChoiceType())
 Path = register_type(PathType())
 Any_ = register_type(AnyType())
+Bytes = register_type(BytesType())

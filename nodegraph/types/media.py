@@ -216,10 +216,11 @@ class Video:
     Fraction; ``audio`` an optional Audio track. Iterating ``frames()`` streams them one by one.
     """
 
-    __slots__ = ("width", "height", "fps", "n_frames", "audio", "_source", "_digest", "_keep")
+    __slots__ = ("width", "height", "fps", "n_frames", "audio", "_source", "_digest", "_keep", "_frame_key")
 
     def __init__(self, source: FrameSource, n_frames: int, width: int, height: int,
-                 fps: float | Fraction, audio: Audio | None = None, keep: Any = None):
+                 fps: float | Fraction, audio: Audio | None = None, keep: Any = None,
+                 frame_key: Callable[[int], bytes] | None = None, digest: bytes | None = None):
         if n_frames < 0 or width < 1 or height < 1:
             raise ValueError_(f"a video needs width, height >= 1 and frames >= 0, got {width}x{height}, {n_frames}")
         fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -229,20 +230,39 @@ class Video:
             raise ValueError_(f"a video's audio must be Audio, got {type(audio).__name__}")
         self._source, self.n_frames = source, int(n_frames)
         self.width, self.height, self.fps, self.audio = int(width), int(height), fps, audio
-        self._digest: bytes | None = None
+        self._digest: bytes | None = digest
         self._keep = keep  # keeps a backing object (an mmap, a file) alive with the value
+        self._frame_key = frame_key
 
     @classmethod
     def from_frames(cls, frames: Sequence[np.ndarray], fps: float | Fraction, audio: Audio | None = None) -> "Video":
         """A (short) video from frames already in memory."""
-        frozen = [Image(f).rgb() for f in frames]
+        images = [Image(f) for f in frames]
+        frozen = [np.ascontiguousarray(im.rgb()) for im in images]
         if not frozen:
             raise ValueError_("from_frames needs at least one frame")
         h, w = frozen[0].shape[:2]
         for i, f in enumerate(frozen):
             if f.shape[:2] != (h, w):
                 raise ValueError_(f"frame {i} is {f.shape[1]}x{f.shape[0]}, frame 0 is {w}x{h}")
-        return cls(frozen.__getitem__, len(frozen), w, h, fps, audio, keep=frozen)
+        keys = [hashing.digest_array("frame", f) for f in frozen]
+        return cls(frozen.__getitem__, len(frozen), w, h, fps, audio, keep=frozen, frame_key=keys.__getitem__)
+
+    def with_audio(self, audio: Audio | None) -> "Video":
+        """The same pictures with another sound track."""
+        return Video(self._source, self.n_frames, self.width, self.height, self.fps, audio, keep=self._keep,
+                     frame_key=self._frame_key)
+
+    def key(self, i: int) -> bytes:
+        """A digest identifying frame ``i``'s pixels, cheap when the producer knows its recipe
+        (a still, a composite of keyed layers): encoders use it to reuse unchanged segments."""
+        if self._frame_key is not None:
+            return self._frame_key(i)
+        return hashing.digest_array("frame", np.ascontiguousarray(self.frame(i)))
+
+    @property
+    def has_frame_keys(self) -> bool:
+        return self._frame_key is not None
 
     @property
     def duration(self) -> float:
@@ -262,12 +282,15 @@ class Video:
             yield self.frame(i)
 
     def digest(self) -> bytes:
+        """Content digest: from the frames' keys (cheap for recipe-keyed videos) or pixels, and
+        the sound. A producer that knows the video's recipe may set it directly (``digest=``);
+        the evaluator does so for videos made by a node (keyed by the node's cache key)."""
         if self._digest is None:
             h = hashing.hasher("video")
             h.update(hashing.canonical_bytes([self.width, self.height, self.fps.numerator,
                                               self.fps.denominator, self.n_frames]))
-            for f in self.frames():
-                h.update(memoryview(np.ascontiguousarray(f)).cast("B"))
+            for i in range(self.n_frames):
+                h.update(self.key(i))
             h.update(self.audio.digest() if self.audio is not None else b"-")
             self._digest = h.digest()
         return self._digest
@@ -284,8 +307,12 @@ class Video:
 
 
 class VideoType(ValueType):
+    """Videos stay lazy (frames are produced when pulled) and are never written to the disk
+    cache whole: their recipe is cheap to redo; encoders cache encoded segments instead."""
+
     id, title, color = "video", "Video", (230, 110, 160)
     python, find_rank = (Video,), 22
+    persistent = False
 
     def fingerprint(self, value: Video) -> bytes:
         return value.digest()
@@ -294,7 +321,7 @@ class VideoType(ValueType):
         frame_bytes = value.width * value.height * 3
         audio_size = value.audio.samples.nbytes if value.audio is not None else 0
         meta = {"w": value.width, "h": value.height, "fps": [value.fps.numerator, value.fps.denominator],
-                "n": value.n_frames, "audio": None}
+                "n": value.n_frames, "audio": None, "digest": value._digest}  # only if already known
         chunks: list[Any] = []
         if value.audio is not None:
             meta["audio"] = {"rate": value.audio.rate, **array_meta(value.audio.samples)}
@@ -322,7 +349,8 @@ class VideoType(ValueType):
             a = np.frombuffer(_p, np.uint8, frame_bytes, _o + i * frame_bytes).reshape(h, w, 3)
             return a
 
-        return Video(source, n, w, h, Fraction(*meta["fps"]), audio, keep=payload)
+        return Video(source, n, w, h, Fraction(*meta["fps"]), audio, keep=payload,
+                     digest=bytes(meta["digest"]) if meta.get("digest") else None)
 
     def nbytes(self, value: Video) -> int:
         keep = value._keep

@@ -121,6 +121,10 @@ class RecordType(ValueType):
             parts.append(TYPES[pm["t"]].decode(pm["m"], payload[off:off + n]))
         return from_tree(meta["tree"], parts)
 
+    def can_persist(self, value: Record) -> bool:
+        _, parts = to_tree(value)
+        return all(find_type(p).can_persist(p) for p in parts)
+
     def nbytes(self, value: Record) -> int:
         _, parts = to_tree(value)
         return 256 + sum(find_type(p).nbytes(p) for p in parts)
@@ -255,12 +259,22 @@ class Timeline(Record):
         object.__setattr__(self, "clips", _tuple(self.clips))
         object.__setattr__(self, "audio", _tuple(self.audio))
 
+    def starts(self) -> list[float]:
+        """Start time (seconds) of each clip: a clip's ``transition`` overlaps it with the previous
+        clip by that many seconds (a crossfade); 0 is a cut."""
+        out, t = [], 0.0
+        for i, c in enumerate(self.clips):
+            if i:
+                t -= min(c.transition, self.clips[i - 1].duration, c.duration)
+            out.append(t)
+            t += c.duration
+        return out
+
     @property
     def duration(self) -> float:
-        total = 0.0
-        for i, c in enumerate(self.clips):
-            total += c.duration - (c.transition if i else 0.0)
-        return max(total, max((a.start + a.audio.duration for a in self.audio), default=0.0))
+        starts = self.starts()
+        pictures = starts[-1] + self.clips[-1].duration if self.clips else 0.0
+        return max(pictures, max((a.start + a.audio.duration for a in self.audio), default=0.0))
 
     def summary(self) -> str:
         return f"Timeline({len(self.clips)} shots, {self.duration:.2f} s, {self.width}x{self.height})"
