@@ -22,10 +22,35 @@ def _registry():
     return default_registry()
 
 
-def load_graph(path: str) -> Document:
-    from .fileformat import load
+MEDIA_WITH_GRAPHS = (".png", ".mp4", ".m4v", ".mov")
 
-    return load(path)
+
+def load_graph(path: str) -> Document:
+    """A graph file, or the graph embedded in a PNG or MP4 that nodegraph wrote."""
+    return load_graph_and_base(path)[0]
+
+
+def load_graph_and_base(path: str) -> tuple[Document, Path]:
+    """The graph and the folder its relative paths are relative to."""
+    from .errors import GraphFileError
+    from .fileformat import load, loads
+
+    if path.lower().endswith(MEDIA_WITH_GRAPHS):
+        if not Path(path).is_file():
+            raise GraphFileError(path, "no such file")
+        try:
+            from nodes.media import read_embedded_graph
+
+            found = read_embedded_graph(path)
+        except Exception as e:  # not a readable image or video
+            raise GraphFileError(path, f"cannot read the file: {e}") from None
+        if found is None:
+            raise GraphFileError(path, "this file carries no nodegraph graph (it was not made by nodegraph)")
+        text, base = found
+        doc = loads(text, source=f"{path} (embedded graph)")
+        base_dir = Path(base) if base and Path(base).is_dir() else Path(path).resolve().parent
+        return doc, base_dir
+    return load(path), Path(path).resolve().parent
 
 
 def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
@@ -65,7 +90,7 @@ def make_evaluator(args: argparse.Namespace, registry, cache):
     from .evaluate import Evaluator
 
     graph = Path(args.graph).resolve()
-    return Evaluator(registry, output_dir=args.output, base_dir=graph.parent, cache=cache,
+    return Evaluator(registry, output_dir=args.output, base_dir=getattr(args, "base_dir", None) or graph.parent, cache=cache,
                      use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
                      workers=getattr(args, "workers", None))
 
@@ -74,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .progress import RunProgress
 
     registry = _registry()
-    doc = load_graph(args.graph)
+    doc, args.base_dir = load_graph_and_base(args.graph)
     apply_sets(doc, args.set or [], registry)
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
@@ -104,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     registry = _registry()
-    doc = load_graph(args.graph)
+    doc, args.base_dir = load_graph_and_base(args.graph)
     apply_sets(doc, args.set or [], registry)
     ev = make_evaluator(args, registry, open_cache(args))
     ev.check(doc, args.graph)
@@ -232,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a graph and write its outputs")
-    r.add_argument("graph", help="graph file (.json)")
+    r.add_argument("graph", help="graph file (.json), or a PNG/MP4 that nodegraph made (its graph is re-opened)")
     r.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="override a param (repeatable)")
     r.add_argument("-o", "--output", default="output", metavar="DIR", help="output folder (default: ./output)")
     r.add_argument("--report", metavar="FILE.json", help="write a JSON report of every node's status and time")

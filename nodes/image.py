@@ -126,6 +126,7 @@ def save_png(image: Image, filename: Text = "image.png", ctx: Context = None) ->
     info.add_text("nodegraph:node", json.dumps({"node": ctx.node_id, "type": ctx.type_id}))
     if ctx.graph_text:
         info.add_itxt("nodegraph:graph", ctx.graph_text, zip=True)
+        info.add_text("nodegraph:base", str(ctx.base_dir.resolve()))
     tmp = target.with_name(f".{target.name}.tmp")
     PILImage.fromarray(np.ascontiguousarray(image.pixels if image.channels != 1 else image.pixels[:, :, 0])).save(
         tmp, format="PNG", pnginfo=info)

@@ -216,11 +216,12 @@ class Video:
     Fraction; ``audio`` an optional Audio track. Iterating ``frames()`` streams them one by one.
     """
 
-    __slots__ = ("width", "height", "fps", "n_frames", "audio", "_source", "_digest", "_keep", "_frame_key")
+    __slots__ = ("width", "height", "fps", "n_frames", "audio", "alpha", "_source", "_digest", "_keep", "_frame_key")
 
     def __init__(self, source: FrameSource, n_frames: int, width: int, height: int,
                  fps: float | Fraction, audio: Audio | None = None, keep: Any = None,
-                 frame_key: Callable[[int], bytes] | None = None, digest: bytes | None = None):
+                 frame_key: Callable[[int], bytes] | None = None, digest: bytes | None = None,
+                 alpha: bool = False):
         if n_frames < 0 or width < 1 or height < 1:
             raise ValueError_(f"a video needs width, height >= 1 and frames >= 0, got {width}x{height}, {n_frames}")
         fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -233,6 +234,7 @@ class Video:
         self._digest: bytes | None = digest
         self._keep = keep  # keeps a backing object (an mmap, a file) alive with the value
         self._frame_key = frame_key
+        self.alpha = bool(alpha)  # frames are (h, w, 4) RGBA: a layer to put over something
 
     @classmethod
     def from_frames(cls, frames: Sequence[np.ndarray], fps: float | Fraction, audio: Audio | None = None) -> "Video":
@@ -251,7 +253,16 @@ class Video:
     def with_audio(self, audio: Audio | None) -> "Video":
         """The same pictures with another sound track."""
         return Video(self._source, self.n_frames, self.width, self.height, self.fps, audio, keep=self._keep,
-                     frame_key=self._frame_key)
+                     frame_key=self._frame_key, alpha=self.alpha)
+
+    @classmethod
+    def from_image(cls, image: "Image", fps: float | Fraction = 24) -> "Video":
+        """A one-frame video of an image (compositors hold a one-frame layer for the whole shot)."""
+        px = np.ascontiguousarray(image.pixels if image.channels == 4 else image.rgb())
+        px.flags.writeable = False
+        key = image.digest()
+        return cls(lambda i: px, 1, image.width, image.height, fps, keep=px, frame_key=lambda i: key,
+                   alpha=image.channels == 4)
 
     def key(self, i: int) -> bytes:
         """A digest identifying frame ``i``'s pixels, cheap when the producer knows its recipe
@@ -272,9 +283,18 @@ class Video:
         if not 0 <= i < self.n_frames:
             raise IndexError(f"frame {i} is outside 0..{self.n_frames - 1}")
         f = np.asarray(self._source(i))
-        if f.shape != (self.height, self.width, 3) or f.dtype != np.uint8:
-            raise ValueError_(f"frame {i} has shape {f.shape} {f.dtype}, expected ({self.height}, {self.width}, 3) uint8")
+        ch = 4 if self.alpha else 3
+        if f.shape != (self.height, self.width, ch) or f.dtype != np.uint8:
+            raise ValueError_(f"frame {i} has shape {f.shape} {f.dtype}, expected ({self.height}, {self.width}, {ch}) uint8")
         return f
+
+    def rgb_frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as RGB (an RGBA frame is put over black)."""
+        f = self.frame(i)
+        if not self.alpha:
+            return f
+        a = f[:, :, 3:4].astype(np.uint16)
+        return ((f[:, :, :3].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
@@ -288,7 +308,7 @@ class Video:
         if self._digest is None:
             h = hashing.hasher("video")
             h.update(hashing.canonical_bytes([self.width, self.height, self.fps.numerator,
-                                              self.fps.denominator, self.n_frames]))
+                                              self.fps.denominator, self.n_frames, self.alpha]))
             for i in range(self.n_frames):
                 h.update(self.key(i))
             h.update(self.audio.digest() if self.audio is not None else b"-")
@@ -313,6 +333,10 @@ class VideoType(ValueType):
     id, title, color = "video", "Video", (230, 110, 160)
     python, find_rank = (Video,), 22
     persistent = False
+    accepts = ("image",)
+
+    def convert(self, value: Any, source: ValueType) -> Any:
+        return Video.from_image(value) if source.id == "image" else value
 
     def fingerprint(self, value: Video) -> bytes:
         return value.digest()

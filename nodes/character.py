@@ -1,0 +1,85 @@
+"""The Character node: one definition of a character that every shot uses, so it looks and
+sounds the same everywhere: art (and mouth sprites) or a photo, a voice, a seed, a description."""
+from __future__ import annotations
+
+import numpy as np
+
+from nodegraph import Character, Choice, Image, Int, Number, Seed, Text, Variadic, Voice, node
+from nodegraph.types import ValueError_
+
+MOUTHS = ("rest", "A", "E", "O", "U", "M", "F", "L")
+
+
+def split_sheet(sheet: Image, cells: int) -> list[Image]:
+    """Cut a one-row sprite sheet into ``cells`` equal images."""
+    if cells < 1 or sheet.width % cells:
+        raise ValueError_(f"the mouth sheet is {sheet.width} px wide, which does not split into {cells} equal cells")
+    w = sheet.width // cells
+    return [Image(np.ascontiguousarray(sheet.pixels[:, k * w:(k + 1) * w])) for k in range(cells)]
+
+
+def find_mouth(photo: Image) -> tuple[float, float, float, float]:
+    """The mouth box (x, y, w, h in pixels) of the most prominent face in a photo (OpenCV's
+    bundled Haar cascades: the face, then the lower third of it)."""
+    import cv2
+
+    grey = cv2.cvtColor(np.ascontiguousarray(photo.rgb()), cv2.COLOR_RGB2GRAY)
+    grey = cv2.equalizeHist(grey)
+    faces = []
+    for name in ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"):
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+        faces = cascade.detectMultiScale(grey, 1.1, 5, minSize=(max(24, photo.width // 12),) * 2)
+        if len(faces):
+            break
+    if not len(faces):
+        raise ValueError_("no face found in the character's photo (OpenCV face detector); use a clearer, "
+                          "front-facing photo or mouth mode 'sprites'")
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    return float(x + 0.25 * w), float(y + 0.66 * h), float(0.5 * w), float(0.22 * h)
+
+
+@node("character.character", title="Character", category="Character")
+def character(image: Image, references: Variadic[Image], name: Text = "Character", description: Text(multiline=True) = "",
+              mouths: Image | None = None, mouth_cells: Int(min=1, max=32) = 8,
+              mouth_order: Text = ",".join(MOUTHS), mouth_x: Number(min=0.0) = 0.0, mouth_y: Number(min=0.0) = 0.0,
+              mode: Choice("sprites", "photo") = "sprites",
+              voice: Text = "f3", pitch: Int(min=0, max=99) = 50, rate: Int(min=80, max=450) = 170,
+              seed: Seed = 0) -> Character:
+    """A character: its look, its mouth, its voice. Feed it to every shot and every Speak node.
+
+    Args:
+        image: the character's art (RGBA with a transparent background) or photo.
+        name: the character's name (used in prompts and subtitles files).
+        description: one sentence for prompts ("a young inventor with a red scarf").
+        mouths: a one-row sprite sheet of mouth shapes (sprites mode).
+        mouth_cells: how many shapes the sheet holds.
+        mouth_order: the shapes' names in sheet order: rest, A, E, O, U, M, F, L.
+        mouth_x: where the mouth's centre goes on the image, in pixels (sprites mode).
+        mouth_y: likewise, vertically.
+        mode: sprites (drawn character) or photo (the mouth region is found and animated).
+        references: more pictures of the character (for image generation that keeps its identity).
+        voice: the built-in voice's variant (f1-f5, m1-m7, ...), the same in every language.
+        pitch: voice pitch, 0-99.
+        rate: speaking rate, words per minute.
+        seed: the character's seed, for anything random about it.
+    """
+    sprites: tuple = ()
+    if mode == "sprites":
+        if mouths is None:
+            raise ValueError("mode 'sprites' needs a mouth sprite sheet on the 'mouths' input")
+        order = [m.strip() for m in mouth_order.split(",") if m.strip()]
+        if len(order) != mouth_cells:
+            raise ValueError(f"mouth_order names {len(order)} shapes but mouth_cells is {mouth_cells}")
+        if "rest" not in order:
+            raise ValueError("mouth_order must include 'rest' (the closed mouth)")
+        if not (0 < mouth_x < image.width and 0 < mouth_y < image.height):
+            raise ValueError(f"the mouth position ({mouth_x:g}, {mouth_y:g}) is outside the "
+                             f"{image.width}x{image.height} image")
+        sprites = tuple(zip(order, split_sheet(mouths, mouth_cells)))
+        anchor = (mouth_x / image.width, mouth_y / image.height)
+    else:
+        mx, my, mw, mh = find_mouth(image)
+        anchor = ((mx + mw / 2) / image.width, (my + mh / 2) / image.height)
+    return Character(name=name, description=description, references=(image, *references),
+                     voice=Voice("espeak", voice, pitch, rate), seed=seed, mouth=mode, sprites=sprites,
+                     anchor=anchor)
