@@ -521,8 +521,8 @@ class Evaluator:
         if old is None:
             return "not yet computed"
         cur = material(doc, nid, spec, _AnyDigests(), self.files, self._base_str, self._out_str)
-        old_own = old[:5] + [[], old[6]]
-        cur_own = cur[:5] + [[], cur[6]]
+        old_own = old[:5] + [[], old[6]] + list(old[7:8])
+        cur_own = cur[:5] + [[], cur[6]] + list(cur[7:8])
         return why_changed(doc, nid, old_own, cur_own) if key_of(old_own) != key_of(cur_own) else ""
 
     # -- pinning -----------------------------------------------------------------------------

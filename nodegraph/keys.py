@@ -84,7 +84,8 @@ def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dic
             f_items.append([port.name, files.digest(os.path.normpath(path))])
         else:
             p_items.append([port.name, value])
-    return [spec.id, spec.version, spec.determinism, output_dir if spec.output else "", p_items, i_items, f_items]
+    return [spec.id, spec.version, spec.determinism, output_dir if spec.output else "", p_items, i_items, f_items,
+            spec.code]
 
 
 def key_of(mat: list) -> bytes:
@@ -96,10 +97,10 @@ def why_changed(doc: Document, nid: str, old: list | None, new: list) -> str:
     if old is None:
         return "not yet computed"
     try:
-        o_type, o_ver, _, o_out, o_params, o_inputs, o_files = old
+        o_type, o_ver, _, o_out, o_params, o_inputs, o_files = old[:7]
     except (TypeError, ValueError):
         return "not yet computed"
-    n_type, n_ver, _, n_out, n_params, n_inputs, n_files = new
+    n_type, n_ver, _, n_out, n_params, n_inputs, n_files = new[:7]
     if o_type != n_type:
         return f"node type changed ({o_type} -> {n_type})"
     if o_ver != n_ver:
@@ -131,6 +132,8 @@ def why_changed(doc: Document, nid: str, old: list | None, new: list) -> str:
         reasons.append("file of " + ", ".join(repr(c) for c in fchanged) + " changed")
     if o_out != n_out:
         reasons.append("output folder changed")
+    if (old[7] if len(old) > 7 else "") != (new[7] if len(new) > 7 else ""):
+        reasons.append("node code changed")
     return "; ".join(reasons) or "not in the cache (evicted or cleared)"
 
 

@@ -110,6 +110,8 @@ class NodeSpec:
     migrate: Callable[[dict, str], dict] | None = field(default=None, compare=False, repr=False)
     source: str = ""
     pack: str = ""
+    #: digest of the node's module source: editing a node's code invalidates its cached results
+    code: str = ""
 
     @property
     def namespace(self) -> str:
@@ -288,8 +290,22 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         description=description if description is not None else summary, version=version,
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
-        single_output=single, migrate=migrate, source=where,
+        single_output=single, migrate=migrate, source=where, code=_code_digest(fn),
     )
+
+
+def _code_digest(fn: Callable[..., Any]) -> str:
+    """BLAKE3 of the source file that defines ``fn`` (empty when it cannot be read)."""
+    try:
+        path = inspect.getsourcefile(fn)
+        if not path:
+            return ""
+        import blake3
+
+        with open(path, "rb") as f:
+            return blake3.blake3(f.read()).hexdigest()[:32]
+    except (OSError, TypeError):
+        return ""
 
 
 def _where(fn: Callable[..., Any]) -> str:

@@ -15,6 +15,7 @@ import blake3
 import cv2
 import numpy as np
 
+from nodes import fonts
 from nodegraph import Audio, Choice, Int, Number, Speech, Text, Video, node
 from nodegraph.types import ValueError_
 
@@ -273,7 +274,7 @@ def render_text(text: str, size: int, color: tuple[int, int, int], box_opacity: 
     """Text as an RGBA image: Pillow's built-in font, a soft shadow, an optional dark box."""
     from PIL import Image as PILImage, ImageDraw, ImageFilter, ImageFont
 
-    font = ImageFont.load_default(size=size)
+    font = fonts.font(size)
     probe = ImageDraw.Draw(PILImage.new("L", (1, 1)))
     box = [int(round(v)) for v in probe.multiline_textbbox((0, 0), text, font=font, align=align, spacing=size // 4)]
     pad = max(4, size // 3)

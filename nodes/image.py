@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 
+from nodes import fonts
 from nodegraph import Choice, Context, Image, Int, Number, Path, Seed, Text, node
 
 Size = Int(min=1, max=16384)
@@ -72,7 +73,7 @@ def draw_text(image: Image, text: Text, x: Number(min=0.0, max=1.0) = 0.5, y: Nu
     from PIL import Image as PILImage, ImageDraw, ImageFilter, ImageFont
 
     rgb = tuple(int(c) for c in _hex(color, "color"))
-    font = ImageFont.load_default(size=size)
+    font = fonts.font(size)
     base = PILImage.fromarray(np.ascontiguousarray(image.rgb()))
     draw = ImageDraw.Draw(base)
     box = draw.multiline_textbbox((0, 0), text, font=font, align=align)

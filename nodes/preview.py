@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nodes import fonts
 from nodegraph import Audio, Image, Int, Text, Variadic, Video, node
 
 Columns = Int(min=1, max=16)
@@ -195,7 +196,7 @@ def _fit(draw, text: str, font, width: int) -> str:
 def _font(size: int):
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=size)
+    return fonts.font(size)
 
 
 def _columns(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
