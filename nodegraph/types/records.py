@@ -272,9 +272,11 @@ class Timeline(Record):
 
     @property
     def duration(self) -> float:
-        starts = self.starts()
-        pictures = starts[-1] + self.clips[-1].duration if self.clips else 0.0
-        return max(pictures, max((a.start + a.audio.duration for a in self.audio), default=0.0))
+        """The pictures' length; a timeline of sound only lasts as long as its sounds (sound
+        that runs past the last picture is cut when rendered)."""
+        if self.clips:
+            return self.starts()[-1] + self.clips[-1].duration
+        return max((a.start + a.audio.duration for a in self.audio), default=0.0)
 
     def summary(self) -> str:
         return f"Timeline({len(self.clips)} shots, {self.duration:.2f} s, {self.width}x{self.height})"
