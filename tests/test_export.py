@@ -181,4 +181,4 @@ def test_through_the_evaluator_with_the_graph_inside(tmp_path, registry):
     clips = list(t.tracks[0].find_clips())
     assert [c.metadata["nodegraph"]["node"] for c in clips] == ["shot_a", "shot_b"]
     assert clips[0].media_reference.target_url == (tmp_path.resolve() / "movie.mp4").as_uri()
-    assert _frames(t.duration()) == 125  # music (1 s + 4 s) outlasts the two shots (4.6 s)
+    assert _frames(t.duration()) == 115  # as long as the pictures (4.6 s): music running past them is cut, as in the render
