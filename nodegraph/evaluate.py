@@ -78,6 +78,9 @@ class Evaluator:
     def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
                  cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
                  graph_id: str | None = None) -> None:
+        from .memory import tune_malloc
+
+        tune_malloc()
         self.registry = registry
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self.cache = cache if cache is not None else Cache.memory_only()

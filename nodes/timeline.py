@@ -148,8 +148,9 @@ def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
         w = weights(i, act)
         if len(act) == 1:
             return clip_frame(*act[0])
-        out = clip_frame(*act[0]).astype(np.float32) * w[0] + clip_frame(*act[-1]).astype(np.float32) * w[-1]
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        import cv2
+
+        return cv2.addWeighted(clip_frame(*act[0]), w[0], clip_frame(*act[-1]), w[-1], 0.0)
 
     head = blake3.blake3(repr((W, H)).encode()).digest()
 
