@@ -342,12 +342,18 @@ class Evaluator:
             return "nondeterministic (pin a result to keep it)"
         return None
 
-    def _why(self, doc: Document, nid: str, mat: list) -> str:
+    def _previous_material(self, doc: Document, nid: str) -> list | None:
+        """What node ``nid``'s key was made of at its last run (this process, or the cache's history)."""
         prev = self._history.get((self._gid(doc), nid))
-        old = prev[0] if prev else None
-        if old is None and self.cache.disk is not None and self.graph_id:
+        if prev is not None:
+            return prev[0]
+        if self.cache.disk is not None and self.graph_id:
             got = self.cache.disk.get_history(self.graph_id, nid)
-            old = got[0] if got else None
+            return got[0] if got else None
+        return None
+
+    def _why(self, doc: Document, nid: str, mat: list) -> str:
+        old = self._previous_material(doc, nid)
         if old is not None and key_of(old) == key_of(mat):
             return "not in the cache (evicted or cleared)"
         return why_changed(doc, nid, old, mat)
@@ -516,11 +522,7 @@ class Evaluator:
 
     def _own_change(self, doc: Document, nid: str, spec: NodeSpec) -> str:
         """Why a node whose inputs are not known yet will run anyway (its own params changed)."""
-        prev = self._history.get((self._gid(doc), nid))
-        old = prev[0] if prev else None
-        if old is None and self.cache.disk is not None and self.graph_id:
-            got = self.cache.disk.get_history(self.graph_id, nid)
-            old = got[0] if got else None
+        old = self._previous_material(doc, nid)
         if old is None:
             return "not yet computed"
         cur = material(doc, nid, spec, _AnyDigests(), self.files, self._base_str, self._out_str)

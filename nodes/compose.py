@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from nodes import fonts
+from nodes.colours import parse_hex as _hex
 from nodegraph import Audio, Choice, Int, Number, Speech, Text, Video, node
 from nodegraph.types import ValueError_
 
@@ -257,18 +258,6 @@ def motion(video: Video, duration: Number(min=0.0, max=36000.0) = 0.0, fps: Int(
 
 
 # -- text -----------------------------------------------------------------------------------------
-def _hex(value: str, what: str) -> tuple[int, int, int]:
-    v = value.strip().lstrip("#")
-    if len(v) == 3:
-        v = "".join(c * 2 for c in v)
-    try:
-        if len(v) != 6:
-            raise ValueError
-        return int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16)
-    except ValueError:
-        raise ValueError(f"{what} colour {value!r} is not #rrggbb") from None
-
-
 def render_text(text: str, size: int, color: tuple[int, int, int], box_opacity: float = 0.0,
                 max_width: int | None = None, align: str = "center") -> np.ndarray:
     """Text as an RGBA image: Pillow's built-in font, a soft shadow, an optional dark box."""

@@ -6,14 +6,11 @@ import json
 import numpy as np
 
 from nodes import fonts
+from nodes.colours import parse_hex
 from nodegraph import Choice, Context, Image, Int, Number, Path, Seed, Text, node
 
 Size = Int(min=1, max=16384)
 Channel = Int(min=0, max=255)
-
-
-def _rgb(r: int, g: int, b: int) -> np.ndarray:
-    return np.array([r, g, b], dtype=np.float32)
 
 
 @node("image.solid", title="Solid colour", category="Image")
@@ -35,7 +32,7 @@ def gradient(width: Size = 1280, height: Size = 720,
         bottom: colour at the bottom (right, edge).
         direction: which way the colour changes.
     """
-    a, b = _hex(top, "top"), _hex(bottom, "bottom")
+    a, b = np.array(parse_hex(top, "top"), np.float32), np.array(parse_hex(bottom, "bottom"), np.float32)
     if direction == "vertical":
         t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None] * np.ones((1, width, 1), np.float32)
     elif direction == "horizontal":
@@ -72,7 +69,7 @@ def draw_text(image: Image, text: Text, x: Number(min=0.0, max=1.0) = 0.5, y: Nu
     """
     from PIL import Image as PILImage, ImageDraw, ImageFilter, ImageFont
 
-    rgb = tuple(int(c) for c in _hex(color, "color"))
+    rgb = parse_hex(color, "color")
     font = fonts.font(size)
     base = PILImage.fromarray(np.ascontiguousarray(image.rgb()))
     draw = ImageDraw.Draw(base)
@@ -133,15 +130,3 @@ def save_png(image: Image, filename: Text = "image.png", ctx: Context = None) ->
         tmp, format="PNG", pnginfo=info)
     tmp.replace(target)
     return str(target)
-
-
-def _hex(value: str, what: str) -> np.ndarray:
-    v = value.strip().lstrip("#")
-    if len(v) == 3:
-        v = "".join(c * 2 for c in v)
-    try:
-        if len(v) != 6:
-            raise ValueError
-        return _rgb(int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16))
-    except ValueError:
-        raise ValueError(f"{what} colour {value!r} is not #rrggbb") from None

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from nodes import fonts
+from nodes.colours import parse_hex
 from nodegraph import Audio, Image, Int, Text, Variadic, Video, node
 
 Columns = Int(min=1, max=16)
@@ -29,7 +30,7 @@ def contact_sheet(images: Variadic[Image], columns: Columns = 4, cell_width: Cel
     if not images:
         raise ValueError("the contact sheet has no images: connect at least one image")
     label_list = labels.splitlines() if labels.strip() else []
-    return Image(_sheet([im.pixels for im in images], columns, cell_width, label_list, _hex(background, "background")))
+    return Image(_sheet([im.pixels for im in images], columns, cell_width, label_list, np.array(parse_hex(background, "background"), np.float64)))
 
 
 @node("preview.waveform", title="Waveform", category="Preview")
@@ -48,7 +49,7 @@ def waveform(audio: Audio, width: Int(min=64, max=8192) = 1024, height: Int(min=
     """
     from PIL import Image as PILImage, ImageDraw
 
-    fg, bg = _hex(colour, "colour"), _hex(background, "background")
+    fg, bg = np.array(parse_hex(colour, "colour"), np.float64), np.array(parse_hex(background, "background"), np.float64)
     grid = tuple(int(v) for v in (bg * 0.4 + np.array([200, 200, 200]) * 0.6))
     centre = tuple(int(v) for v in (bg * 0.6 + fg * 0.4))
     core = tuple(int(v) for v in np.minimum(255, fg * 0.55 + 255 * 0.45))
@@ -115,7 +116,7 @@ def video_frames(video: Video, count: Int(min=1, max=64) = 8, columns: Columns =
     indices = frame_indices(video.n_frames, count)
     frames = [video.frame(i) for i in indices]
     labels = [f"{timecode(i, video.fps)}  #{i}" for i in indices]
-    return Image(_sheet(frames, columns, cell_width, labels, _hex(background, "background")))
+    return Image(_sheet(frames, columns, cell_width, labels, np.array(parse_hex(background, "background"), np.float64)))
 
 
 def frame_indices(n_frames: int, count: int) -> list[int]:
@@ -219,15 +220,3 @@ def _tick_step(duration: float, width: int) -> float:
         if step / duration * width >= 8:
             return float(step)
     return 7200.0
-
-
-def _hex(value: str, what: str) -> np.ndarray:
-    v = value.strip().lstrip("#")
-    if len(v) == 3:
-        v = "".join(c * 2 for c in v)
-    try:
-        if len(v) != 6:
-            raise ValueError
-        return np.array([int(v[i:i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"{what} colour {value!r} is not #rrggbb") from None
