@@ -596,6 +596,9 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
                 src_spec = registry.specs[nodes[link.src]["type"]]
                 src_type = src_spec.output_port(link.src_port).type.vtype
                 v = value_of(link.src, link.src_port)
+                if src_type is dst_type and not opts:
+                    vals.append(v)  # checked against this very type when its node produced it
+                    continue
                 if src_type is not dst_type:
                     v = convert(v, src_type, dst_type)
                 try:

@@ -117,7 +117,7 @@ def why_changed(doc: Document, nid: str, old: list | None, new: list) -> str:
         before, after = oi.get(port), ni.get(port)
         if before == after:
             continue
-        links = doc.links_into(nid, port)
+        links = doc.inputs(nid).get(port, [])
         if before is not None and after is not None and len(before) == len(after) == len(links):
             ups.extend(l.src for l, b, a in zip(links, before, after) if b != a)
         elif links:
