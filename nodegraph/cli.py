@@ -178,6 +178,14 @@ def _size(n: int) -> str:
     return f"{n:.1f} TiB"
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    try:
+        from .editor.app import run_editor
+    except ImportError as e:
+        raise NodegraphError(f"the editor needs dearpygui: pip install -c constraints.txt -e '.[editor]' ({e})") from None
+    return run_editor(args.graph, screenshot=args.screenshot, frames=args.frames or 0)
+
+
 def cmd_nodes(args: argparse.Namespace) -> int:
     registry = _registry()
     specs = list(registry)
@@ -281,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $NODEGRAPH_CACHE_DIR or the user cache folder)")
     c.add_argument("--max-size", metavar="SIZE", help="gc: evict least recently used values until the cache fits (e.g. 5G)")
     c.set_defaults(fn=cmd_cache)
+
+    ed = sub.add_parser("edit", help="open the graph editor (a desktop window)")
+    ed.add_argument("graph", nargs="?", help="graph file to open (or a PNG/MP4 nodegraph made)")
+    ed.add_argument("--screenshot", metavar="FILE.png", help="render, save a screenshot and exit (docs, tests)")
+    ed.add_argument("--frames", type=int, metavar="N", help="with --screenshot: frames to render first (default 30)")
+    ed.set_defaults(fn=cmd_edit)
 
     n = sub.add_parser("nodes", help="list every installed node type")
     n.add_argument("--json", action="store_true", help="full description as JSON: ports, params, defaults, docs")

@@ -132,6 +132,14 @@ class Document:
         d.revision, d.structure_revision = self.revision, self.structure_revision
         return d
 
+    def snapshot(self) -> "Document":
+        """A copy for a background run: same identity and change log, so an evaluator that ran an
+        earlier snapshot of this document knows what changed since and reuses the rest."""
+        d = self.copy()
+        d.uid = self.uid
+        d.change_log = list(self.change_log)
+        return d
+
     def upstream(self, node_ids: Iterator[str] | list[str]) -> set[str]:
         """The nodes and all their ancestors (one walk, however many nodes are asked for)."""
         pred = self.g._pred

@@ -1,0 +1,1 @@
+"""The desktop editor: ``session`` (everything, without a screen) and ``view``/``app`` (dearpygui)."""

@@ -1,0 +1,712 @@
+"""The editor's brain, without a screen: one open document, its history, files, clipboard, palette,
+inspector, what every node and wire shows, and runs in the background.
+
+The view (``nodegraph.editor.view``) draws what this says and sends every user action here; it
+never evaluates anything and never changes the document except through these methods, which go
+through the command objects (so everything is undoable and autosave is a dump of the document).
+All of it is testable without a display.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cache import Cache
+from ..commands import (
+    UNSET, AddNode, Batch, Collapse, Command, Connect, Disconnect, History, Move, RemoveNode,
+    SetCachePolicy, SetGroup, SetParam, SetPin,
+)
+from ..context import CancelToken
+from ..errors import CommandError, NodegraphError
+from ..evaluate import Evaluator, Event
+from ..fileformat import dumps, loads, save, write_atomic
+from ..graph import Document
+from ..node import REQUIRED
+from ..registry import Registry, default_registry
+from ..results import RunResult
+from ..types import Preview, ValueError_
+from ..validate import check_link
+
+STATES = ("stale", "queued", "running", "cached", "computed", "failed", "pinned", "skipped")
+STATE_COLORS = {
+    "stale": (90, 90, 96), "queued": (70, 110, 190), "running": (200, 170, 40), "cached": (60, 150, 90),
+    "computed": (40, 150, 150), "failed": (190, 60, 60), "pinned": (140, 90, 190), "skipped": (110, 110, 110),
+}
+
+
+@dataclass
+class PinView:
+    name: str
+    type_id: str
+    color: tuple[int, int, int]
+    linked: bool = False
+    is_param: bool = False
+
+
+@dataclass
+class NodeView:
+    id: str
+    title: str
+    type: str
+    category: str
+    pos: tuple[float, float]
+    collapsed: bool
+    color: tuple[int, int, int] | None
+    inputs: list[PinView]
+    outputs: list[PinView]
+    state: str = "stale"
+    progress: float = 0.0
+    seconds: float = 0.0
+    message: str = ""
+    reason: str = ""
+    known: bool = True  # False: its type is not installed (the node is drawn, marked failed)
+
+
+@dataclass
+class LinkView:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+    color: tuple[int, int, int]
+
+
+@dataclass
+class ParamView:
+    name: str
+    kind: str
+    value: Any
+    default: Any
+    opts: dict
+    doc: str
+    linked: bool
+
+
+@dataclass
+class InspectorView:
+    node_id: str
+    title: str
+    doc: str
+    params: list[ParamView]
+    cache_policy: str
+    pinned: bool
+    status: str
+    seconds: float
+    message: str
+
+
+@dataclass
+class NodeState:
+    state: str = "stale"
+    progress: float = 0.0
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class _Runner:
+    thread: threading.Thread
+    cancel: CancelToken
+    events: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+
+
+def _templates_dir() -> Path | None:
+    here = Path(__file__).resolve().parents[2] / "graphs"
+    return here if here.is_dir() else None
+
+
+class EditorSession:
+    """One open document and everything the editor does with it."""
+
+    AUTOSAVE_SUFFIX = ".autosave.json"
+
+    def __init__(self, registry: Registry | None = None, cache: Cache | None = None,
+                 config_dir: str | os.PathLike | None = None, output_dir: str | os.PathLike | None = None):
+        self.registry = registry or default_registry()
+        self.cache = cache
+        if config_dir is None:
+            from platformdirs import user_config_dir
+
+            config_dir = os.environ.get("NODEGRAPH_CONFIG_DIR") or user_config_dir("nodegraph", appauthor=False)
+        self.config_dir = Path(config_dir)
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.log: list[str] = []
+        self.auto_run = False
+        self.previewed: str | None = None
+        self.step_node: str | None = None
+        self.step_link: tuple[str, str, str, str] | None = None
+        self._states: dict[str, NodeState] = {}
+        self._result: RunResult | None = None
+        self._runner: _Runner | None = None
+        self._evaluator: Evaluator | None = None
+        self._explain: dict[str, Any] = {}
+        self._explained_at = -1
+        self._step_order: list[str] = []
+        self.revision = 0
+        self._set_document(Document(), None)
+
+    # -- document and files --------------------------------------------------------------------
+    def _set_document(self, doc: Document, path: Path | None) -> None:
+        self.doc, self.path = doc, path
+        self.history = History(doc)
+        self.history.listeners.append(self._changed)
+        self._saved = dumps(doc)
+        self._autosaved = self._saved
+        self._states.clear()
+        self._result = None
+        self._evaluator = None
+        self._explain, self._explained_at = {}, -1
+        self._step_order, self.step_node, self.step_link = [], None, None
+        self.revision += 1
+
+    def _changed(self, change: Any) -> None:
+        self.revision += 1
+        for n in change.nodes:
+            if n in self._states and self._states[n].state not in ("running", "queued"):
+                self._states[n] = NodeState()
+        if change.nodes and self.auto_run and self.previewed and self.previewed in self.doc and not self.running:
+            self.run([self.previewed])
+
+    @property
+    def dirty(self) -> bool:
+        return dumps(self.doc) != self._saved
+
+    @property
+    def title(self) -> str:
+        name = self.path.name if self.path else "untitled"
+        return f"{name}{'*' if self.dirty else ''} - nodegraph"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.resolve().parent if self.path else Path.cwd()
+
+    def new(self) -> None:
+        self._stop_run()
+        self._set_document(Document(), None)
+
+    def open(self, path: str | os.PathLike) -> None:
+        """Open a graph file, or the graph a nodegraph PNG/MP4 embeds. On any error the current
+        document stays open and the error says what is wrong with which file."""
+        from ..cli import load_graph_and_base
+
+        p = Path(path)
+        doc, base = load_graph_and_base(str(p))  # raises GraphFileError, leaving everything as it was
+        self._stop_run()
+        graph_path = p if p.suffix.lower() == ".json" else None
+        self._set_document(doc, graph_path)
+        if graph_path is None:  # a graph taken out of a picture or movie: "save as" gives it a file
+            self._media_base = base
+        self._add_recent(p)
+        self.log.append(f"opened {p}")
+
+    def save(self) -> Path:
+        if self.path is None:
+            raise NodegraphError("this graph has no file yet: use save as")
+        return self.save_as(self.path)
+
+    def save_as(self, path: str | os.PathLike) -> Path:
+        p = Path(path)
+        if p.suffix.lower() != ".json":
+            p = p.with_suffix(".json")
+        if not self.doc.packs:
+            self.doc.packs = self.registry.pack_of_namespace()
+        save(self.doc, p)
+        self.path = p
+        self._saved = dumps(self.doc)
+        self._drop_autosave()
+        self._add_recent(p)
+        self.revision += 1
+        self.log.append(f"saved {p}")
+        return p
+
+    @property
+    def recent(self) -> list[str]:
+        try:
+            data = json.loads((self.config_dir / "recent.json").read_text(encoding="utf-8"))
+            return [str(x) for x in data if isinstance(x, str)][:12]
+        except (OSError, ValueError):
+            return []
+
+    def _add_recent(self, p: Path) -> None:
+        items = [str(p.resolve())] + [r for r in self.recent if r != str(p.resolve())]
+        try:
+            write_atomic(self.config_dir / "recent.json", json.dumps(items[:12], indent=1).encode())
+        except OSError:
+            pass
+
+    def templates(self) -> list[tuple[str, Path, str, str]]:
+        """The graph templates that ship with nodegraph: (name, path, title, description)."""
+        folder = _templates_dir()
+        out = []
+        for p in sorted(folder.glob("*.json")) if folder else []:
+            try:
+                meta = json.loads(p.read_text(encoding="utf-8")).get("meta", {})
+            except (OSError, ValueError):
+                continue
+            out.append((p.stem, p, str(meta.get("title", p.stem)), str(meta.get("description", ""))))
+        return out
+
+    # -- autosave and recovery ------------------------------------------------------------------
+    def autosave_path(self, path: Path | None = None) -> Path:
+        path = path if path is not None else self.path
+        if path is None:
+            return self.config_dir / f"untitled{self.AUTOSAVE_SUFFIX}"
+        return path.with_name(f".{path.name}{self.AUTOSAVE_SUFFIX}")
+
+    def autosave(self) -> Path | None:
+        """Write unsaved work to a side file (nothing when there is nothing new to keep)."""
+        text = dumps(self.doc)
+        if text == self._saved or text == self._autosaved:
+            return None
+        target = self.autosave_path()
+        write_atomic(target, text.encode("utf-8"))
+        self._autosaved = text
+        return target
+
+    def _drop_autosave(self) -> None:
+        try:
+            self.autosave_path().unlink()
+        except OSError:
+            pass
+
+    def recovery_for(self, path: str | os.PathLike | None) -> Path | None:
+        """An autosave side file newer than ``path`` (work a crash left unsaved), if any."""
+        p = Path(path) if path else None
+        side = self.autosave_path(p)
+        if not side.exists():
+            return None
+        if p is not None and p.exists() and side.stat().st_mtime < p.stat().st_mtime:
+            return None
+        return side
+
+    def recover(self, path: str | os.PathLike | None) -> None:
+        """Open ``path`` and replace its content by the autosaved work (left unsaved: marked dirty)."""
+        side = self.recovery_for(path)
+        if side is None:
+            raise NodegraphError(f"there is no autosaved work for {path or 'an untitled graph'}")
+        doc = loads(side.read_bytes(), source=str(side))
+        p = Path(path) if path else None
+        self._stop_run()
+        self._set_document(doc, p)
+        self._saved = p.read_text(encoding="utf-8") if p is not None and p.exists() else ""  # unsaved until saved
+        self.log.append(f"recovered unsaved work from {side}")
+
+    # -- edits ------------------------------------------------------------------------------------
+    def _do(self, command: Command) -> Any:
+        return self.history.do(command)
+
+    def node_ids(self) -> list[str]:
+        return self.doc.node_ids()
+
+    def add_node(self, type_id: str, pos: tuple[float, float] = (0.0, 0.0)) -> str:
+        spec = self.registry.get(type_id)
+        cmd = AddNode(type_id, None, {}, version=spec.version, pos=pos)
+        self._do(cmd)
+        return cmd.id  # type: ignore[return-value]
+
+    def remove_nodes(self, ids: list[str]) -> None:
+        ids = [i for i in ids if i in self.doc]
+        if ids:
+            self._do(Batch([RemoveNode(i) for i in ids], "delete"))
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """Link two pins; returns None, or the reason the link is refused (shown to the user)."""
+        why = check_link(self.registry, self.doc, src, src_port, dst, dst_port)
+        if why:
+            return why
+        port = self.registry.get(self.doc.type_of(dst)).input(dst_port)
+        try:
+            self._do(Connect(src, src_port, dst, dst_port, append=port.variadic))
+        except CommandError as e:
+            return str(e)
+        return None
+
+    def disconnect(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
+        self._do(Disconnect(src, src_port, dst, dst_port))
+
+    def set_param(self, node_id: str, name: str, value: Any) -> str | None:
+        """Set a param from a widget; returns None, or why the value is refused (kept as it was)."""
+        spec = self.registry.get(self.doc.type_of(node_id))
+        port = spec.input(name)
+        if port is None or not port.is_param:
+            return f"node {node_id!r} has no param {name!r}"
+        try:
+            checked = port.type.from_json(value)
+        except ValueError_ as e:
+            return f"{name}: {e}"
+        current = self.doc.params(node_id).get(name, UNSET)
+        new = port.type.vtype.to_json(checked)
+        if current is UNSET and port.default is not None and new == port.type.vtype.to_json(port.default):
+            return None
+        if new != current:
+            self._do(SetParam(node_id, name, new))
+        return None
+
+    def randomize_seed(self, node_id: str, name: str) -> int:
+        value = random.SystemRandom().randrange(0, 2**31)
+        self.set_param(node_id, name, value)
+        return value
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        cur = self.doc.layout.get(node_id, {}).get("pos")
+        if cur is None or (round(cur[0], 1), round(cur[1], 1)) != (round(pos[0], 1), round(pos[1], 1)):
+            self._do(Move(node_id, pos))
+
+    def set_collapsed(self, node_id: str, collapsed: bool) -> None:
+        self._do(Collapse(node_id, collapsed))
+
+    def set_cache_policy(self, node_id: str, policy: str) -> None:
+        self._do(SetCachePolicy(node_id, policy))
+
+    def pin(self, node_id: str) -> str | None:
+        r = self._result.nodes.get(node_id) if self._result else None
+        if r is None or not r.ok:
+            return f"node {node_id!r} has no result to pin yet: run it first"
+        self._do(self._evaluator_for().pin(self._result, node_id))
+        return None
+
+    def unpin(self, node_id: str) -> None:
+        self._do(SetPin(node_id, None))
+
+    def undo(self) -> bool:
+        return self.history.undo() is not None
+
+    def redo(self) -> bool:
+        return self.history.redo() is not None
+
+    def group(self, ids: list[str], title: str) -> str:
+        n = 1
+        while f"group_{n}" in self.doc.groups:
+            n += 1
+        gid = f"group_{n}"
+        self._do(SetGroup(gid, {"title": title, "nodes": [i for i in ids if i in self.doc]}))
+        return gid
+
+    def ungroup(self, group_id: str) -> None:
+        self._do(SetGroup(group_id, None))
+
+    def groups_view(self) -> list[tuple[str, str, list[str]]]:
+        return [(gid, g.get("title", ""), list(g["nodes"])) for gid, g in sorted(self.doc.groups.items())]
+
+    # -- clipboard --------------------------------------------------------------------------------
+    def copy(self, ids: list[str]) -> str:
+        """The selected nodes and the links between them, as text (paste into any graph)."""
+        ids = [i for i in ids if i in self.doc]
+        nodes = {}
+        for nid in ids:
+            rec = self.doc.node(nid)
+            nodes[nid] = {"type": rec["type"], "version": rec["version"], "params": rec["params"],
+                          "label": rec.get("label", ""), "pos": self.doc.layout.get(nid, {}).get("pos", [0, 0])}
+        links = [[l.src, l.src_port, l.dst, l.dst_port] for l in self.doc.links() if l.src in nodes and l.dst in nodes]
+        return json.dumps({"nodegraph-clipboard": 1, "nodes": nodes, "links": links})
+
+    def paste(self, text: str, pos: tuple[float, float] | None = None) -> list[str]:
+        try:
+            data = json.loads(text)
+            nodes, links = data["nodes"], data["links"]
+            if data.get("nodegraph-clipboard") != 1 or not isinstance(nodes, dict) or not isinstance(links, list):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise NodegraphError("the clipboard does not hold nodegraph nodes") from None
+        if not nodes:
+            return []
+        xs = [n.get("pos", [0, 0]) for n in nodes.values()]
+        ox, oy = min(p[0] for p in xs), min(p[1] for p in xs)
+        px, py = pos if pos is not None else (ox + 40, oy + 40)
+        mapping: dict[str, str] = {}
+        cmds: list[Command] = []
+        taken = set(self.doc.node_ids())
+        for old, n in nodes.items():
+            if n.get("type") not in self.registry:
+                raise NodegraphError(self.registry.explain_unknown(str(n.get("type")), self.doc.packs))
+            new = self._fresh_id(str(old), taken)
+            taken.add(new)
+            mapping[old] = new
+            p = n.get("pos", [0, 0])
+            cmds.append(AddNode(n["type"], new, dict(n.get("params", {})), version=n.get("version", "1.0.0"),
+                                pos=(px + p[0] - ox, py + p[1] - oy), label=str(n.get("label", ""))))
+        for src, sport, dst, dport in links:
+            if src in mapping and dst in mapping:
+                port = self.registry.get(nodes[dst]["type"]).input(dport)
+                cmds.append(Connect(mapping[src], sport, mapping[dst], dport, append=bool(port and port.variadic)))
+        self._do(Batch(cmds, "paste"))
+        return list(mapping.values())
+
+    def duplicate(self, ids: list[str]) -> list[str]:
+        return self.paste(self.copy(ids))
+
+    def _fresh_id(self, base: str, taken: set[str]) -> str:
+        if base not in taken:
+            return base
+        stem = re.sub(r"_\d+$", "", base)
+        n = 2
+        while f"{stem}_{n}" in taken:
+            n += 1
+        return f"{stem}_{n}"
+
+    # -- palette ----------------------------------------------------------------------------------
+    def search_nodes(self, query: str) -> list:
+        """Node types matching every word of ``query`` in their title, id, category or description,
+        best first (title matches, then id, then category, then description)."""
+        words = query.lower().split()
+        scored = []
+        for spec in self.registry:
+            fields = [spec.title.lower(), spec.id.lower(), spec.category.lower(), spec.description.lower()]
+            score = 0
+            for w in words:
+                hits = [i for i, f in enumerate(fields) if w in f]
+                if not hits:
+                    break
+                score += (4 - hits[0]) + (2 if fields[0].startswith(w) else 0)
+            else:
+                scored.append((-score, spec.category, spec.title, spec))
+        return [s[-1] for s in sorted(scored, key=lambda t: t[:3])]
+
+    # -- what the view shows ----------------------------------------------------------------------
+    def node_view(self, node_id: str) -> NodeView:
+        rec = self.doc.node(node_id)
+        lay = self.doc.layout.get(node_id, {})
+        spec = self.registry.specs.get(rec["type"])
+        linked = self.doc.inputs(node_id)
+        used_out = {l.src_port for l in self.doc.links_from(node_id)}
+        st = self._states.get(node_id) or NodeState()
+        reason = self._reason(node_id)
+        if spec is None:
+            return NodeView(node_id, rec.get("label") or node_id, rec["type"], "?", tuple(lay.get("pos", (0, 0))),
+                            bool(lay.get("collapsed")), None, [], [], "failed", 0.0, 0.0,
+                            self.registry.explain_unknown(rec["type"], self.doc.packs), reason, False)
+        ins = [PinView(p.name, p.type.id, p.type.vtype.color, p.name in linked, p.is_param) for p in spec.inputs]
+        outs = [PinView(o.name, o.type.id, o.type.vtype.color, o.name in used_out) for o in spec.outputs]
+        state = "pinned" if rec.get("pinned") and st.state in ("stale", "cached") else st.state
+        return NodeView(node_id, rec.get("label") or spec.title, spec.id, spec.category, tuple(lay.get("pos", (0, 0))),
+                        bool(lay.get("collapsed")), tuple(lay["color"][:3]) if lay.get("color") else None, ins, outs,
+                        state, st.progress, st.seconds, st.message, reason)
+
+    def links_view(self) -> list[LinkView]:
+        out = []
+        for l in self.doc.links():
+            spec = self.registry.specs.get(self.doc.type_of(l.src))
+            port = spec.output_port(l.src_port) if spec else None
+            out.append(LinkView(l.src, l.src_port, l.dst, l.dst_port, port.type.vtype.color if port else (150, 150, 150)))
+        return out
+
+    def inspector(self, node_id: str) -> InspectorView:
+        rec = self.doc.node(node_id)
+        spec = self.registry.get(rec["type"], self.doc.packs)
+        linked = self.doc.inputs(node_id)
+        params = []
+        for p in spec.inputs:
+            if not p.is_param:
+                continue
+            default = None if p.default is REQUIRED or p.default is None else p.type.vtype.to_json(p.default)
+            value = rec["params"].get(p.name, default)
+            params.append(ParamView(p.name, p.type.id, value, default, dict(p.type.opts), p.doc, p.name in linked))
+        st = self._states.get(node_id) or NodeState()
+        return InspectorView(node_id, rec.get("label") or spec.title, spec.description, params,
+                             rec.get("cache", "default"), bool(rec.get("pinned")), st.state, st.seconds, st.message)
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else self._run_base() / p
+
+    def _run_base(self) -> Path:
+        return getattr(self, "_media_base", None) or self.base_dir
+
+    # -- runs -------------------------------------------------------------------------------------
+    def _evaluator_for(self) -> Evaluator:
+        out = self.output_dir or (self._run_base() / "output")
+        if self._evaluator is None or self._evaluator.output_dir != out:
+            self._evaluator = Evaluator(self.registry, output_dir=out, base_dir=self._run_base(),
+                                        cache=self.cache if self.cache is not None else Cache(),
+                                        graph_id=str(self.path.resolve()) if self.path else None)
+        return self._evaluator
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None and self._runner.thread.is_alive()
+
+    def run(self, targets: list[str] | None = None) -> str | None:
+        """Start a run in the background (None: every output; [node]: run to here). Returns None,
+        or why it cannot start (invalid graph, a run already going)."""
+        if self.running:
+            return "a run is already going: cancel it first"
+        ev = self._evaluator_for()
+        snapshot = self.doc.snapshot()
+        try:
+            ev.check(snapshot)
+        except NodegraphError as e:
+            self.log.append(f"error: {e}")
+            return str(e)
+        token = CancelToken()
+        events: queue.Queue = queue.Queue()
+
+        def work() -> None:
+            try:
+                result = ev.run(snapshot, targets, on_event=events.put, cancel=token)
+                events.put(("done", result))
+            except Exception as e:  # reported in the log, never raised into the UI thread
+                events.put(("error", f"{type(e).__name__}: {e}"))
+
+        self._runner = _Runner(threading.Thread(target=work, name="nodegraph-run", daemon=True), token, events)
+        for nid in snapshot.upstream(targets) if targets else snapshot.node_ids():
+            self._states[nid] = NodeState("queued")
+        self._runner.thread.start()
+        return None
+
+    def cancel(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel.cancel()
+
+    def _stop_run(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel.cancel()
+            self._runner.thread.join(timeout=30)
+            self.poll()
+            self._runner = None
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Block until the background run ends (for scripts and tests; the UI polls instead)."""
+        if self._runner is None:
+            return True
+        self._runner.thread.join(timeout)
+        self.poll()
+        return not self.running
+
+    def poll(self) -> bool:
+        """Apply what the background run reported since the last call (never blocks). True when
+        something changed."""
+        if self._runner is None:
+            return False
+        changed = False
+        while True:
+            try:
+                item = self._runner.events.get_nowait()
+            except queue.Empty:
+                break
+            changed = True
+            if isinstance(item, Event):
+                self._on_event(item)
+            elif item[0] == "done":
+                self._result = item[1]
+                r = self._result
+                self.log.append(f"run finished: {r.count('computed')} computed, {r.count('cached')} cached, "
+                                f"{r.count('failed')} failed{', cancelled' if r.cancelled else ''} in {r.seconds:.2f} s")
+                self.step_node = self.step_link = None
+            elif item[0] == "error":
+                self.log.append(f"error: {item[1]}")
+        if changed:
+            self.revision += 1
+        return changed
+
+    def _on_event(self, e: Event) -> None:
+        if e.node is None:
+            return
+        st = self._states.setdefault(e.node, NodeState())
+        if e.kind == "started":
+            st.state, st.progress = "running", 0.0
+        elif e.kind == "progress":
+            st.progress = float(e.data.get("fraction", 0.0))
+        elif e.kind == "finished":
+            st.state, st.seconds, st.progress, st.message = e.data.get("status", "computed"), float(e.data.get("seconds", 0.0)), 1.0, ""
+        elif e.kind == "failed":
+            st.state, st.message = "failed", str(e.data.get("message", ""))
+            self.log.append(f"error: node {e.node!r} failed: {st.message}")
+        elif e.kind == "skipped":
+            st.state, st.message = "skipped", str(e.data.get("reason", ""))
+        elif e.kind == "log":
+            self.log.append(f"{e.node}: {e.data.get('message', '')}")
+
+    def state(self, node_id: str) -> str:
+        return (self._states.get(node_id) or NodeState()).state
+
+    def _reason(self, node_id: str) -> str:
+        """Why the node would run now (the evaluator's explain, refreshed after edits)."""
+        if self.running:
+            return ""
+        if self._explained_at != self.doc.revision:
+            try:
+                self._explain = self._evaluator_for().explain(self.doc.snapshot(), None)
+            except NodegraphError:
+                self._explain = {}
+            self._explained_at = self.doc.revision
+        ex = self._explain.get(node_id)
+        return "" if ex is None else ("cached" if ex.will_run == "no" else ex.reason)
+
+    def step(self) -> str | None:
+        """Teaching mode: compute the next node in order (with what it needs), highlighting it and
+        the wire it feeds. Returns the node computed, or None when every node is done."""
+        if self.running:
+            return None
+        if not self._step_order or self.step_node is None and all(
+                self.state(n) in ("computed", "cached", "pinned") for n in self._step_order):
+            import networkx as nx
+
+            self._step_order = list(nx.lexicographical_topological_sort(self.doc.g))
+        for nid in self._step_order:
+            if nid in self.doc and self.state(nid) not in ("computed", "cached", "pinned"):
+                self.step_node = nid
+                out = self.doc.links_from(nid)
+                self.step_link = (out[0].src, out[0].src_port, out[0].dst, out[0].dst_port) if out else None
+                self.run([nid])
+                return nid
+        self.step_node = self.step_link = None
+        self._step_order = []
+        return None
+
+    def preview(self, node_id: str) -> Preview | None:
+        """A small view of the node's last output (from the run's results; nothing is recomputed)."""
+        self.previewed = node_id
+        r = self._result.nodes.get(node_id) if self._result else None
+        if r is None or not r.ok:
+            return None
+        names = list(r.digests or r.outputs)
+        if not names:
+            return None
+        try:
+            value = self._result.value(node_id, names[0])
+        except NodegraphError:
+            return None
+        t = r.types.get(names[0])
+        return t.preview(value) if t is not None else None
+
+    def value_of(self, node_id: str) -> Any:
+        r = self._result.nodes.get(node_id) if self._result else None
+        if r is None or not r.ok or not (r.digests or r.outputs):
+            return None
+        try:
+            return self._result.value(node_id, next(iter(r.digests or r.outputs)))
+        except NodegraphError:
+            return None
+
+    def frame_of(self, node_id: str, index: int):
+        from ..types import Video
+
+        v = self.value_of(node_id)
+        if not isinstance(v, Video) or v.n_frames == 0:
+            return None
+        return v.rgb_frame(max(0, min(index, v.n_frames - 1)))
+
+    def audio_of(self, node_id: str):
+        from ..types import Audio, Speech, Video
+
+        v = self.value_of(node_id)
+        if isinstance(v, Speech):
+            return v.audio
+        if isinstance(v, Video):
+            return v.audio
+        return v if isinstance(v, Audio) else None
+
+    def close(self) -> None:
+        self._stop_run()
+        if self._evaluator is not None:
+            self._evaluator.close()
+
+
+__all__ = ["EditorSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView", "STATE_COLORS"]
