@@ -17,7 +17,7 @@ M_MMAP_THRESHOLD = -3
 _done = False
 
 
-def tune_malloc(mmap_threshold: int = 4 << 20, arenas: int = 4) -> bool:
+def tune_malloc(mmap_threshold: int = 4 << 20, arenas: int = 2) -> bool:
     """Apply once per process; True when glibc accepted it."""
     global _done
     if _done or not sys.platform.startswith("linux"):
