@@ -100,19 +100,34 @@ class Evaluator:
         self._base_str = str(self.base_dir.resolve())
 
     # -- validation and planning -------------------------------------------------------------
-    def check(self, doc: Document, source: str = "") -> None:
-        """Validate. Remembered per document: an unchanged graph is not checked again, and after
-        edits that added or removed no node or link only the edited nodes are checked."""
+    def check(self, doc: Document, source: str = "", targets: Iterable[Target] | None = None) -> None:
+        """Validate; with targets, only problems in what they need count (run to here works while an
+        unrelated node is unfinished). Remembered per document: an unchanged graph is not checked
+        again, and after edits that added or removed no node or link only the edited nodes are."""
         stamp = (doc.uid, doc.structure_revision, id(self.registry), len(self.registry))
-        only = None
-        if self._checked is not None and self._checked[0] == stamp:
-            only = doc.changed_since(self._checked[1])
-            if only is not None and not only:
-                return
-        issues = validate(doc, self.registry, only)
+        known = self._checked
+        if known is not None and known[0] == stamp and known[1] == doc.revision:
+            per_node, general = known[2], known[3]
+        else:
+            only = doc.changed_since(known[1]) if known is not None and known[0] == stamp else None
+            fresh = validate(doc, self.registry, only)
+            if only is None:
+                per_node, general = {}, []
+            else:
+                per_node, general = {n: v for n, v in known[2].items() if n not in only}, list(known[3])
+            for issue in fresh:  # a cycle concerns every run; the rest belongs to its node
+                if issue.node is None or issue.code == "cycle":
+                    general.append(issue)
+                else:
+                    per_node.setdefault(issue.node, []).append(issue)
+            self._checked = (stamp, doc.revision, per_node, general)
+        if targets is not None:
+            needed = doc.upstream([n for n, _ in parse_targets(doc, self.registry, targets)])
+            issues = list(general) + [i for n in sorted(needed) for i in per_node.get(n, [])]
+        else:
+            issues = list(general) + [i for n in sorted(per_node) for i in per_node[n]]
         if issues:
             raise GraphInvalid(issues, source)
-        self._checked = (stamp, doc.revision)
 
     def _plan(self, doc: Document, tlist: list[tuple[str, str | None]]) -> tuple[list[str], dict[str, list[str]], dict[str, set[str]], dict[str, str]]:
         stamp = (doc.uid, doc.structure_revision, tuple(tlist))
@@ -136,7 +151,8 @@ class Evaluator:
     # -- running -----------------------------------------------------------------------------
     def run(self, doc: Document, targets: Iterable[Target] | None = None, *,
             on_event: Callable[[Event], None] | None = None, cancel: CancelToken | None = None) -> RunResult:
-        self.check(doc)
+        targets = list(targets) if targets is not None else None
+        self.check(doc, targets=targets)
         tlist = parse_targets(doc, self.registry, targets)
         order, dependents, preds, types = self._plan(doc, tlist)
         if on_event is not None:
@@ -476,7 +492,7 @@ class Evaluator:
     # -- explaining --------------------------------------------------------------------------
     def explain(self, doc: Document, targets: Iterable[Target] | None = None) -> dict[str, Explanation]:
         """For each node the targets need: will it run, and why. Nothing is run."""
-        self.check(doc)
+        self.check(doc, targets=list(targets) if targets is not None else None)
         tlist = [t if isinstance(t, tuple) else t for t in (targets if targets is not None else [])]
         tlist = parse_targets(doc, self.registry, tlist if targets is not None else None)
         order, dependents, preds, _ = self._plan(doc, tlist)

@@ -197,3 +197,49 @@ def test_auto_run_recomputes_the_previewed_node(session):
     assert session.running or session.state("draw_title") in ("queued", "running", "computed")
     session.wait()
     assert session.state("draw_title") == "computed" and session.state("title") == "computed"
+
+
+def test_run_to_here_ignores_unrelated_unfinished_nodes(session):
+    session.add_node("image.save_png", (0, 0))  # an unconnected output node: the whole graph is invalid
+    assert session.run() is not None
+    assert session.run(["draw_title"]) is None and session.wait()
+    assert session.state("draw_title") == "computed"
+    stepped = session.step()  # stepping skips the node that cannot run, saying why
+    assert stepped is not None and session.wait()
+    assert session.state("save_png") == "failed" and "required input 'image'" in session.node_view("save_png").message
+
+
+def test_reasons_are_fresh_after_a_run(session):
+    assert session.node_view("title").reason == "not yet computed"
+    session.run()
+    session.wait()
+    assert session.node_view("title").reason == "cached"
+
+
+def test_one_undo_step_per_selection_move_and_more_edits(session, tmp_path):
+    session.move_many({"title": (1, 2), "subtitle": (3, 4)})
+    session.set_label("title", "Big title")
+    gid = session.group(["title", "subtitle"], "Words 2")
+    session.rename_group(gid, "Renamed")
+    assert dict((g, t) for g, t, _ in session.groups_view())[gid] == "Renamed"
+    assert session.node_view("title").title == "Big title"
+    session.undo()
+    session.undo()
+    session.undo()
+    assert session.node_view("title").pos == (1.0, 2.0)
+    session.undo()
+    assert session.node_view("title").pos == (40.0, 300.0) and session.node_view("subtitle").pos == (40.0, 420.0)
+    pins = {p.name: p.value for p in session.node_view("background").inputs}
+    assert pins["width"] == 1280 and pins["direction"] == "vertical"
+
+
+def test_templates_open_untitled_and_discarded_work_is_not_offered(session, tmp_path):
+    recent = list(session.recent)
+    session.open_template(ROOT / "graphs" / "talking_character.json")
+    assert session.path is None and session.dirty and session.recent == recent
+    assert session.run(["speak_1"]) is None and session.wait()  # its relative asset paths still resolve
+    session.set_param("line_1", "value", "Changed")
+    side = session.autosave()
+    assert side is not None and session.recovery_for(None) == side
+    session.discard_autosave()
+    assert session.recovery_for(None) is None

@@ -48,6 +48,7 @@ class PinView:
     color: tuple[int, int, int]
     linked: bool = False
     is_param: bool = False
+    value: Any = None  # a param's value (set, or its default), to print on the pin
 
 
 @dataclass
@@ -149,6 +150,7 @@ class EditorSession:
         self._explain: dict[str, Any] = {}
         self._explained_at = -1
         self._step_order: list[str] = []
+        self.runs = 0  # runs started: a short run can begin and end between two frames
         self.revision = 0
         self._set_document(Document(), None)
 
@@ -205,6 +207,18 @@ class EditorSession:
             self._media_base = base
         self._add_recent(p)
         self.log.append(f"opened {p}")
+
+    def open_template(self, path: str | os.PathLike) -> None:
+        """Start a new, untitled graph from a template (the template file itself is not touched)."""
+        p = Path(path)
+        from ..fileformat import load
+
+        doc = load(p)
+        self._stop_run()
+        self._set_document(doc, None)
+        self._media_base = p.resolve().parent  # its relative asset paths still resolve
+        self._saved = ""  # untitled: unsaved until saved somewhere
+        self.log.append(f"new graph from template {p.name}")
 
     def save(self) -> Path:
         if self.path is None:
@@ -269,6 +283,10 @@ class EditorSession:
         write_atomic(target, text.encode("utf-8"))
         self._autosaved = text
         return target
+
+    def discard_autosave(self) -> None:
+        """Forget unsaved work on purpose ("discard" when closing): no recovery will be offered."""
+        self._drop_autosave()
 
     def _drop_autosave(self) -> None:
         try:
@@ -358,6 +376,26 @@ class EditorSession:
         cur = self.doc.layout.get(node_id, {}).get("pos")
         if cur is None or (round(cur[0], 1), round(cur[1], 1)) != (round(pos[0], 1), round(pos[1], 1)):
             self._do(Move(node_id, pos))
+
+    def move_many(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move several nodes as one undo step (dragging a selection)."""
+        moves = []
+        for nid, pos in positions.items():
+            cur = self.doc.layout.get(nid, {}).get("pos")
+            if nid in self.doc and (cur is None or (round(cur[0], 1), round(cur[1], 1)) != (round(pos[0], 1), round(pos[1], 1))):
+                moves.append(Move(nid, pos))
+        if moves:
+            self._do(Batch(moves, "move"))
+
+    def set_label(self, node_id: str, text: str) -> None:
+        from ..commands import SetLabel
+
+        if text != self.doc.node(node_id).get("label", ""):
+            self._do(SetLabel(node_id, text))
+
+    def rename_group(self, group_id: str, title: str) -> None:
+        g = self.doc.groups[group_id]
+        self._do(SetGroup(group_id, {**g, "title": title}))
 
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
         self._do(Collapse(node_id, collapsed))
@@ -482,7 +520,11 @@ class EditorSession:
             return NodeView(node_id, rec.get("label") or node_id, rec["type"], "?", tuple(lay.get("pos", (0, 0))),
                             bool(lay.get("collapsed")), None, [], [], "failed", 0.0, 0.0,
                             self.registry.explain_unknown(rec["type"], self.doc.packs), reason, False)
-        ins = [PinView(p.name, p.type.id, p.type.vtype.color, p.name in linked, p.is_param) for p in spec.inputs]
+        params = rec["params"]
+        ins = [PinView(p.name, p.type.id, p.type.vtype.color, p.name in linked, p.is_param,
+                       params.get(p.name, None if p.default is REQUIRED or p.default is None
+                                  else p.type.vtype.to_json(p.default)) if p.is_param else None)
+               for p in spec.inputs]
         outs = [PinView(o.name, o.type.id, o.type.vtype.color, o.name in used_out) for o in spec.outputs]
         state = "pinned" if rec.get("pinned") and st.state in ("stale", "cached") else st.state
         return NodeView(node_id, rec.get("label") or spec.title, spec.id, spec.category, tuple(lay.get("pos", (0, 0))),
@@ -540,7 +582,7 @@ class EditorSession:
         ev = self._evaluator_for()
         snapshot = self.doc.snapshot()
         try:
-            ev.check(snapshot)
+            ev.check(snapshot, targets=targets)
         except NodegraphError as e:
             self.log.append(f"error: {e}")
             return str(e)
@@ -557,6 +599,7 @@ class EditorSession:
         self._runner = _Runner(threading.Thread(target=work, name="nodegraph-run", daemon=True), token, events)
         for nid in snapshot.upstream(targets) if targets else snapshot.node_ids():
             self._states[nid] = NodeState("queued")
+        self.runs += 1
         self._runner.thread.start()
         return None
 
@@ -595,6 +638,7 @@ class EditorSession:
                 self._on_event(item)
             elif item[0] == "done":
                 self._result = item[1]
+                self._explained_at = -1  # what will re-run has changed: ask the evaluator again
                 r = self._result
                 self.log.append(f"run finished: {r.count('computed')} computed, {r.count('cached')} cached, "
                                 f"{r.count('failed')} failed{', cancelled' if r.cancelled else ''} in {r.seconds:.2f} s")
@@ -645,17 +689,21 @@ class EditorSession:
         if self.running:
             return None
         if not self._step_order or self.step_node is None and all(
-                self.state(n) in ("computed", "cached", "pinned") for n in self._step_order):
+                self.state(n) in ("computed", "cached", "pinned", "failed") for n in self._step_order):
             import networkx as nx
 
             self._step_order = list(nx.lexicographical_topological_sort(self.doc.g))
         for nid in self._step_order:
-            if nid in self.doc and self.state(nid) not in ("computed", "cached", "pinned"):
+            if nid in self.doc and self.state(nid) not in ("computed", "cached", "pinned", "failed"):
                 self.step_node = nid
                 out = self.doc.links_from(nid)
                 self.step_link = (out[0].src, out[0].src_port, out[0].dst, out[0].dst_port) if out else None
-                self.run([nid])
-                return nid
+                refused = self.run([nid])
+                if refused is None:
+                    return nid
+                # a node that cannot run (unfinished, invalid) is marked with why, and the step moves on
+                self._states[nid] = NodeState("failed", message=refused)
+                self.log.append(f"step: {nid} cannot run: {refused}")
         self.step_node = self.step_link = None
         self._step_order = []
         return None
