@@ -1,0 +1,483 @@
+"""The editor window's side panels: the inspector (a node's settings as widgets), the Groups tab,
+the preview (image, text, video with a frame scrubber, audio waveform with a Play button) and
+the log under the canvas.
+
+``InspectorMixin`` is part of ``GraphView`` (the inspected node is the view's selection); the
+other panels are small objects the view owns and calls once per frame.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from .theme import DIM, ERROR, WARN
+
+COLOR_TEXT = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+CACHE_POLICIES = ("default", "always", "never")
+
+
+def short(value: Any, n: int = 18) -> str:
+    """``value`` as a short one-line text (for pin labels and status lines)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (int, float)) else f"{value:g}"
+    text = text.replace("\n", " ").replace("\\n", " ")
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def audio_output() -> tuple[Any, str]:
+    """(sounddevice module, "") when sound can play here, else (None, why not)."""
+    try:
+        import sounddevice as sd  # optional
+    except Exception as e:  # ImportError, or OSError when PortAudio is missing
+        return None, "no sounddevice" if isinstance(e, ImportError) else "no PortAudio"
+    try:
+        sd.query_devices(kind="output")
+    except Exception:
+        return None, "no audio output device"
+    return sd, ""
+
+
+# == inspector ======================================================================================
+class InspectorMixin:
+    """The Inspector tab of ``GraphView``: the inspected node's params as widgets (edits go to the
+    session), its cache policy, pin and fold switches and last run status.
+
+    Uses from the view: ``s``, ``_links``, ``_text_widgets``, ``_guard``, ``message``, ``preview_panel``."""
+
+    _inspected: str | None
+    _inspector_key: Any
+    _inspector_widgets: dict[str, int]
+    _inspector_pending: bool
+    _path_target: tuple[str, str] | None
+
+    def inspect(self, nid: str | None) -> None:
+        if nid != self._inspected:
+            self._inspected = nid
+            self._inspector_key = None
+            self._inspector_pending = True
+            self.preview_panel.reset()
+
+    @property
+    def inspected(self) -> str | None:
+        return self._inspected
+
+    def param_widget(self, name: str) -> int | None:
+        """The inspector widget of param ``name`` of the inspected node (tests use it)."""
+        return self._inspector_widgets.get(name)
+
+    def _refresh_inspector(self) -> None:
+        self._inspector_pending = False
+        nid = self._inspected
+        if nid is None or nid not in self.s.doc:
+            if self._inspector_key != "empty":
+                self._inspector_key = "empty"
+                dpg.delete_item("ng_inspector", children_only=True)
+                dpg.add_text("Select a node to see its settings.", parent="ng_inspector", color=DIM)
+            return
+        try:
+            iv = self.s.inspector(nid)
+        except Exception as e:  # an unknown node type
+            key = ("unknown", nid, str(e))
+            if self._inspector_key != key:
+                self._inspector_key = key
+                dpg.delete_item("ng_inspector", children_only=True)
+                dpg.add_text(nid, parent="ng_inspector")
+                dpg.add_text(str(e), parent="ng_inspector", wrap=370, color=ERROR)
+            return
+        nv = self.s.node_view(nid)
+        key = (nid, iv.title, iv.doc, repr([(p.name, p.kind, p.value, p.linked) for p in iv.params]),
+               iv.cache_policy, iv.pinned, nv.collapsed, tuple(sorted(self._input_sources(nid).items())))
+        if key != self._inspector_key:
+            self._inspector_key = key
+            self._build_inspector(iv, nv)
+        self._update_inspector_status(iv)
+
+    def _input_sources(self, nid: str) -> dict[str, str]:
+        out: dict[str, list[str]] = {}
+        for key in self._links:
+            if key[2] == nid:
+                out.setdefault(key[3], []).append(f"{key[0]}.{key[1]}")
+        return {k: ", ".join(v) for k, v in out.items()}
+
+    def _build_inspector(self, iv: Any, nv: Any) -> None:
+        parent = "ng_inspector"
+        dpg.delete_item(parent, children_only=True)
+        self._inspector_widgets = {}
+        sources = self._input_sources(iv.node_id)
+        with dpg.group(parent=parent):
+            dpg.add_text(iv.title, color=(235, 235, 245))
+            dpg.add_text(f"{iv.node_id}   {nv.type}", color=(140, 140, 150))
+            if iv.doc:
+                dpg.add_text(" ".join(iv.doc.strip().split("\n\n")[0].split()), wrap=370, color=(170, 170, 180))
+            dpg.add_spacer(height=2)
+            with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp, borders_innerH=False):
+                dpg.add_table_column(width_fixed=True, init_width_or_weight=96)
+                dpg.add_table_column(width_stretch=True)
+                for p in iv.params:
+                    with dpg.table_row():
+                        lab = dpg.add_text(p.name)
+                        with dpg.tooltip(lab):
+                            dpg.add_text((p.doc + "\n" if p.doc else "") + f"type: {p.kind}   default: {p.default!r}", wrap=320)
+                        if p.linked:
+                            dpg.add_text("<- " + sources.get(p.name, "linked"), color=(150, 190, 255))
+                        else:
+                            self._param_widget(iv.node_id, p)
+            for port, src in sources.items():
+                if port not in {p.name for p in iv.params}:
+                    dpg.add_text(f"{port} <- {src}", color=(150, 190, 255))
+            dpg.add_separator()
+            with dpg.group(horizontal=True):
+                dpg.add_text("cache")
+                dpg.add_combo(list(CACHE_POLICIES), default_value=iv.cache_policy, width=110, tag="ng_cache_policy",
+                              callback=lambda s, a: self._guard(lambda: self.s.set_cache_policy(iv.node_id, a), "cache policy"))
+                dpg.add_checkbox(label="pin result", default_value=iv.pinned, tag="ng_pin",
+                                 callback=lambda s, a: self._pin(iv.node_id, a))
+                dpg.add_checkbox(label="folded", default_value=nv.collapsed,
+                                 callback=lambda s, a: self.s.set_collapsed(iv.node_id, bool(a)))
+            dpg.add_text("", tag="ng_inspector_status", wrap=370)
+
+    def _pin(self, nid: str, on: bool) -> None:
+        if on:
+            why = self._guard(lambda: self.s.pin(nid), "pin")
+            if why:
+                self.message(why, WARN, log=False)
+                dpg.set_value("ng_pin", False)
+        else:
+            self._guard(lambda: self.s.unpin(nid), "unpin")
+
+    def _update_inspector_status(self, iv: Any) -> None:
+        if not dpg.does_item_exist("ng_inspector_status"):
+            return
+        text = f"last run: {iv.status}"
+        if iv.status == "computed":
+            text += f" in {iv.seconds:.3f} s"
+        if iv.message:
+            text += f"\n{iv.message}"
+        dpg.set_value("ng_inspector_status", text)
+        dpg.configure_item("ng_inspector_status", color=ERROR if iv.status == "failed" else (160, 160, 170))
+
+    def _text_input(self, w: int) -> int:
+        """A widget typed into: keyboard shortcuts wait while it is active, and leaving it commits."""
+        self._text_widgets.add(w)
+        dpg.bind_item_handler_registry(w, "ng_commit_handlers")
+        return w
+
+    def _param_widget(self, nid: str, p: Any) -> None:
+        ud = (nid, p.name)
+        kind, value, opts = p.kind, p.value, p.opts or {}
+        w: int
+        if kind == "text":
+            text = "" if value is None else str(value)
+            if COLOR_TEXT.match(text):
+                with dpg.group(horizontal=True):
+                    rgb = [int(text[i:i + 2], 16) for i in (1, 3, 5)]
+                    dpg.add_color_edit(rgb + [255], no_alpha=True, no_inputs=True, user_data=ud,
+                                       callback=self._on_color)
+                    w = dpg.add_input_text(default_value=text, width=-1, on_enter=True, user_data=ud,
+                                           callback=self._on_value)
+            elif opts.get("multiline"):
+                w = dpg.add_input_text(default_value=text, multiline=True, height=70, width=-1, user_data=ud,
+                                       on_enter=True, ctrl_enter_for_new_line=True, callback=self._on_value)
+                with dpg.tooltip(w, delay=1.0):
+                    dpg.add_text("Enter applies the text; Ctrl+Enter starts a new line.")
+            else:
+                w = dpg.add_input_text(default_value=text, width=-1, on_enter=True, user_data=ud, callback=self._on_value)
+            self._text_input(w)
+        elif kind in ("int", "seed"):
+            kw: dict[str, Any] = {}
+            if opts.get("min") is not None:
+                kw.update(min_value=int(opts["min"]), min_clamped=True)
+            if opts.get("max") is not None:
+                kw.update(max_value=int(opts["max"]), max_clamped=True)
+            if kind == "seed":
+                with dpg.group(horizontal=True):
+                    w = dpg.add_input_int(default_value=int(value or 0), width=-90, step=0, on_enter=True, user_data=ud,
+                                          callback=self._on_value, **kw)
+                    dpg.add_button(label="Randomise", user_data=ud,
+                                   callback=lambda s, a, u: self._guard(lambda: self.s.randomize_seed(*u), "seed"))
+            else:
+                w = dpg.add_input_int(default_value=int(value or 0), width=-1, step=int(opts.get("step") or 1),
+                                      on_enter=True, user_data=ud, callback=self._on_value, **kw)
+            self._text_input(w)
+        elif kind == "number":
+            kw = {}
+            if opts.get("min") is not None:
+                kw.update(min_value=float(opts["min"]), min_clamped=True)
+            if opts.get("max") is not None:
+                kw.update(max_value=float(opts["max"]), max_clamped=True)
+            w = dpg.add_input_double(default_value=float(value or 0.0), width=-1, step=float(opts.get("step") or 0.1),
+                                     format="%.4g", on_enter=True, user_data=ud, callback=self._on_value, **kw)
+            self._text_input(w)
+        elif kind == "bool":
+            w = dpg.add_checkbox(default_value=bool(value), user_data=ud, callback=self._on_value)
+        elif kind == "choice":
+            choices = [str(c) for c in opts.get("choices", ())]
+            w = dpg.add_combo(choices, default_value=str(value) if value is not None else "", width=-1, user_data=ud,
+                              callback=self._on_choice)
+        elif kind == "path":
+            with dpg.group(horizontal=True):
+                w = dpg.add_input_text(default_value="" if value is None else str(value), width=-70, on_enter=True,
+                                       user_data=ud, callback=self._on_value)
+                dpg.add_button(label="Browse", user_data=ud, callback=lambda s, a, u: self._browse(u))
+            self._text_input(w)
+            if value:
+                with dpg.tooltip(w):
+                    dpg.add_text(str(self._guard(lambda: self.s.resolve_path(str(value)), "path") or value))
+        else:
+            w = dpg.add_text(short(value, 40), color=(170, 170, 180))
+        self._inspector_widgets[p.name] = w
+
+    def _set_param(self, nid: str, name: str, value: Any) -> None:
+        why = self._guard(lambda: self.s.set_param(nid, name, value), "set param")
+        if why:
+            self.message(why, ERROR)
+            self._inspector_key = None  # redraw the widget with the value kept
+            self._inspector_pending = True
+
+    def _on_value(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
+        self._set_param(ud[0], ud[1], dpg.get_value(sender))
+
+    def _on_choice(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
+        self._set_param(ud[0], ud[1], app_data)
+
+    def _on_color(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
+        c = dpg.get_value(sender)
+        scale = 255.0 if max(c[:3]) <= 1.0 else 1.0
+        self._set_param(ud[0], ud[1], "#" + "".join(f"{int(round(x * scale)):02x}" for x in c[:3]))
+
+    def _on_commit(self, sender: Any, item: Any) -> None:
+        """A text or number field was left after an edit (without Enter): apply it."""
+        ud = dpg.get_item_user_data(item)
+        if isinstance(ud, tuple) and len(ud) == 2:
+            self._set_param(ud[0], ud[1], dpg.get_value(item))
+
+    def _browse(self, ud: tuple[str, str]) -> None:
+        self._path_target = ud  # the path dialog's answer goes to this param (see ``_dialog_done``)
+        dpg.configure_item("ng_path_dialog", show=True)
+
+
+# == groups tab =====================================================================================
+class GroupsTab:
+    """The Groups tab: each group with Go to and Ungroup buttons, and a button to group the
+    selected nodes."""
+
+    def __init__(self, view: Any) -> None:
+        self.view = view
+        self._key: str | None = None
+
+    def refresh(self, groups: list) -> None:
+        v = self.view
+        key = repr(groups)
+        if self._key == key:
+            return
+        self._key = key
+        dpg.delete_item("ng_groups", children_only=True)
+        with dpg.group(horizontal=True, parent="ng_groups"):
+            dpg.add_button(label="Group selected nodes", callback=lambda: v.group_selected())
+        dpg.add_separator(parent="ng_groups")
+        if not groups:
+            dpg.add_text("No groups. Select nodes (drag a box on the canvas)\nand press Ctrl+G.", parent="ng_groups",
+                         color=DIM)
+        for gid, title, nodes in groups:
+            with dpg.group(parent="ng_groups"):
+                with dpg.group(horizontal=True):
+                    dpg.add_text(title or gid, color=(220, 220, 235))
+                    dpg.add_button(label="Go to", small=True, user_data=nodes,
+                                   callback=lambda s, a, u: u and v.go_to(u[0]))
+                    dpg.add_button(label="Ungroup", small=True, user_data=gid,
+                                   callback=lambda s, a, u: v._guard(lambda: v.s.ungroup(u), "ungroup"))
+                dpg.add_text(", ".join(nodes) or "(empty)", wrap=370, color=(150, 150, 160), indent=10)
+
+
+# == preview ========================================================================================
+def rgba(img: np.ndarray) -> np.ndarray:
+    """An image (grey, RGB or RGBA; uint8 or float) as the flat float RGBA a texture takes."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.shape[2] == 3:
+        img = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, img.dtype)], axis=-1)
+    data = img.astype(np.float32)
+    if img.dtype == np.uint8:
+        data /= 255.0
+    return np.ascontiguousarray(data).ravel()
+
+
+class PreviewPanel:
+    """The preview under the tabs: the inspected node's last result, redrawn when the node, its
+    state or the run count changes. Videos get Play and a frame slider (``tick`` plays them),
+    sounds a waveform and a Play button (when sound can play here)."""
+
+    def __init__(self, view: Any) -> None:
+        self.view = view
+        self._key: Any = None
+        self._textures: list[int] = []
+        self._video: dict[str, Any] | None = None
+        self.sd, self.sd_why = audio_output()
+
+    def reset(self) -> None:
+        """Redraw at the next ``refresh`` (another node, another document)."""
+        self._key = None
+        self._video = None
+
+    def refresh(self) -> None:
+        v, s = self.view, self.view.s
+        nid = v.inspected
+        state = v._nodes[nid].shown.get("state") if nid in v._nodes else None
+        key = (nid, state, v._run_serial)
+        if key == self._key:
+            return
+        self._key = key
+        self._video = None
+        dpg.delete_item("ng_preview", children_only=True)
+        for t in self._textures:
+            dpg.delete_item(t)
+        self._textures = []
+        if nid is None:
+            dpg.add_text("Select a node to preview its result.", parent="ng_preview", color=DIM)
+            return
+        pv = v._guard(lambda: s.preview(nid), "preview")
+        if pv is None and state == "failed":
+            msg = s.node_view(nid).message if nid in s.doc else ""
+            dpg.add_text(f"This node failed: {msg}", parent="ng_preview", color=ERROR, wrap=380)
+            return
+        if pv is None:
+            hint = "running..." if state in ("running", "queued") else "No result yet: run the graph (F5) or run to here (F6)."
+            dpg.add_text(hint, parent="ng_preview", color=DIM, wrap=380)
+            return
+        dpg.add_text(pv.text, parent="ng_preview", wrap=380, color=(200, 200, 210))
+        if pv.kind == "video":
+            self._video_player(nid, pv)
+        elif pv.image is not None:
+            self._add_image(pv.image)
+        if pv.waveform is not None:
+            self._waveform(nid, pv.waveform)
+        if pv.kind in ("text", "record", "number") and pv.image is None:
+            full = v._guard(lambda: s.value_of(nid), "preview")
+            if isinstance(full, str) and len(full) > len(pv.text):
+                w = dpg.add_input_text(default_value=full, multiline=True, readonly=True, width=-1, height=160,
+                                       parent="ng_preview")
+                v._text_widgets.add(w)
+
+    def _add_image(self, img: np.ndarray, dynamic: bool = False) -> int:
+        h, w = img.shape[:2]
+        add = dpg.add_dynamic_texture if dynamic else dpg.add_static_texture
+        tex = add(w, h, rgba(img), parent="ng_textures")
+        self._textures.append(tex)
+        scale = min(380 / w, 300 / h, 2.0)
+        dpg.add_image(tex, width=int(w * scale), height=int(h * scale), parent="ng_preview")
+        return tex
+
+    # -- video ------------------------------------------------------------------------------------
+    def _video_player(self, nid: str, pv: Any) -> None:
+        v, s = self.view, self.view.s
+        video = v._guard(lambda: s.value_of(nid), "preview")
+        n = int(getattr(video, "n_frames", 0) or 0)
+        first = v._guard(lambda: s.frame_of(nid, 0), "preview") if n else None
+        if first is None:
+            if pv.image is not None:
+                self._add_image(pv.image)
+            return
+        k = max(1, math.ceil(max(first.shape[1] / 380, first.shape[0] / 300)))
+        tex = self._add_image(first[::k, ::k], dynamic=True)
+        fps = float(getattr(video, "fps", 24) or 24)
+        self._video = {"nid": nid, "tex": tex, "k": k, "n": n, "fps": fps, "i": 0, "playing": False, "t": 0.0}
+        with dpg.group(horizontal=True, parent="ng_preview"):
+            dpg.add_button(label="Play", tag="ng_video_play", width=60, callback=lambda: self._video_toggle())
+            dpg.add_slider_int(tag="ng_video_frame", min_value=0, max_value=max(0, n - 1), width=-1,
+                               callback=lambda s, a: self._video_seek(int(a)))
+
+    def _video_toggle(self) -> None:
+        if self._video:
+            self._video["playing"] = not self._video["playing"]
+            self._video["t"] = time.monotonic()
+            dpg.configure_item("ng_video_play", label="Pause" if self._video["playing"] else "Play")
+
+    def _video_seek(self, i: int) -> None:
+        v = self._video
+        if not v:
+            return
+        v["i"] = max(0, min(i, v["n"] - 1))
+        fr = self.view._guard(lambda: self.view.s.frame_of(v["nid"], v["i"]), "preview")
+        if fr is not None:
+            dpg.set_value(v["tex"], rgba(fr[:: v["k"], :: v["k"]]))
+
+    def tick(self) -> None:
+        """Advance a playing video (once per frame)."""
+        v = self._video
+        if not v or not v["playing"]:
+            return
+        now = time.monotonic()
+        if now - v["t"] >= 1.0 / v["fps"]:
+            v["t"] = now
+            nxt = (v["i"] + 1) % v["n"]
+            self._video_seek(nxt)
+            if dpg.does_item_exist("ng_video_frame"):
+                dpg.set_value("ng_video_frame", nxt)
+
+    # -- audio ------------------------------------------------------------------------------------
+    def _waveform(self, nid: str, wf: np.ndarray) -> None:
+        audio = self.view._guard(lambda: self.view.s.audio_of(nid), "preview")
+        dur = float(getattr(audio, "duration", 0) or 0) or 1.0
+        wf = np.asarray(wf, dtype=np.float64)
+        xs = list(np.linspace(0, dur, len(wf)))
+        with dpg.plot(height=110, width=-1, parent="ng_preview", no_menus=True, no_box_select=True, no_mouse_pos=True):
+            x = dpg.add_plot_axis(dpg.mvXAxis, label="seconds")
+            with dpg.plot_axis(dpg.mvYAxis, no_tick_labels=True) as y:
+                dpg.add_shade_series(xs, list(wf[:, 1]), y2=list(wf[:, 0]))
+            dpg.set_axis_limits(y, -1.05, 1.05)
+            dpg.set_axis_limits(x, 0, dur)
+        if self.sd is None:
+            dpg.add_button(label=f"Play ({self.sd_why})", enabled=False, parent="ng_preview", tag="ng_audio_play")
+        else:
+            dpg.add_button(label="Play sound", parent="ng_preview", tag="ng_audio_play",
+                           callback=lambda: self._play_audio(audio))
+
+    def _play_audio(self, audio: Any) -> None:
+        if audio is None or self.sd is None:
+            return
+        try:
+            self.sd.stop()
+            samples = np.asarray(audio.samples, dtype=np.float32)
+            self.sd.play(samples, int(audio.rate))
+        except Exception as e:
+            self.view.message(f"cannot play: {e}", ERROR)
+
+
+# == log ============================================================================================
+class LogPanel:
+    """The log under the canvas: the session's log lines (errors in red), the newest 300 kept,
+    scrolled to the end when lines arrive."""
+
+    def __init__(self, session: Any) -> None:
+        self.s = session
+        self._seen = 0
+        self._items: list[int] = []
+        self._scroll = 0
+
+    def tick(self) -> None:
+        if self._scroll:
+            self._scroll -= 1
+            if not self._scroll:  # scroll once the new lines are laid out
+                dpg.set_y_scroll("ng_log", dpg.get_y_scroll_max("ng_log"))
+        log = self.s.log
+        if len(log) == self._seen:
+            return
+        if len(log) < self._seen:
+            self._seen = 0
+        for line in log[self._seen:][-200:]:
+            err = line.startswith("error") or bool(re.search(r"(?<!\b0 )\bfailed\b", line))
+            self._items.append(dpg.add_text(line, parent="ng_log", color=ERROR if err else (175, 175, 185), wrap=0))
+        self._seen = len(log)
+        while len(self._items) > 300:
+            dpg.delete_item(self._items.pop(0))
+        self._scroll = 2
+
+
+__all__ = ["InspectorMixin", "GroupsTab", "PreviewPanel", "LogPanel", "audio_output", "short", "rgba"]

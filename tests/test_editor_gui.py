@@ -1,0 +1,126 @@
+"""The editor window, end to end: dearpygui under a private Xvfb, driven by xdotool.
+
+Every scenario runs in its own spawned process (one viewport per process; see gui_harness.py).
+The tests skip, saying why, when Xvfb, xdotool or dearpygui is missing (the first test needs no
+display at all).
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+
+import gui_scenarios as S
+from gui_harness import run_gui, run_headless, spawn_gui, xvfb  # noqa: F401  (fixtures)
+
+
+def test_view_mirrors_the_session_without_a_display(run_headless, tmp_path):
+    r = run_headless(S.headless_sync, str(tmp_path))
+    assert r["start"] == (4, 1)
+    assert ("text", "text", "case", "text") in r["linked"] and r["gui_links"] == 2
+    assert "cannot feed" in r["refused"]
+    assert ("text", "text", "case", "text") not in r["unlinked"]
+    assert r["label"] == "width  640"
+    assert r["folded_pins"] == [("out", "text")]  # a folded node keeps only linked inputs
+    assert r["after_delete"] == (["case", "save_png", "text"], 3, 0)
+    assert r["after_undo"] == (["case", "gradient", "save_png", "text"], 1)
+
+
+def test_open_demo_and_screenshot(run_gui, tmp_path):
+    r = run_gui(S.screenshot_demo, str(tmp_path))
+    from PIL import Image
+
+    assert r["written"]
+    img = np.asarray(Image.open(r["png"]).convert("RGB"))
+    assert img.shape == (900, 1400, 3)
+    assert img.std() > 20  # not blank
+    assert r["gui_nodes"] == r["doc_nodes"] == 8
+    assert r["gui_links"] == r["doc_links"] == 8
+    assert "Background" in r["labels"] and "Draw text  (draw_title)" in r["labels"]
+    assert r["on_screen"] >= 7  # laid out where the file says, inside the canvas
+    assert set(r["status"].values()) <= {"stale", "stale   [Words]", "cached", "cached   [Words]"}
+
+
+def test_drag_pin_to_pin_links_and_wrong_types_are_refused(run_gui, tmp_path):
+    r = run_gui(S.drag_links, str(tmp_path))
+    gained = set(r["after_good"]) - set(r["before"])
+    assert gained == {("text", "text", "case", "text")}
+    assert len(r["after_good"]) == len(r["before"]) + 1
+    assert r["gui_after_good"] == len(r["after_good"])
+    # text output onto an image input: refused, nothing drawn, the reason in the status bar
+    assert r["after_bad"] == r["after_good"]
+    assert r["gui_after_bad"] == r["gui_after_good"]
+    assert "cannot feed" in r["status"] and "image" in r["status"]
+    (x0, y0), (x1, y1) = r["moved"]
+    assert (x1 - x0, y1 - y0) == (100, 60)
+    (node, link), states = r["step"]
+    assert node == "gradient" and link == ("gradient", "image", "save_png", "image")  # first in order
+    assert states["gradient"] == "computed"
+    assert {states[n] for n in ("text", "case", "save_png")} == {"stale"}
+
+
+def test_inspector_edit_changes_the_document(run_gui, tmp_path):
+    r = run_gui(S.inspector_edit, str(tmp_path))
+    assert r["before"] == "hello"
+    assert r["after"] == "world"
+    assert r["widget"] == "world"
+    assert r["node_label"] == "value  world"
+    assert r["dirty"] and "*" in r["title"]
+
+
+def test_undo_restores_the_previous_value(run_gui, tmp_path):
+    r = run_gui(S.undo_redo, str(tmp_path))
+    assert r["edited"] == "changed"
+    assert r["undone"] == {"doc": "hello", "widget": "hello", "node_label": "value  hello"}
+    assert r["redone"] == "changed"
+
+
+def test_run_shows_states_cache_and_never_blocks(run_gui, tmp_path):
+    r = run_gui(S.run_demo, str(tmp_path), timeout=120)
+    first, second = r["first"], r["second"]
+    assert set(first["states"].values()) == {"computed"}, first
+    assert all(t.startswith("computed") for t in first["gui_status"].values()), first["gui_status"]
+    assert set(second["states"].values()) == {"cached"}, second
+    assert all(t.startswith("cached") for t in second["gui_status"].values())
+    assert "credits.txt" in r["outputs"] and "title_card.png" in r["outputs"]
+    assert first["frames"] >= 5  # frames kept coming while it ran
+    assert first["longest"] < 1.0 and second["longest"] < 1.0
+
+
+def test_broken_file_shows_the_error_and_keeps_the_document(run_gui, tmp_path):
+    r = run_gui(S.open_broken, str(tmp_path))
+    assert r["ok"] is False
+    assert r["shown"] and "broken.json" in r["text"]
+    assert r["closed"]
+    assert r["same_doc"] and r["same_path"]
+    assert r["gui_nodes"] == 8
+    assert "broken.json" in r["status"]
+    assert r["asked"] and r["still_open"] and r["closed_window"]
+
+
+def test_kill_and_recover(run_gui, spawn_gui, tmp_path):
+    path = S.small_graph_file(str(tmp_path))
+    proc, q = spawn_gui(S.edit_and_wait_for_kill, path, str(tmp_path))
+    msg = q.get(timeout=60)
+    assert msg["dirty"] and os.path.exists(msg["autosave"])
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    assert proc.exitcode == -signal.SIGKILL
+    r = run_gui(S.recover_after_kill, path, str(tmp_path))
+    assert r["offered"]
+    assert r["before"] == "hello"  # the saved file, until the user says recover
+    assert r["after"] == "unsaved work" and r["label"] == "value  unsaved work"
+    assert r["dirty"] and "*" in r["title"]
+
+
+def test_keyboard_palette_duplicate_paste_and_delete_linked_node(run_gui, tmp_path):
+    r = run_gui(S.keyboard_editing, str(tmp_path))
+    assert r["palette_open"] and r["palette_closed"]
+    assert len(r["added"]) == 1 and r["added"][0][1] == "image.solid"
+    assert r["selected"] == ["draw_title"]
+    assert r["after_duplicate"] == 1 and r["after_paste"] == 2
+    assert r["deleted"] and r["links_left"] == []
+    assert r["gui_nodes"] == r["doc_nodes"] and r["gui_links"] == r["doc_links"]
+    assert r["restored"]
+    assert r["after_undo"]["gui_links"] == r["after_undo"]["doc_links"]
