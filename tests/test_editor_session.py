@@ -243,3 +243,12 @@ def test_templates_open_untitled_and_discarded_work_is_not_offered(session, tmp_
     assert side is not None and session.recovery_for(None) == side
     session.discard_autosave()
     assert session.recovery_for(None) is None
+
+
+def test_fractions_of_a_pixel_are_not_edits(session):
+    before = session.doc.revision
+    session.move_many({"title": (40.3, 299.8), "subtitle": (39.6, 420.4)})
+    session.move("credits", (360.2, 359.9))
+    assert session.doc.revision == before and not session.dirty
+    session.move("credits", (400.6, 359.9))
+    assert session.node_view("credits").pos == (401.0, 360.0)

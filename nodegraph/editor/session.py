@@ -372,18 +372,19 @@ class EditorSession:
         self.set_param(node_id, name, value)
         return value
 
-    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+    def _moved(self, node_id: str, pos: tuple[float, float]) -> bool:
+        """Whether ``pos`` is a real move (half a pixel or more: view shifts leave fractions behind)."""
         cur = self.doc.layout.get(node_id, {}).get("pos")
-        if cur is None or (round(cur[0], 1), round(cur[1], 1)) != (round(pos[0], 1), round(pos[1], 1)):
-            self._do(Move(node_id, pos))
+        return cur is None or abs(cur[0] - pos[0]) >= 0.5 or abs(cur[1] - pos[1]) >= 0.5
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        if self._moved(node_id, pos):
+            self._do(Move(node_id, (round(pos[0]), round(pos[1]))))
 
     def move_many(self, positions: dict[str, tuple[float, float]]) -> None:
         """Move several nodes as one undo step (dragging a selection)."""
-        moves = []
-        for nid, pos in positions.items():
-            cur = self.doc.layout.get(nid, {}).get("pos")
-            if nid in self.doc and (cur is None or (round(cur[0], 1), round(cur[1], 1)) != (round(pos[0], 1), round(pos[1], 1))):
-                moves.append(Move(nid, pos))
+        moves = [Move(nid, (round(pos[0]), round(pos[1]))) for nid, pos in positions.items()
+                 if nid in self.doc and self._moved(nid, pos)]
         if moves:
             self._do(Batch(moves, "move"))
 
