@@ -85,23 +85,26 @@ def _kill_pool(ex: cf.ProcessPoolExecutor) -> None:
             p.kill()
 
 
+def _run_spawned(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
+    """``fn(*args)`` in a fresh spawned process (one dearpygui viewport per process); its result.
+    A child that crashes or hangs is killed, never left behind."""
+    ex = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    ok = False
+    try:
+        out = ex.submit(fn, *args).result(timeout)
+        ok = True
+        return out
+    finally:
+        if not ok:
+            _kill_pool(ex)
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.fixture
 def run_gui(xvfb):
     """``run_gui(fn, *args, timeout=60)``: ``fn(*args)`` in a fresh spawned process; its result."""
 
-    def run(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
-        ex = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        ok = False
-        try:
-            out = ex.submit(fn, *args).result(timeout)
-            ok = True
-            return out
-        finally:
-            if not ok:
-                _kill_pool(ex)
-            ex.shutdown(wait=True, cancel_futures=True)
-
-    return run
+    return _run_spawned
 
 
 @pytest.fixture
@@ -112,19 +115,7 @@ def run_headless():
     except ImportError:
         pytest.skip("needs dearpygui (pip install dearpygui)")
 
-    def run(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
-        ex = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        ok = False
-        try:
-            out = ex.submit(fn, *args).result(timeout)
-            ok = True
-            return out
-        finally:
-            if not ok:
-                _kill_pool(ex)
-            ex.shutdown(wait=True, cancel_futures=True)
-
-    return run
+    return _run_spawned
 
 
 @pytest.fixture
