@@ -251,13 +251,14 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
     return {"segments": len(bounds), "encoded": made, "reused": len(bounds) - made}
 
 
-AAC = {"rate": AUDIO_RATE, "layout": "stereo", "bit_rate": 192000}
+AAC = {"rate": AUDIO_RATE, "layout": "stereo", "bit_rate": 192000, "coder": "fast"}  # "fast": 2x quicker, fine at 192k
 
 
 def _aac_context() -> "av.CodecContext":
     cc = av.CodecContext.create("aac", "w")
     cc.sample_rate, cc.layout, cc.format, cc.bit_rate = AAC["rate"], AAC["layout"], "fltp", AAC["bit_rate"]
     cc.time_base = Fraction(1, AAC["rate"])
+    cc.options = {"aac_coder": AAC["coder"]}
     cc.flags |= av.codec.context.Flags.global_header
     return cc
 
