@@ -22,7 +22,7 @@ def _registry():
     return default_registry()
 
 
-MEDIA_WITH_GRAPHS = (".png", ".mp4", ".m4v", ".mov")
+MEDIA_WITH_GRAPHS = (".png", ".mp4", ".m4v", ".mov", ".flac")
 
 
 def load_graph(path: str) -> Document:
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a graph and write its outputs")
-    r.add_argument("graph", help="graph file (.json), or a PNG/MP4 that nodegraph made (its graph is re-opened)")
+    r.add_argument("graph", help="graph file (.json), or a PNG/MP4/FLAC that nodegraph made (its graph is re-opened)")
     r.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="override a param (repeatable)")
     r.add_argument("-o", "--output", default="output", metavar="DIR", help="output folder (default: ./output)")
     r.add_argument("--report", metavar="FILE.json", help="write a JSON report of every node's status and time")

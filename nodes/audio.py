@@ -117,7 +117,10 @@ def save(audio: Audio, filename: Text = "audio.wav", format: Choice("auto", "wav
     try:
         with sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels,
                           format=format.upper(), subtype=_SUBTYPES[depth]) as f:
-            f.comment = json.dumps({"nodegraph": {"node": ctx.node_id, "type": ctx.type_id}})
+            made = {"node": ctx.node_id, "type": ctx.type_id}
+            if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
+                made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
+            f.comment = json.dumps({"nodegraph": made})
             f.software = "nodegraph"
             f.write(samples)
         tmp.replace(target)

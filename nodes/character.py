@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodegraph import Character, Choice, Image, Int, Number, Seed, Text, Variadic, Voice, node
+from nodegraph import Audio, Character, Choice, Image, Int, Number, Seed, Text, Variadic, Voice, node
 from nodegraph.types import ValueError_
 
 MOUTHS = ("rest", "A", "E", "O", "U", "M", "F", "L")
@@ -39,7 +39,7 @@ def find_mouth(photo: Image) -> tuple[float, float, float, float]:
 
 
 @node("character.character", title="Character", category="Character")
-def character(image: Image, references: Variadic[Image], name: Text = "Character", description: Text(multiline=True) = "",
+def character(image: Image, references: Variadic[Image], voice_samples: Variadic[Audio], name: Text = "Character", description: Text(multiline=True) = "",
               mouths: Image | None = None, mouth_cells: Int(min=1, max=32) = 8,
               mouth_order: Text = ",".join(MOUTHS), mouth_x: Number(min=0.0) = 0.0, mouth_y: Number(min=0.0) = 0.0,
               mode: Choice("sprites", "photo") = "sprites",
@@ -58,6 +58,7 @@ def character(image: Image, references: Variadic[Image], name: Text = "Character
         mouth_y: likewise, vertically.
         mode: sprites (drawn character) or photo (the mouth region is found and animated).
         references: more pictures of the character (for image generation that keeps its identity).
+        voice_samples: recordings of the character's voice (for voice cloning nodes).
         voice: the built-in voice's variant (f1-f5, m1-m7, ...), the same in every language.
         pitch: voice pitch, 0-99.
         rate: speaking rate, words per minute.
@@ -81,5 +82,5 @@ def character(image: Image, references: Variadic[Image], name: Text = "Character
         mx, my, mw, mh = find_mouth(image)
         anchor = ((mx + mw / 2) / image.width, (my + mh / 2) / image.height)
     return Character(name=name, description=description, references=(image, *references),
-                     voice=Voice("espeak", voice, pitch, rate), seed=seed, mouth=mode, sprites=sprites,
+                     voice=Voice("espeak", voice, pitch, rate, tuple(voice_samples)), seed=seed, mouth=mode, sprites=sprites,
                      anchor=anchor)

@@ -319,7 +319,16 @@ def read_embedded_graph(path: str) -> tuple[str, str] | None:
     """The graph a nodegraph PNG or MP4 file embeds and the folder its relative paths were
     relative to, or None when the file carries no graph."""
     low = path.lower()
-    if low.endswith(".png"):
+    if low.endswith(".flac"):
+        import soundfile as sf
+
+        with sf.SoundFile(path) as f:
+            try:
+                made = json.loads(f.comment or "{}").get("nodegraph", {})
+            except ValueError:
+                made = {}
+        graph, base = made.get("graph"), made.get("base", "")
+    elif low.endswith(".png"):
         from PIL import Image as PILImage
 
         with PILImage.open(path) as im:

@@ -1,6 +1,8 @@
 """Lipsync without a model: the viseme table, sound-only mode, and a photo's mouth."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from nodes.character import character, find_mouth
 from nodes.lipsync import OPENNESS, lipsync, viseme_of
 from nodes.voice import speak
 
-ROOT_ASSETS = __import__("pathlib").Path(__file__).resolve().parent.parent / "assets" / "characters" / "mira"
+ROOT_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "characters" / "mira"
 
 
 def synthetic_face(w: int = 300, h: int = 360) -> np.ndarray:
@@ -39,8 +41,7 @@ def _mira():
 
     body = Image(np.asarray(PILImage.open(ROOT_ASSETS / "body.png").convert("RGBA")))
     mouths = Image(np.asarray(PILImage.open(ROOT_ASSETS / "mouths.png").convert("RGBA")))
-    return character.__wrapped__(body, (), mouths=mouths, mouth_x=260.0, mouth_y=343.0) \
-        if hasattr(character, "__wrapped__") else character(body, (), mouths=mouths, mouth_x=260.0, mouth_y=343.0)
+    return character(body, (), (), mouths=mouths, mouth_x=260.0, mouth_y=343.0)
 
 
 def _mouth_darkness(video, box):
@@ -81,7 +82,7 @@ def test_a_photo_mouth_opens_with_the_speech():
     face = Image(synthetic_face())
     mx, my, mw, mh = find_mouth(face)
     assert abs((my + mh / 2) - (180 + 0.18 * 360)) < 30  # the box is on the drawn mouth
-    person = character(face, (), mode="photo")
+    person = character(face, (), (), mode="photo")
     spoken = speak("Open wide, say aah.", person, "en")
     video = lipsync(person, spoken, None, 24, 0.3, 0.3, 0.0)
     box = (int(mx), int(my), int(mw), int(mh) + 20)
@@ -95,7 +96,7 @@ def test_a_photo_mouth_opens_with_the_speech():
 def test_a_photo_without_a_face_is_a_clear_error():
     blank = Image(np.full((200, 200, 3), 128, np.uint8))
     with pytest.raises(ValueError, match="no face found in the character's photo"):
-        character(blank, (), mode="photo")
+        character(blank, (), (), mode="photo")
     with pytest.raises(ValueError, match="connect a speech"):
         lipsync(_mira(), None, None, 24, 0.2, 0.2, 0.0)
 

@@ -241,6 +241,28 @@ def test_cli_names_node_and_file(tmp_path, capsys):
     assert f"error: node 'pic' (image.load) failed: image file not found: {tmp_path / 'nowhere.png'}" in err
 
 
+def test_saved_flac_carries_its_graph(registry, tmp_path):
+    from nodes.media import read_embedded_graph
+
+    path = ROOT / "graphs" / "music_only.json"
+    out = tmp_path / "out"
+    doc = load(path)
+    Evaluator(registry, output_dir=out, base_dir=path.parent, cache=Cache.memory_only()).run(doc, ["save_music"])
+    text, base = read_embedded_graph(str(out / "music.flac"))
+    assert json.loads(text)["nodes"]["music"]["type"] == "music.compose" and Path(base) == path.parent
+
+
+def test_a_character_keeps_its_voice_recordings(registry):
+    from nodes.character import character
+
+    from nodegraph import Audio, Image
+
+    rec = Audio(np.zeros(2205, np.float32), 22050)
+    body = Image(np.zeros((40, 40, 4), np.uint8))
+    c = character(body, (), (rec,), mode="sprites", mouths=Image(np.zeros((8, 64, 4), np.uint8)), mouth_x=20.0, mouth_y=30.0)
+    assert c.voice.references == (rec,)
+
+
 @pytest.mark.parametrize("template", ["voices_fr_en_es.json", "music_only.json"])
 def test_other_templates_run(registry, tmp_path, template):
     path = ROOT / "graphs" / template
