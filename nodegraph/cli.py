@@ -310,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--title", help="title stored in the graph's meta")
     w.add_argument("--force", action="store_true", help="replace an existing file")
     w.set_defaults(fn=cmd_new)
+
+    from .models import add_cli
+
+    add_cli(sub)
     return p
 
 

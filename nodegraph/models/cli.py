@@ -1,0 +1,89 @@
+"""``nodegraph models list|add|verify``. Wired into ``nodegraph/cli.py`` by ``add_cli(sub)``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .config import KINDS, add_root
+from .errors import ModelError
+
+
+def add_cli(subparsers) -> argparse.ArgumentParser:
+    """Register the ``models`` sub-command on the main parser's sub-parsers."""
+    m = subparsers.add_parser("models", help="list, register and verify AI models (checkpoints, LoRAs, audio models...)")
+    acts = m.add_subparsers(dest="models_action", required=True, metavar="ACTION")
+
+    ls = acts.add_parser("list", help="registered models, then what the model roots contain")
+    ls.add_argument("--kind", choices=KINDS, help="only this kind")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+
+    ad = acts.add_parser("add", help="register a model file/folder or a Hugging Face repo id (records its sha256)")
+    ad.add_argument("target", metavar="PATH_OR_REPO")
+    ad.add_argument("--kind", choices=KINDS, help="model kind (required unless --root)")
+    ad.add_argument("--name", help="name to use in graphs (default: file or folder name, or the repo id)")
+    ad.add_argument("--root", action="store_true", help="add PATH as a model root folder (e.g. a ComfyUI install)")
+
+    ve = acts.add_parser("verify", help="hash registered models again and compare with the recorded sha256")
+    ve.add_argument("names", nargs="*", metavar="NAME", help="registered names (default: all)")
+
+    m.set_defaults(fn=cmd_models)
+    return m
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import registry
+
+    if args.models_action == "list":
+        rows = registry.list_models(args.kind)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not rows:
+            from .config import config_path
+
+            print(f"no models: register one with `nodegraph models add PATH --kind KIND`, or add model roots "
+                  f"(NODEGRAPH_MODELS or {config_path()})")
+            return 0
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            where = r.get("path") or r.get("repo_id") or ""
+            note = f"  ({r['note']})" if r.get("note") else ""
+            print(f"{r['name']:<{width}}  {r['kind']:<14} {r['format']:<12} {_size(r.get('size') or 0):>10}  "
+                  f"{r['source']:<10}  {where}{note}")
+        return 0
+
+    if args.models_action == "add":
+        if args.root:
+            print(f"added model root {add_root(args.target)}")
+            return 0
+        if not args.kind:
+            raise ModelError("models add: --kind is required (kinds: " + ", ".join(KINDS) + ")")
+        e = registry.add(args.target, args.kind, args.name)
+        sha = e["sha256"] or "no sha256 yet (not downloaded)"
+        print(f"added {e['name']!r} ({e['kind']}, {e['format']}, {_size(e['size'])}): {e.get('path') or e.get('repo_id')}"
+              f"  sha256 {sha}")
+        return 0
+
+    results = registry.verify_all(args.names or None)
+    if not results:
+        print("no registered models to verify")
+        return 0
+    bad = 0
+    for r in results:
+        if r.ok:
+            print(f"ok        {r.name}  {r.actual}")
+        else:
+            bad += 1
+            detail = f": expected {r.expected}, got {r.actual}" if r.error == "sha256 mismatch" else f": {r.error}"
+            print(f"FAILED    {r.name}  {r.target}{detail}")
+    if bad:
+        raise ModelError(f"{bad} of {len(results)} model(s) failed verification")
+    return 0
