@@ -121,7 +121,9 @@ class Evaluator:
                 else:
                     per_node.setdefault(issue.node, []).append(issue)
             self._checked = (stamp, doc.revision, per_node, general)
-        if targets is not None:
+        if not general and not per_node:
+            return
+        if targets is not None:  # only problems in what the targets need count
             needed = doc.upstream([n for n, _ in parse_targets(doc, self.registry, targets)])
             issues = list(general) + [i for n in sorted(needed) for i in per_node.get(n, [])]
         else:

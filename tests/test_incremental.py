@@ -353,8 +353,10 @@ def test_memory_tier_spills_to_disk_and_model_handles_stay_in_ram(tmp_path):
     imgs = [Image(np.full((40, 40, 3), i, np.uint8)) for i in range(5)]  # 4800 bytes each
     for im in imgs:
         cache.memory.put(im.digest(), im)
-    assert cache.memory.nbytes <= 10_000 and cache.memory.evictions == 3
-    assert all(cache.disk.has(im.digest()) for im in imgs[:3])  # spilled, not dropped
+    assert cache.memory.nbytes <= 10_000 and cache.memory.evictions >= 3
+    assert imgs[-1].digest() in cache.memory  # the most recent stays in RAM
+    evicted = [im for im in imgs if im.digest() not in cache.memory]
+    assert len(evicted) == cache.memory.evictions and all(cache.disk.has(im.digest()) for im in evicted)  # spilled
     assert cache.get_value(imgs[0].digest()) == imgs[0]
 
     class Handle:

@@ -5,8 +5,8 @@ already there or its type is not persistent (model handles live only in RAM).
 """
 from __future__ import annotations
 
+import itertools
 import threading
-from collections import OrderedDict
 from typing import Any, Callable
 
 from ..types import find_type
@@ -21,10 +21,16 @@ def value_nbytes(value: Any) -> int:
 
 
 class MemoryTier:
+    """Values by digest within a byte budget. Reads take no lock: each stamps its entry with a
+    counter, and eviction (rare) drops the least recently stamped entries in one batch, down to 90%
+    of the budget, handing each to ``spill`` (the disk tier) instead of dropping it."""
+
     def __init__(self, max_bytes: int = 2 * 1024**3, spill: Callable[[bytes, Any], None] | None = None):
         self.max_bytes = int(max_bytes)
         self.spill = spill
-        self._items: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()
+        self._items: dict[bytes, tuple[Any, int]] = {}
+        self._stamp: dict[bytes, int] = {}
+        self._clock = itertools.count()
         self._bytes = 0
         self._lock = threading.Lock()
         self.evictions = 0
@@ -40,12 +46,11 @@ class MemoryTier:
         return self._bytes
 
     def get(self, digest: bytes) -> Any | None:
-        with self._lock:
-            item = self._items.get(digest)
-            if item is None:
-                return None
-            self._items.move_to_end(digest)
-            return item[0]
+        item = self._items.get(digest)
+        if item is None:
+            return None
+        self._stamp[digest] = next(self._clock)
+        return item[0]
 
     def put(self, digest: bytes, value: Any, nbytes: int | None = None) -> None:
         size = value_nbytes(value) if nbytes is None else nbytes
@@ -55,12 +60,20 @@ class MemoryTier:
             if old is not None:
                 self._bytes -= old[1]
             self._items[digest] = (value, size)
+            self._stamp[digest] = next(self._clock)
             self._bytes += size
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                d, (v, s) = self._items.popitem(last=False)
-                self._bytes -= s
-                self.evictions += 1
-                evicted.append((d, v))
+            if self._bytes > self.max_bytes and len(self._items) > 1:
+                target = self.max_bytes * 0.9
+                for d in sorted(self._items, key=lambda k: self._stamp.get(k, -1)):
+                    if self._bytes <= target or len(self._items) == 1:
+                        break
+                    if d == digest:
+                        continue
+                    v, s = self._items.pop(d)
+                    self._stamp.pop(d, None)
+                    self._bytes -= s
+                    self.evictions += 1
+                    evicted.append((d, v))
         for d, v in evicted:  # outside the lock: spilling writes files
             if self.spill is not None:
                 self.spill(d, v)
@@ -68,10 +81,12 @@ class MemoryTier:
     def discard(self, digest: bytes) -> None:
         with self._lock:
             item = self._items.pop(digest, None)
+            self._stamp.pop(digest, None)
             if item is not None:
                 self._bytes -= item[1]
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._stamp.clear()
             self._bytes = 0
