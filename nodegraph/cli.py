@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
+from .cache import format_size as _size
 from .errors import NodegraphError
 from .graph import Document
 
@@ -168,14 +169,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
               f" {_size(out['bytes'])} remain")
     cache.close()
     return 0
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def cmd_edit(args: argparse.Namespace) -> int:

@@ -494,9 +494,9 @@ class Evaluator:
     # -- explaining --------------------------------------------------------------------------
     def explain(self, doc: Document, targets: Iterable[Target] | None = None) -> dict[str, Explanation]:
         """For each node the targets need: will it run, and why. Nothing is run."""
-        self.check(doc, targets=list(targets) if targets is not None else None)
-        tlist = [t if isinstance(t, tuple) else t for t in (targets if targets is not None else [])]
-        tlist = parse_targets(doc, self.registry, tlist if targets is not None else None)
+        targets = list(targets) if targets is not None else None
+        self.check(doc, targets=targets)
+        tlist = parse_targets(doc, self.registry, targets)
         order, dependents, preds, _ = self._plan(doc, tlist)
         out: dict[str, Explanation] = {}
         digests: dict[str, dict[str, bytes] | None] = {}

@@ -261,7 +261,7 @@ def motion(video: Video, duration: Number(min=0.0, max=36000.0) = 0.0, fps: Int(
 def render_text(text: str, size: int, color: tuple[int, int, int], box_opacity: float = 0.0,
                 max_width: int | None = None, align: str = "center") -> np.ndarray:
     """Text as an RGBA image: Pillow's built-in font, a soft shadow, an optional dark box."""
-    from PIL import Image as PILImage, ImageDraw, ImageFilter, ImageFont
+    from PIL import Image as PILImage, ImageDraw, ImageFilter
 
     font = fonts.font(size)
     probe = ImageDraw.Draw(PILImage.new("L", (1, 1)))

@@ -67,7 +67,7 @@ def draw_text(image: Image, text: Text, x: Number(min=0.0, max=1.0) = 0.5, y: Nu
         color: text colour as #rrggbb.
         shadow: draw a soft dark shadow under the text for legibility.
     """
-    from PIL import Image as PILImage, ImageDraw, ImageFilter, ImageFont
+    from PIL import Image as PILImage, ImageDraw, ImageFilter
 
     rgb = parse_hex(color, "color")
     font = fonts.font(size)

@@ -85,7 +85,7 @@ def waveform(audio: Audio, width: Int(min=64, max=8192) = 1024, height: Int(min=
     duration = audio.duration
     if duration > 0:
         draw = ImageDraw.Draw(image)
-        font = _font(size)
+        font = fonts.font(size)
         step = _tick_step(duration, width)
         tick = max(3, height // 32)
         t = step
@@ -156,7 +156,7 @@ def _sheet(pictures: Sequence[np.ndarray], columns: int, cell_width: int, labels
     sheet = PILImage.new("RGB", (width, height), bg)
     ink = (235, 235, 235) if background.mean() < 128 else (20, 20, 20)
     draw = ImageDraw.Draw(sheet)
-    font = _font(size) if show_labels else None
+    font = fonts.font(size) if show_labels else None
     for k, p in enumerate(pictures):
         r, c = divmod(k, cols)
         x0 = pad + c * (cell_width + pad)
@@ -192,12 +192,6 @@ def _fit(draw, text: str, font, width: int) -> str:
     while text and draw.textlength(text + "...", font=font) > width:
         text = text[:-1]
     return text.rstrip() + "..."
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    return fonts.font(size)
 
 
 def _columns(x: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -116,7 +115,7 @@ def test_a_new_process_over_a_warm_cache_computes_nothing(tmp_path):
     plan = json.loads(p3.stdout)
     assert plan["title"] == {"will_run": "yes", "reason": "param 'value' changed"}
     assert plan["background"]["will_run"] == "no" and plan["draw_title"]["will_run"] == "maybe"
-    p4 = _run_cli(["run", str(root / "graphs/demo.json"), "-o", str(out), "-q", "--no-cache", "--report", str(tmp_path / "r4.json")], cache, tmp_path)
+    _run_cli(["run", str(root / "graphs/demo.json"), "-o", str(out), "-q", "--no-cache", "--report", str(tmp_path / "r4.json")], cache, tmp_path)
     assert json.loads((tmp_path / "r4.json").read_text())["counts"]["computed"] == 8
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import nodegraph.models as models
 from nodegraph.errors import NodegraphError
-from nodegraph.models import digests, lookup as resolve_mod, runtime
+from nodegraph.models import digests, runtime
 
 
 @pytest.fixture(autouse=True)

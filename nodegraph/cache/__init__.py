@@ -49,6 +49,15 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def format_size(n: float) -> str:
+    """Bytes for people: '512 B', '3.4 MiB', '20.0 GiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 class Cache:
     def __init__(self, root: str | os.PathLike | None = None, *, memory_bytes: int | None = None,
                  disk_bytes: int | None = None, persistent: bool = True):
@@ -143,4 +152,4 @@ class Cache:
             self.disk.close()
 
 
-__all__ = ["Cache", "DiskTier", "MemoryTier", "default_cache_dir", "parse_size", "value_nbytes"]
+__all__ = ["Cache", "DiskTier", "MemoryTier", "default_cache_dir", "format_size", "parse_size", "value_nbytes"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..cache import format_size as _size
 from .config import KINDS, add_root
 from .errors import ModelError
 
@@ -28,14 +29,6 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
     m.set_defaults(fn=cmd_models)
     return m
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -300,9 +300,10 @@ def _from_hub(repo_id: str, kind: str, offline: bool | None, looked: str) -> Res
         return ResolvedModel(kind=kind, name=repo_id, path=snap, repo_id=repo_id, format="hub",
                              size=tree_size(snap), found_by="hub-cache")
     if offline is None:
-        offline = env_offline or not hub_reachable()
+        offline = is_offline()
     if offline:
-        why = "HF_HUB_OFFLINE is set" if offline_by_env() else "the hub cannot be reached"
+        why = ("HF_HUB_OFFLINE is set" if offline_by_env()
+               else "no download client: pip install -c constraints.txt -e '.[ai]'")
         raise ModelOffline(
             f"model {repo_id!r} ({kind}) is not available offline ({why}): it is not in the Hugging Face cache "
             f"{hf_hub_cache()} nor in {looked}. Get it on a connected machine with "
