@@ -3,7 +3,7 @@
 The names a node author needs are here::
 
     from nodegraph import node, Outputs, Variadic, Context, Text, Int, Number, Bool, Choice, Seed, Path
-    from nodegraph import Image, Audio, Video, Speech, Prompt, Character, Timeline
+    from nodegraph import Image, Images, Audio, Video, Speech, Prompt, Character, Timeline, Model
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .errors import (
 from .graph import Document, Link
 from .node import DeclarationError, NodeSpec, Outputs, Variadic, node
 from .types import (
-    AnyValue, Audio, AudioClip, Bool, Character, Choice, Clip, Image, Int, Number, Path, Prompt,
-    Seed, Speech, Text, Timeline, Timing, Video, Voice,
+    AnyValue, Audio, AudioClip, Bool, Character, Choice, Clip, Image, Images, Int, Model, Number, Path,
+    Prompt, Seed, Speech, Text, Timeline, Timing, Video, Voice,
 )
 
 __version__ = "0.1.0"
@@ -24,6 +24,6 @@ __all__ = [
     "CancelToken", "Context", "Cancelled", "CommandError", "GraphFileError", "GraphInvalid",
     "NodegraphError", "NodeFailed", "UnsafePath", "Document", "Link", "DeclarationError",
     "NodeSpec", "Outputs", "Variadic", "node", "AnyValue", "Audio", "AudioClip", "Bool",
-    "Character", "Choice", "Clip", "Image", "Int", "Number", "Path", "Prompt", "Seed", "Speech",
+    "Character", "Choice", "Clip", "Image", "Images", "Int", "Model", "Number", "Path", "Prompt", "Seed", "Speech",
     "Text", "Timeline", "Timing", "Video", "Voice", "__version__",
 ]

@@ -55,6 +55,18 @@ class FileDigests:
         return d
 
 
+    def model(self, ref: str, kind: str, base_dir: str) -> bytes:
+        """The identity of a model reference: the sha256 of the file or folder it resolves to
+        (memoised by the model manager), or why it does not resolve (the node then runs and says so)."""
+        from .models import ModelError, resolve
+
+        try:
+            m = resolve(ref, kind, base_dir)
+            return f"{m.format}:{m.digest()}".encode()
+        except (ModelError, OSError) as e:
+            return MISSING_FILE + str(e).encode("utf-8", "surrogateescape")
+
+
 def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dict[str, bytes]],
              files: FileDigests, base_dir: str, output_dir: str) -> list:
     """What the key of node ``nid`` is made of. ``out_digests[src][port]`` are the digests of
@@ -80,8 +92,12 @@ def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dic
         else:
             value = None
         if reads_files and port.type.id == "path" and isinstance(value, str) and value:
-            path = os.path.join(base_dir, os.path.expanduser(value))
-            f_items.append([port.name, files.digest(os.path.normpath(path))])
+            kind = str(port.type.opts.get("kind") or "")
+            if kind.startswith("model:"):
+                f_items.append([port.name, files.model(value, kind[6:], base_dir)])
+            else:
+                path = os.path.join(base_dir, os.path.expanduser(value))
+                f_items.append([port.name, files.digest(os.path.normpath(path))])
         else:
             p_items.append([port.name, value])
     return [spec.id, spec.version, spec.determinism, output_dir if spec.output else "", p_items, i_items, f_items,

@@ -8,7 +8,7 @@ import numpy as np
 
 from nodes import fonts
 from nodes.colours import parse_hex
-from nodegraph import Audio, Image, Int, Text, Variadic, Video, node
+from nodegraph import Audio, Image, Images, Int, Text, Variadic, Video, node
 
 Columns = Int(min=1, max=16)
 CellWidth = Int(min=16, max=4096)
@@ -16,21 +16,27 @@ MAX_ASPECT = 4.0  # a cell is at most this many times taller than wide
 
 
 @node("preview.contact_sheet", title="Contact sheet", category="Preview")
-def contact_sheet(images: Variadic[Image], columns: Columns = 4, cell_width: CellWidth = 320,
+def contact_sheet(images: Variadic[Image], batches: Variadic[Images], columns: Columns = 4, cell_width: CellWidth = 320,
                   labels: Text(multiline=True) = "", background: Text = "#1e1e1e") -> Image:
     """Images side by side in a grid of equal cells, each with an optional label under it.
 
     Args:
         images: the images, in order (left to right, then top to bottom).
+        batches: more images, from nodes that make several at once (after the single images).
         columns: cells per row (fewer when there are fewer images).
         cell_width: width of each cell in pixels; images are scaled to fit, keeping their shape.
-        labels: one label per line, drawn under each cell in order.
+        labels: one label per line, drawn under each cell in order (a batch's own labels fill in
+            where there are fewer lines than cells).
         background: colour between and behind the cells, as #rrggbb.
     """
-    if not images:
+    pictures = [im.pixels for im in images] + [im.pixels for b in batches for im in b.images]
+    if not pictures:
         raise ValueError("the contact sheet has no images: connect at least one image")
     label_list = labels.splitlines() if labels.strip() else []
-    return Image(_sheet([im.pixels for im in images], columns, cell_width, label_list, np.array(parse_hex(background, "background"), np.float64)))
+    own = [""] * len(images) + [lab for b in batches for lab in b.labels]
+    if any(own[len(label_list):]):
+        label_list = label_list + own[len(label_list):]
+    return Image(_sheet(pictures, columns, cell_width, label_list, np.array(parse_hex(background, "background"), np.float64)))
 
 
 @node("preview.waveform", title="Waveform", category="Preview")
@@ -170,6 +176,59 @@ def _sheet(pictures: Sequence[np.ndarray], columns: int, cell_width: int, labels
             text = _fit(draw, labels[k].strip(), font, cell_width)
             draw.text((x0 + cell_width / 2, y0 + cell_h + band / 2), text, fill=ink, font=font, anchor="mm")
     return np.asarray(sheet)
+
+
+def labelled_grid(pictures: Sequence[np.ndarray], row_labels: Sequence[str], col_labels: Sequence[str],
+                  cell_width: int, background: np.ndarray) -> np.ndarray:
+    """A table of pictures: ``len(row_labels)`` rows by ``len(col_labels)`` columns (row-major),
+    row titles on the left (wrapped over up to three lines) and column titles on top."""
+    from PIL import Image as PILImage, ImageDraw
+
+    rows, cols = len(row_labels), len(col_labels)
+    if rows * cols != len(pictures):
+        raise ValueError(f"{len(pictures)} pictures do not make {rows} rows of {cols}")
+    aspect = min(float(np.median([p.shape[0] / p.shape[1] for p in pictures])), MAX_ASPECT)
+    cell_h = max(1, round(cell_width * aspect))
+    pad = max(2, cell_width // 40)
+    size = max(10, min(24, cell_width // 12))
+    font, bold = fonts.font(size), fonts.font(size, bold=True)
+    head_w = max(3 * size, min(2 * cell_width, 9 * size))
+    head_h = size + 2 * pad
+    bg = tuple(int(v) for v in background)
+    ink = (235, 235, 235) if background.mean() < 128 else (20, 20, 20)
+    sheet = PILImage.new("RGB", (head_w + cols * (cell_width + pad) + pad, head_h + rows * (cell_h + pad) + pad), bg)
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(col_labels):
+        x = head_w + pad + c * (cell_width + pad) + cell_width / 2
+        draw.text((x, head_h / 2), _fit(draw, str(label), bold, cell_width), fill=ink, font=bold, anchor="mm")
+    for r, label in enumerate(row_labels):
+        y0 = head_h + pad + r * (cell_h + pad)
+        lines = _wrap(draw, str(label), font, head_w - 2 * pad, 3)
+        top = y0 + cell_h / 2 - len(lines) * (size + 2) / 2
+        for i, line in enumerate(lines):
+            draw.text((pad, top + i * (size + 2)), line, fill=ink, font=font)
+        for c in range(cols):
+            p = pictures[r * cols + c]
+            h, w = p.shape[:2]
+            scale = min(cell_width / w, cell_h / h)
+            tw, th = max(1, round(w * scale)), max(1, round(h * scale))
+            im = _pil(p, bg).resize((tw, th), PILImage.Resampling.LANCZOS if scale < 1 else PILImage.Resampling.BICUBIC)
+            x0 = head_w + pad + c * (cell_width + pad)
+            sheet.paste(im, (x0 + (cell_width - tw) // 2, y0 + (cell_h - th) // 2))
+    return np.asarray(sheet)
+
+
+def _wrap(draw, text: str, font, width: int, max_lines: int) -> list[str]:
+    """Words over lines no wider than ``width`` (the last line shortened with '...')."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(lines[-1] + " " + word, font=font) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines - 1] + [" ".join(lines[max_lines - 1:])]
+    return [_fit(draw, line, font, width) for line in lines] or [""]
 
 
 def _pil(pixels: np.ndarray, background: tuple[int, int, int]):

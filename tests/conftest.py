@@ -10,8 +10,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import importlib.util
 import tempfile
 
-# every test process gets its own result cache, never the user's
+# every test process gets its own result cache and model config, never the user's
 os.environ["NODEGRAPH_CACHE_DIR"] = tempfile.mkdtemp(prefix="nodegraph-test-cache-")
+os.environ["NODEGRAPH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="nodegraph-test-config-")
+for _var in ("NODEGRAPH_MODELS", "NODEGRAPH_DEVICE", "NODEGRAPH_DTYPE"):
+    os.environ.pop(_var, None)
 
 import pytest
 
@@ -26,3 +29,12 @@ def registry():
     from nodegraph.registry import default_registry
 
     return default_registry()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny random-weight Stable Diffusion files (folder, single file, hub cache, IP-Adapters,
+    LoRA, unsupported checkpoints), built once per test session."""
+    from tinymodels import build_all
+
+    return build_all(tmp_path_factory.mktemp("tiny-models"))

@@ -58,7 +58,7 @@ def test_contact_sheet_through_the_evaluator(tmp_path, registry):
 
 def test_contact_sheet_fits_odd_shapes_and_transparency():
     wide, tall = _solid(200, 100, (250, 0, 0)), Image(np.full((100, 50, 4), (0, 0, 250, 0), np.uint8))
-    sheet = contact_sheet((wide, wide, tall), columns=8, cell_width=64, background="#102030")
+    sheet = contact_sheet((wide, wide, tall), (), columns=8, cell_width=64, background="#102030")
     assert sheet.width == 3 * 64 + 4 * 2 and sheet.height == 32 + 2 * 2  # 3 columns (only 3 images), no labels
     assert _cells(sheet.pixels, (250, 0, 0)) == 2 * 64 * 32
     assert _cells(sheet.pixels, (0, 0, 250)) == 0  # fully transparent: only the background shows
@@ -67,9 +67,9 @@ def test_contact_sheet_fits_odd_shapes_and_transparency():
 
 def test_contact_sheet_errors():
     with pytest.raises(ValueError, match="no images"):
-        contact_sheet(())
+        contact_sheet((), ())
     with pytest.raises(ValueError, match="#rrggbb"):
-        contact_sheet((_solid(8, 8, (0, 0, 0)),), background="dark")
+        contact_sheet((_solid(8, 8, (0, 0, 0)),), (), background="dark")
 
 
 def _tone(seconds: float, amplitude: float, rate: int = 8000) -> np.ndarray:

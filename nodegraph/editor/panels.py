@@ -330,7 +330,7 @@ class PreviewPanel:
         v, s = self.view, self.view.s
         nid = v.inspected
         state = v._nodes[nid].shown.get("state") if nid in v._nodes else None
-        key = (nid, state, v._run_serial)
+        key = (nid, state, v._run_serial, s.live_serial(nid) if nid is not None else 0)
         if key == self._key:
             return
         self._key = key

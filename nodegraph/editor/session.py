@@ -31,7 +31,7 @@ from ..graph import Document
 from ..node import REQUIRED
 from ..registry import Registry, default_registry
 from ..results import RunResult
-from ..types import Preview, ValueError_
+from ..types import Preview, ValueError_, find_type
 from ..validate import check_link
 
 STATES = ("stale", "queued", "running", "cached", "computed", "failed", "pinned", "skipped")
@@ -109,6 +109,8 @@ class NodeState:
     progress: float = 0.0
     seconds: float = 0.0
     message: str = ""
+    live: Any = None          # the latest picture a running node sent with its progress
+    live_serial: int = 0
 
 
 @dataclass
@@ -655,9 +657,11 @@ class EditorSession:
             return
         st = self._states.setdefault(e.node, NodeState())
         if e.kind == "started":
-            st.state, st.progress = "running", 0.0
+            st.state, st.progress, st.live = "running", 0.0, None
         elif e.kind == "progress":
             st.progress = float(e.data.get("fraction", 0.0))
+            if e.data.get("preview") is not None:
+                st.live, st.live_serial = e.data["preview"], st.live_serial + 1
         elif e.kind == "finished":
             st.state, st.seconds, st.progress, st.message = e.data.get("status", "computed"), float(e.data.get("seconds", 0.0)), 1.0, ""
         elif e.kind == "failed":
@@ -709,9 +713,21 @@ class EditorSession:
         self._step_order = []
         return None
 
+    def live_serial(self, node_id: str) -> int:
+        """Changes whenever a running node sends a new in-progress picture."""
+        st = self._states.get(node_id)
+        return st.live_serial if st is not None else 0
+
     def preview(self, node_id: str) -> Preview | None:
-        """A small view of the node's last output (from the run's results; nothing is recomputed)."""
+        """A small view of the node's last output (from the run's results; nothing is recomputed);
+        while it runs, the last in-progress picture it sent (a diffusion node's latents)."""
         self.previewed = node_id
+        st = self._states.get(node_id)
+        if st is not None and st.state == "running" and st.live is not None:
+            t = find_type(st.live)
+            if t is not None:
+                pv = t.preview(st.live)
+                return Preview(pv.kind, f"in progress, {st.progress:.0%}", image=pv.image)
         r = self._result.nodes.get(node_id) if self._result else None
         if r is None or not r.ok:
             return None

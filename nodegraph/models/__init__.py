@@ -20,14 +20,15 @@ from .digests import file_digest, folder_digest, path_digest, verify
 from .errors import (DigestMismatch, ModelError, ModelNotFound, ModelOffline, SingleFileConfigMissing,
                      UnsafeModelFile, UnsupportedModel)
 from .registry import VerifyResult, add, list_models, remove, scan_roots, verify_all
-from .lookup import ResolvedModel, hf_cached_snapshot, hf_hub_cache, is_offline, is_repo_id, resolve
+from .lookup import (ResolvedModel, download, hf_cached_snapshot, hf_hub_cache, hub_subpath, is_offline, is_repo_id,
+                     resolve)
 from .runtime import ModelCache, ModelKey, choose_device, dtype_for, shared_cache, torch_dtype
 
 __all__ = [
     "ARCHITECTURES", "KINDS", "KIND_FOLDERS", "DigestMismatch", "ModelCache", "ModelError", "ModelKey",
     "ModelNotFound", "ModelOffline", "ResolvedModel", "SingleFileConfigMissing", "UnsafeModelFile",
     "UnsupportedModel", "VerifyResult", "add", "add_cli", "add_root", "choose_device", "config_dir",
-    "dtype_for", "file_digest", "folder_digest", "hf_cached_snapshot", "hf_hub_cache", "is_offline",
+    "download", "dtype_for", "file_digest", "folder_digest", "hf_cached_snapshot", "hf_hub_cache", "hub_subpath", "is_offline",
     "is_repo_id", "kind_folders", "list_models", "model_roots", "path_digest", "read_safetensors_header",
     "remove", "resolve", "scan_roots", "shared_cache", "single_file_config", "sniff_architecture",
     "torch_dtype", "verify", "verify_all",

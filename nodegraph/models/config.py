@@ -27,7 +27,7 @@ ENV_MODELS = "NODEGRAPH_MODELS"
 
 # kind -> folder names inside a root (ComfyUI first, then A1111 and other common spellings)
 KIND_FOLDERS: dict[str, tuple[str, ...]] = {
-    "checkpoints": ("checkpoints", "Stable-diffusion"),
+    "checkpoints": ("checkpoints", "Stable-diffusion", "diffusers"),
     "diffusers": ("diffusers",),
     "loras": ("loras", "Lora", "LyCORIS"),
     "ip_adapter": ("ip_adapter", "ipadapter", "IP-Adapter"),

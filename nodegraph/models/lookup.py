@@ -239,9 +239,12 @@ def resolve(ref: str, kind: str, base_dir: str | os.PathLike | None = None, *,
     _refuse_ckpt_twin(direct, kind)
 
     looked = _where(direct, folders, kind, roots)
-    # 4. a Hugging Face repo id
+    # 4. a Hugging Face repo id, or a file or folder inside one (org/name/path/in/repo)
     if not pathish and is_repo_id(ref):
         return _from_hub(ref, kind, offline, looked)
+    repo, sub = hub_subpath(ref)
+    if repo:
+        return _from_hub_subpath(ref, repo, sub, kind, offline, looked)
     why = "it is not a Hugging Face repo id either" if "/" in ref else \
         "a Hugging Face repo id has the form org/name"
     raise ModelNotFound(f"model {ref!r} ({kind}) not found: looked in {looked}; {why}. "
@@ -286,6 +289,53 @@ def _from_registry(name: str, entry: dict, kind: str, offline: bool | None) -> R
         r = _from_hub(entry["repo_id"], kind, offline, "the model registry")
         return replace(r, name=name, registered_sha256=entry.get("sha256"))
     raise ModelError(f"model {name!r} in {_cfg_file()} has neither \"path\" nor \"repo_id\"")
+
+
+def hub_subpath(ref: str) -> tuple[str, str]:
+    """``("org/name", "path/in/repo")`` for a reference to a file or folder inside a hub repo, else ``("", "")``."""
+    parts = ref.split("/")
+    if len(parts) < 3 or ref.startswith(("/", ".", "~")) or "\\" in ref or any(p in ("", ".", "..") for p in parts):
+        return "", ""
+    repo = "/".join(parts[:2])
+    return (repo, "/".join(parts[2:])) if is_repo_id(repo) else ("", "")
+
+
+def _from_hub_subpath(ref: str, repo: str, sub: str, kind: str, offline: bool | None, looked: str) -> ResolvedModel:
+    snap = hf_cached_snapshot(repo)
+    if snap is not None and (snap / sub).exists():
+        local = _local(snap / sub, kind, ref, "hub-cache")
+        return replace(local, repo_id=repo)
+    if offline is None:
+        offline = is_offline()
+    if offline:
+        what = f"{sub} of {repo}"
+        raise ModelOffline(
+            f"model {ref!r} ({kind}) is not available offline: {what} is not in the Hugging Face cache "
+            f"{hf_hub_cache()} nor in {looked}. Get it on a connected machine with "
+            f"`huggingface-cli download {repo} --include '{sub}*'` (then copy the cache folder), or put it in a "
+            f"folder and run `nodegraph models add PATH --kind {kind}`")
+    return ResolvedModel(kind=kind, name=ref, path=None, repo_id=ref, format="hub", found_by="hub")
+
+
+def download(model: ResolvedModel) -> ResolvedModel:
+    """Fetch a ``hub`` reference into the standard Hugging Face cache and resolve it again, locally.
+
+    Only called by nodes when a reference is not cached and the hub may be used; errors name the repo.
+    """
+    if model.format != "hub" or not model.repo_id:
+        return model
+    repo, sub = hub_subpath(model.repo_id)
+    try:
+        from huggingface_hub import snapshot_download
+
+        if repo:
+            snapshot_download(repo, allow_patterns=[sub, sub + "/*"])
+        else:
+            snapshot_download(model.repo_id)
+    except Exception as e:  # network, authentication, missing repo: one line naming it
+        raise ModelNotFound(f"model {model.repo_id!r} ({model.kind}): download from the Hugging Face hub failed: "
+                            f"{type(e).__name__}: {e}") from None
+    return resolve(model.repo_id, model.kind, offline=True)
 
 
 def _from_hub(repo_id: str, kind: str, offline: bool | None, looked: str) -> ResolvedModel:

@@ -20,6 +20,7 @@ from .records import (
     AudioClip, AudioClipT, Character, CharacterT, Clip, ClipT, Prompt, PromptT, Record, Timeline,
     TimelineT, Voice, VoiceT, from_tree, register_record, to_tree,
 )
+from .model import AdapterRef, AdapterRefT, Images, ImagesT, LoraRef, LoraRefT, Model, ModelT
 
 _CLASSES: dict[Any, ValueType] = {
     str: Text, int: Int, float: Number, bool: Bool,
@@ -46,5 +47,6 @@ __all__ = [
     "Number", "Path", "Seed", "Text", "Audio", "Image", "Speech", "Timing", "Video", "AudioClip",
     "Character", "Clip", "Prompt", "Record", "Timeline", "Voice", "register_record", "to_tree",
     "from_tree", "ImageT", "AudioT", "VideoT", "SpeechT", "PromptT", "CharacterT", "TimelineT",
-    "ClipT", "AudioClipT", "VoiceT",
+    "ClipT", "AudioClipT", "VoiceT", "AdapterRef", "AdapterRefT", "Images", "ImagesT", "LoraRef",
+    "LoraRefT", "Model", "ModelT",
 ]
