@@ -632,7 +632,8 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
             kwargs[port.name] = port.default
         else:  # validate() reports this before a run; kept for direct callers
             raise ValueError_(f"required input {port.name!r} is not connected")
-        if port.type.id == "path" and isinstance(kwargs[port.name], str) and kwargs[port.name]:
+        if port.type.id == "path" and isinstance(kwargs[port.name], str) and kwargs[port.name] \
+                and not str(port.type.opts.get("kind") or "").startswith("model:"):  # a model may be a name or a repo id
             kwargs[port.name] = str(ctx.input_path(kwargs[port.name]))
     return kwargs
 

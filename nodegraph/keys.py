@@ -93,7 +93,8 @@ def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dic
             value = None
         if reads_files and port.type.id == "path" and isinstance(value, str) and value:
             kind = str(port.type.opts.get("kind") or "")
-            if kind.startswith("model:"):
+            if kind.startswith("model:"):  # the reference (the handle records where) and what it names
+                p_items.append([port.name, value])
                 f_items.append([port.name, files.model(value, kind[6:], base_dir)])
             else:
                 path = os.path.join(base_dir, os.path.expanduser(value))

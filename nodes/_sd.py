@@ -238,7 +238,9 @@ def configured(h: Model) -> Any:
         if name in loaded:
             continue
         try:
-            pipe.load_lora_weights(lo.path, adapter_name=name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # peft: "multiple adapters" is what we want
+                pipe.load_lora_weights(lo.path, adapter_name=name)
         except Exception as e:
             try:
                 pipe.delete_adapters(name)

@@ -166,8 +166,8 @@ def _resized(img: Image, width: int, height: int, mode: str = "RGB"):
     from PIL import Image as PILImage
 
     pil = _sd.to_pil(img) if mode == "RGB" else PILImage.fromarray(np.ascontiguousarray(img.rgb())).convert("L")
-    if pil.size != (width, height):
-        pil = pil.resize((width, height), PILImage.Resampling.LANCZOS)
+    if pil.size != (width, height):  # a mask is scaled without ringing (it stays 0 where it was 0)
+        pil = pil.resize((width, height), PILImage.Resampling.LANCZOS if mode == "RGB" else PILImage.Resampling.BILINEAR)
     return pil
 
 
@@ -283,10 +283,15 @@ def inpaint(model: Model, image: Image, mask: Image, prompt: Prompt, character: 
     w, h = _target_size(pipe, model, image, width, height)
     if int(steps * strength) < 1:
         raise ValueError_(f"strength {strength:g} x steps {steps} leaves no step to run: raise one of them")
+    source, soft = _resized(image, w, h), _resized(mask, w, h, "L")
     imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler, width=w, height=h,
-                        image=_resized(image, w, h), mask=_resized(mask, w, h, "L"), strength=strength,
-                        references=refs, reference_scale=reference_strength)
+                        image=source, mask=soft, strength=strength, references=refs,
+                        reference_scale=reference_strength)
+    # outside the mask the picture is the original's, pixel for pixel (the VAE round trip would blur it)
+    keep = 1.0 - np.asarray(soft, np.float32)[:, :, None] / 255.0
+    orig = np.asarray(source, np.float32)
+    imgs = [Image((im.pixels.astype(np.float32) * (1.0 - keep) + orig * keep + 0.5).astype(np.uint8)) for im in imgs]
     return _batch(imgs, seed)
 
 

@@ -170,13 +170,17 @@ def test_T5_missing_paths_are_never_repo_ids(env, monkeypatch):
     monkeypatch.setenv("NODEGRAPH_MODELS", str(root))
     project = env / "project"
     (project / "models").mkdir(parents=True)
-    for ref in ("./models/sd15", "models/sd15", "weights/sd15.safetensors", "a/b/c", "sd15"):
+    for ref in ("./models/sd15", "models/sd15", "weights/sd15.safetensors", "models/sd15/unet", "sd15"):
         with pytest.raises(models.ModelNotFound) as e:
             models.resolve(ref, "checkpoints", base_dir=project)
         assert not isinstance(e.value, models.ModelOffline), ref
         assert repr(ref) in str(e.value) or ref.lstrip("./") in str(e.value)
     msg = str(e.value)
     assert str(root / "checkpoints") in msg and "nodegraph models add" in msg
+    # org/name/path is a file inside a hub repo (not a local folder): the error says both where it looked
+    with pytest.raises(models.ModelOffline) as e:
+        models.resolve("h94/IP-Adapter/models/ip-adapter_sd15.safetensors", "ip_adapter", base_dir=project)
+    assert "models/ip-adapter_sd15.safetensors of h94/IP-Adapter" in str(e.value) and str(project) in str(e.value)
     assert models.is_repo_id("runwayml/stable-diffusion-v1-5")
     for bad in ("a/b/c", "a--b/c", "/abs", "x", "a/.b", "a/b..c", "a b/c"):
         assert not models.is_repo_id(bad), bad

@@ -243,7 +243,7 @@ def resolve(ref: str, kind: str, base_dir: str | os.PathLike | None = None, *,
     if not pathish and is_repo_id(ref):
         return _from_hub(ref, kind, offline, looked)
     repo, sub = hub_subpath(ref)
-    if repo:
+    if repo and not (base / repo.split("/")[0]).exists():
         return _from_hub_subpath(ref, repo, sub, kind, offline, looked)
     why = "it is not a Hugging Face repo id either" if "/" in ref else \
         "a Hugging Face repo id has the form org/name"
