@@ -174,7 +174,7 @@ def test_single_file_without_a_config_folder_says_what_to_do(m, tmp_path):
     os.link(m.single_file, ck)
     _, r = run(sd_graph(str(ck)), tmp_path)
     err = error_of(r, "load")
-    assert str(ck) in err and "Stable Diffusion 1.x" in err and "config" in err and "huggingface-cli download" in err
+    assert str(ck) in err and "Stable Diffusion 1.x" in err and "config" in err and "hf download" in err
 
 
 def test_model_by_repo_id_from_the_hugging_face_cache_offline(m, tmp_path, monkeypatch):
@@ -185,7 +185,7 @@ def test_model_by_repo_id_from_the_hugging_face_cache_offline(m, tmp_path, monke
     assert handle.repo_id == m.hub_repo and Path(handle.path) == m.hub_snapshot
     _, missing = run(sd_graph("tiny-org/not-downloaded"), tmp_path / "b")
     err = error_of(missing, "load")
-    assert "'tiny-org/not-downloaded'" in err and "not available offline" in err and "huggingface-cli download" in err
+    assert "'tiny-org/not-downloaded'" in err and "not available offline" in err and "hf download" in err
 
 
 def test_model_by_name_under_a_comfyui_root(m, tmp_path, monkeypatch):

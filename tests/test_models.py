@@ -157,7 +157,7 @@ def test_repo_id_missing_offline_is_a_clear_error(env):
         models.resolve("acme/not-here", "checkpoints", base_dir=env)
     msg = str(e.value)
     assert "'acme/not-here'" in msg and "HF_HUB_OFFLINE" in msg and str(env / "hf" / "hub") in msg
-    assert "huggingface-cli download acme/not-here" in msg and "nodegraph models add PATH --kind checkpoints" in msg
+    assert "hf download acme/not-here" in msg and "nodegraph models add PATH --kind checkpoints" in msg
     # online and uncached: a hub reference the node may download later (nothing downloaded here)
     r = models.resolve("acme/not-here", "checkpoints", base_dir=env, offline=False)
     assert (r.format, r.path, r.load_source) == ("hub", None, "acme/not-here")

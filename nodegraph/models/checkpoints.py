@@ -133,5 +133,5 @@ def single_file_config(path: str | os.PathLike, config: str | None = None, *,
     raise SingleFileConfigMissing(
         f"{path}: this {label} checkpoint needs the diffusers config folder of its base architecture to load "
         f"offline, and none was found (looked for {', '.join(str(t) for t in tried)} and the Hugging Face cache "
-        f"of {repo}). Provide one: `huggingface-cli download {repo} --exclude '*.safetensors' '*.bin' '*.ckpt' "
-        f"'*.pt' --local-dir {target}`, or copy a {label} diffusers folder's config files there")
+        f"of {repo}). Provide one: `hf download {repo} --exclude '*.safetensors' --exclude '*.bin' "
+        f"--exclude '*.ckpt' --exclude '*.pt' --local-dir {target}`, or copy a {label} diffusers folder's config files there")

@@ -3,7 +3,7 @@
 The memo lives in ``<config dir>/digests.json`` so a 7 GB checkpoint is hashed once, not at every
 run; a file whose size or mtime changed is hashed again. A folder's digest is the sha256 of
 ``relative/path\\0<file sha256>\\n`` lines over its files sorted by relative path (hidden files and
-folders, such as ``.cache/`` left by ``huggingface-cli --local-dir``, are skipped).
+folders, such as ``.cache/`` left by ``hf download --local-dir``, are skipped).
 """
 from __future__ import annotations
 

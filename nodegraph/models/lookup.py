@@ -312,7 +312,7 @@ def _from_hub_subpath(ref: str, repo: str, sub: str, kind: str, offline: bool | 
         raise ModelOffline(
             f"model {ref!r} ({kind}) is not available offline: {what} is not in the Hugging Face cache "
             f"{hf_hub_cache()} nor in {looked}. Get it on a connected machine with "
-            f"`huggingface-cli download {repo} --include '{sub}*'` (then copy the cache folder), or put it in a "
+            f"`hf download {repo} --include '{sub}' --include '{sub}/*'` (then copy the cache folder), or put it in a "
             f"folder and run `nodegraph models add PATH --kind {kind}`")
     return ResolvedModel(kind=kind, name=ref, path=None, repo_id=ref, format="hub", found_by="hub")
 
@@ -357,6 +357,6 @@ def _from_hub(repo_id: str, kind: str, offline: bool | None, looked: str) -> Res
         raise ModelOffline(
             f"model {repo_id!r} ({kind}) is not available offline ({why}): it is not in the Hugging Face cache "
             f"{hf_hub_cache()} nor in {looked}. Get it on a connected machine with "
-            f"`huggingface-cli download {repo_id}` (then copy the cache folder), or put it in a folder and run "
+            f"`hf download {repo_id}` (then copy the cache folder), or put it in a folder and run "
             f"`nodegraph models add PATH --kind {kind}`")
     return ResolvedModel(kind=kind, name=repo_id, path=None, repo_id=repo_id, format="hub", found_by="hub")
