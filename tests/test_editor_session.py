@@ -252,3 +252,31 @@ def test_fractions_of_a_pixel_are_not_edits(session):
     assert session.doc.revision == before and not session.dirty
     session.move("credits", (400.6, 359.9))
     assert session.node_view("credits").pos == (401.0, 360.0)
+
+
+def test_a_running_node_shows_its_in_progress_picture_then_its_result(session):
+    """A diffusion node sends latent previews with its progress; the preview panel shows the latest
+    while the node runs, and the real result once it has finished."""
+    import numpy as np
+
+    from nodegraph.results import Event
+    from nodegraph.types import Image
+
+    session.run()
+    while session.running:
+        session.poll()
+        time.sleep(0.01)
+    session.poll()
+    done = session.preview("background")
+    assert done is not None and done.kind == "image"
+    live = Image(np.full((8, 8, 3), 200, np.uint8))
+    serial = session.live_serial("background")
+    session._on_event(Event("started", "background", {}))
+    session._on_event(Event("progress", "background", {"fraction": 0.5, "message": "step 5/10", "preview": live}))
+    assert session.live_serial("background") == serial + 1
+    pv = session.preview("background")
+    assert pv.text == "in progress, 50%" and pv.image.shape[:2] == (8, 8) and pv.image.mean() == 200
+    session._on_event(Event("progress", "background", {"fraction": 0.6, "message": "step 6/10", "preview": None}))
+    assert session.live_serial("background") == serial + 1      # no new picture: nothing to redraw
+    session._on_event(Event("finished", "background", {"status": "computed", "seconds": 0.1}))
+    assert session.preview("background").text == done.text
