@@ -6,6 +6,7 @@ on a second run, and clear errors for bad input."""
 from __future__ import annotations
 
 import json
+import os
 import wave
 from pathlib import Path
 
@@ -318,3 +319,22 @@ def test_a_folder_that_is_not_musicgen_is_refused(m, tmp_path):
 def test_durations_out_of_range_are_refused_before_running(m, tmp_path, duration, words):
     with pytest.raises(GraphInvalid, match=f"node 'gen'.*param 'duration'.*{words}"):
         run(mg_graph(m.musicgen, {"duration": duration}), tmp_path)
+
+
+def test_the_scored_scene_template_runs_on_a_tiny_model(m, tmp_path):
+    """graphs/score_scene.json: the talking-character scene with a MusicGen score ducked under the lines."""
+    import subprocess
+    import sys
+
+    import av
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "out"
+    env = dict(os.environ, NODEGRAPH_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, "-m", "nodegraph", "run", "graphs/score_scene.json", "-o", str(out), "-q",
+                        "--set", f"music.model={m.musicgen}"], capture_output=True, text=True, env=env, cwd=root)
+    assert p.returncode == 0, p.stderr
+    with av.open(str(out / "score_scene.mp4")) as f:
+        assert abs(float(f.duration / 1_000_000) - 16.0) < 0.1
+        assert [s.type for s in f.streams] == ["video", "audio"]
+    assert (out / "score_scene.otio").exists()
