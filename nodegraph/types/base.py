@@ -193,6 +193,7 @@ def register_type(t: ValueType) -> ValueType:
     if not t.id or t.id in TYPES and TYPES[t.id] is not t:
         raise ValueError(f"value type id {t.id!r} is empty or already registered")
     TYPES[t.id] = t
+    _find_order.clear()  # a type a pack registers late is found too
     return t
 
 
