@@ -289,6 +289,18 @@ def _encode_audio(audio: Audio, duration: float) -> bytes:
     return msgpack.packb({"extradata": bytes(cc.extradata or b""), "packets": packets}, use_bin_type=True)
 
 
+@node("video.sound", title="Sound of a video", category="Video")
+def sound(video: Video) -> Audio:
+    """The sound track of a video (to transcribe it, clone its speaker's voice, or mix it).
+
+    Args:
+        video: a video with sound (a loaded file, or anything a node attached sound to).
+    """
+    if video.audio is None:
+        raise ValueError_("this video has no sound track")
+    return video.audio
+
+
 @node("video.save_mp4", title="Save MP4", category="Output", output=True, cost="io")
 def save_mp4(video: Video, filename: Text = "video.mp4", audio: Audio | None = None,
              quality: Int(min=0, max=51) = 20, speed: Choice("ultrafast", "veryfast", "faster", "medium", "slow") = "veryfast",

@@ -282,3 +282,14 @@ def test_load_falls_back_to_ffmpeg_for_aac(tmp_path):
     a = audio_nodes.load(str(path))
     assert a.rate == rate and a.channels == 1 and abs(a.frames - rate) < 4096
     assert peak_freq(a.samples, rate) == pytest.approx(440.0, abs=2)
+
+
+def test_the_sound_of_a_video_and_a_video_without_one():
+    from nodegraph import Image, Video
+    from nodes.media import sound
+
+    still = Video.from_image(Image(np.zeros((8, 8, 3), np.uint8)), 24)
+    with pytest.raises(ValueError, match="no sound track"):
+        sound(still)
+    track = Audio(np.linspace(-0.5, 0.5, 4800, dtype=np.float32), 48000)
+    assert sound(still.with_audio(track)) is track
