@@ -1,0 +1,534 @@
+"""Voice cloning with coqui-tts on the user's own models: XTTS-v2 speaks a text in the voice of a
+character's recordings, and OpenVoice turns any speech (the built-in espeak voice, a recording)
+into that voice, keeping its timing.
+
+Both take the voice from a Character's recordings (its ``voice_samples``) or from a reference
+recording; each recording is mixed to mono, resampled to the model's rate (any rate is fine) and
+trimmed of its silent ends, and together they must hold at least a second of voice.
+
+XTTS writes one sentence at a time (long sentences are cut at word boundaries to the model's
+limit for the language): progress per generated token within each sentence, cancellation
+between tokens, and each sentence seeded on its own from the node's seed. XTTS gives no word
+timings, so they are found by alignment: espeak-ng says each sentence too (in a thousandth of
+the time), which gives words and phonemes with times, and its loudness contour is aligned to
+the XTTS sentence's by dynamic time warping; the espeak timings are carried over along that
+warp. Where espeak-ng does not know the language, words share the sentence's voiced span in
+proportion to their length (in characters). The Speech therefore drives Lipsync and Subtitles as the Speak node's
+does.
+
+OpenVoice keeps the input's length sample for sample (at its own rate), so a converted Speech
+keeps the words and phonemes of the Speech it came from. Long input is converted in parts of at
+most 20 s cut at quiet moments: progress per part, cancellation between parts.
+
+The models load once per process (``nodegraph.models.shared_cache``); torch and coqui-tts are
+imported inside the functions, so the pack registers without them (``nodes._coqui`` says what to
+install when they are missing).
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+import unicodedata
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+
+from nodegraph import Audio, Character, Choice, Context, Number, Path, Seed, Speech, Text, Timing, node
+from nodegraph.types import ValueError_
+
+from . import _coqui, _hf, audiodsp
+
+MIN_VOICE_S = 1.0         # a voice needs at least this much voiced sound across its recordings
+FRAME_S = 0.02            # voice activity frames
+SILENCE_DB = -60.0        # a recording whose loudest frame is below this (dBFS) is silent
+VOICED_RANGE_DB = 40.0    # voiced: within this of the recording's loudest frame
+HOP_S = 0.01              # alignment frames
+PART_S = 20.0             # OpenVoice converts at most this much at a time...
+CUT_SEARCH_S = 5.0        # ...cut at the quietest 50 ms of the part's last seconds
+SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+|(?<=[。！？；])")
+ESPEAK_LANGUAGE = {"zh-cn": "cmn", "zh": "cmn"}
+
+XttsRef = Path(kind="model:audio")
+OpenVoiceRef = Path(kind="model:audio")
+Device = Choice("auto", "cpu", "cuda", "mps")
+SpeakText = Text(multiline=True, placeholder="What to say")
+
+
+# -- the voice: reference recordings --------------------------------------------------------------------
+
+def _frame_db(x: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS level in dBFS of consecutive frames of mono ``x`` (at least one frame)."""
+    n = max(1, int(round(rate * frame_s)))
+    k = max(1, len(x) // n)
+    x = x[: k * n] if len(x) >= n else np.pad(x, (0, n - len(x)))
+    rms = np.sqrt(np.mean(np.square(x.reshape(k, n), dtype=np.float64), axis=1))
+    return 20.0 * np.log10(rms + 1e-10)
+
+
+def voice_activity(x: np.ndarray, rate: int) -> tuple[float, int, int]:
+    """(seconds of voiced sound, first voiced sample, end of the last voiced frame) of mono ``x``;
+    (0, 0, 0) when it is silent."""
+    db = _frame_db(x, rate)
+    if len(x) == 0 or db.max() < SILENCE_DB:
+        return 0.0, 0, 0
+    voiced = np.flatnonzero(db > max(SILENCE_DB, db.max() - VOICED_RANGE_DB))
+    n = max(1, int(round(rate * FRAME_S)))
+    return len(voiced) * FRAME_S, int(voiced[0]) * n, min(len(x), (int(voiced[-1]) + 1) * n)
+
+
+def recordings(character: Character | None, reference: Audio | None, node_title: str) -> tuple[list[Audio], str]:
+    """The voice's recordings (the reference, else the character's) and who they are, for messages."""
+    if reference is not None:
+        return [reference], "the reference recording"
+    if character is None:
+        raise ValueError_(f"{node_title} needs a voice: connect a Character with voice recordings (its "
+                          f"voice_samples), or a reference recording")
+    who = f"character {character.name!r}"
+    refs = list(character.voice.references)
+    if not refs:
+        raise ValueError_(f"{who} has no voice recordings to clone: connect recordings of its voice to the "
+                          f"Character node's voice_samples input (3-10 s of clear speech), or connect a "
+                          f"reference recording to this node")
+    return refs, who
+
+
+def prepare_voice(refs: list[Audio], rate: int, who: str) -> tuple[list[np.ndarray], float]:
+    """Each recording as mono float32 at ``rate`` with its silent ends cut, and the seconds of
+    voice in all of them; a silent or too short voice is refused, naming whose it is."""
+    out, total = [], 0.0
+    for i, a in enumerate(refs, 1):
+        mono = np.ascontiguousarray(a.samples.mean(axis=1, dtype=np.float32))
+        if not np.isfinite(mono).all():
+            raise ValueError_(f"{who}: recording {i} holds samples that are not finite numbers")
+        if a.rate != rate:
+            mono = audiodsp.resample(mono[:, None], a.rate, rate)[:, 0]
+        voiced, start, end = voice_activity(mono, rate)
+        which = f"recording {i} of {len(refs)}" if len(refs) > 1 else "the recording"
+        if voiced == 0.0:
+            raise ValueError_(f"{who}: {which} ({a.duration:.2f} s) is silent; a voice cannot be cloned from it")
+        margin = int(0.05 * rate)
+        out.append(np.ascontiguousarray(mono[max(0, start - margin):min(len(mono), end + margin)], np.float32))
+        total += voiced
+    if total < MIN_VOICE_S:
+        raise ValueError_(f"{who}: the voice recordings hold only {total:.2f} s of voice "
+                          f"({sum(a.duration for a in refs):.2f} s in all); cloning needs at least "
+                          f"{MIN_VOICE_S:g} s of speech (3-10 s of clear speech works best)")
+    return out, total
+
+
+# -- text: sentences and words ----------------------------------------------------------------------------
+
+def sentences(text: str, limit: int) -> list[str]:
+    """The text as sentences of at most ``limit`` characters (longer ones cut between words)."""
+    out = []
+    for s in SENTENCE_END.split(" ".join(text.split())):
+        s = s.strip()
+        if not s or not any(ch.isalnum() for ch in s):
+            continue
+        out += textwrap.wrap(s, width=max(20, limit), break_long_words=True, break_on_hyphens=False) \
+            if len(s) > limit else [s]
+    return out
+
+
+def _is_mark(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return cat[0] == "P" or cat in ("Sm", "Sk")
+
+
+def words_of(sentence: str) -> list[str]:
+    """The written words of a sentence without the punctuation around them."""
+    out = []
+    for w in sentence.split():
+        i, j = 0, len(w)
+        while i < j and _is_mark(w[i]):
+            i += 1
+        while j > i and _is_mark(w[j - 1]):
+            j -= 1
+        if i < j:
+            out.append(w[i:j])
+    return out
+
+
+# -- timings: alignment -----------------------------------------------------------------------------------
+
+def _contour(x: np.ndarray, rate: int, hop_s: float) -> np.ndarray:
+    """Loudness per frame, 0 (50 dB below the loudest frame, or quieter) to 1 (the loudest)."""
+    db = _frame_db(x, rate, hop_s)
+    return np.clip((db - (db.max() - 50.0)) / 50.0, 0.0, 1.0).astype(np.float32)
+
+
+def dtw(a: np.ndarray, b: np.ndarray, penalty: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest monotonic path ``(i, j)`` from (0, 0) to the ends through the |a_i - b_j|
+    costs (steps: both, a only or b only; the single steps cost ``penalty`` more). Rows are
+    vectorised: D[i, j] = C[j] + j p + min over k <= j of (A[k] - C[k-1] - k p), C the row's
+    running cost and A the best way into the row at k."""
+    n, m = len(a), len(b)
+    cost = np.abs(a[:, None] - b[None, :]).astype(np.float64)
+    jp = np.arange(m) * penalty
+    d = np.empty((n, m))
+    d[0] = np.cumsum(cost[0]) + jp
+    for i in range(1, n):
+        prev = d[i - 1]
+        enter = np.empty(m)
+        enter[0] = prev[0] + penalty
+        enter[1:] = np.minimum(prev[:-1], prev[1:] + penalty)
+        run = np.cumsum(cost[i])
+        before = np.concatenate(([0.0], run[:-1]))
+        d[i] = run + jp + np.minimum.accumulate(enter - before - jp)
+    i, j = n - 1, m - 1
+    path = [(i, j)]
+    while i > 0 or j > 0:
+        options = []
+        if i > 0 and j > 0:
+            options.append((d[i - 1, j - 1], i - 1, j - 1))
+        if i > 0:
+            options.append((d[i - 1, j] + penalty, i - 1, j))
+        if j > 0:
+            options.append((d[i, j - 1] + penalty, i, j - 1))
+        _, i, j = min(options)
+        path.append((i, j))
+    p = np.array(path[::-1])
+    return p[:, 0], p[:, 1]
+
+
+def warp(guide: np.ndarray, guide_rate: int, target: np.ndarray, target_rate: int):
+    """A monotonic map from times in ``guide`` to times in ``target`` (seconds), along the DTW
+    path of their loudness contours."""
+    length = max(len(guide) / guide_rate, len(target) / target_rate)
+    hop_s = HOP_S if length <= 20.0 else HOP_S * length / 20.0       # at most about 2000 x 2000 frames
+    a, b = _contour(guide, guide_rate, hop_s), _contour(target, target_rate, hop_s)
+    ia, ib = dtw(a, b)
+    frames = np.arange(len(a))
+    mean_b = np.bincount(ia, weights=ib, minlength=len(a)) / np.maximum(np.bincount(ia, minlength=len(a)), 1)
+    g_end, t_end = len(guide) / guide_rate, len(target) / target_rate
+    xs = np.concatenate(([0.0], (frames + 0.5) * hop_s, [max(g_end, len(a) * hop_s)]))
+    ys = np.concatenate(([0.0], (mean_b + 0.5) * hop_s, [t_end]))
+    ys = np.clip(np.maximum.accumulate(ys), 0.0, t_end)
+
+    def to_target(t: float) -> float:
+        return float(np.interp(t, xs, ys))
+
+    return to_target
+
+
+def espeak_guide(sentence: str, language: str) -> tuple[np.ndarray, int, list, list] | None:
+    """espeak-ng saying the sentence: (samples, rate, words, phonemes), or None where espeak-ng
+    does not know the language."""
+    from . import _espeak
+
+    code = ESPEAK_LANGUAGE.get(language.lower(), language)
+    try:
+        voice = _espeak.resolve_voice(code)
+        pcm, rate, words, phonemes = _espeak.synthesize(sentence, voice)
+    except (ValueError, OSError, RuntimeError):
+        return None
+    if not words or len(pcm) == 0:
+        return None
+    return pcm.astype(np.float32) / 32768.0, int(rate), words, phonemes
+
+
+def align(sentence: str, wave: np.ndarray, rate: int, guide: tuple | None) -> tuple[list[Timing], list[Timing]]:
+    """Word and phoneme timings (seconds from the sentence's start) for XTTS's ``wave``."""
+    duration = len(wave) / rate
+    if duration < 2 * HOP_S:       # (the model stopped at once) nothing to align: the words take no time
+        labels = [w for _, _, w in guide[2]] if guide is not None else words_of(sentence)
+        return [Timing(0.0, duration, w) for w in labels], []
+    if guide is not None:
+        g_wave, g_rate, g_words, g_phonemes = guide
+        f = warp(g_wave, g_rate, wave, rate)
+        words = [Timing(f(a), f(b), w) for a, b, w in g_words]
+        phonemes = [Timing(f(a), f(b), p) for a, b, p in g_phonemes]
+        return words, phonemes
+    labels = words_of(sentence)
+    _, start, end = voice_activity(wave, rate)
+    t0, t1 = (start / rate, end / rate) if end > start else (0.0, duration)
+    # each character one unit of time, and one unit between words
+    unit = (t1 - t0) / max(1, sum(len(w) for w in labels) + len(labels) - 1)
+    out, at = [], t0
+    for w in labels:
+        out.append(Timing(float(at), float(min(t1, at + unit * len(w))), w))
+        at += unit * (len(w) + 1)
+    return out, []
+
+
+def _shifted(timings: list[Timing], offset: float, limit: float, last: float) -> tuple[list[Timing], float]:
+    """Timings moved by ``offset`` seconds, kept inside [last start, limit] and in order."""
+    out = []
+    for t in timings:
+        start = min(max(offset + t.start, last), limit)
+        end = min(max(offset + t.end, start), limit)
+        out.append(Timing(start, end, t.label))
+        last = start
+    return out, last
+
+
+# -- XTTS: speaking --------------------------------------------------------------------------------------
+
+def check_language(languages: tuple[str, ...], language: str, model_name: str) -> str:
+    """The model's code for ``language`` ("en", "en-US" -> "en"; "zh" -> "zh-cn"), or a refusal listing them."""
+    code = (language or "").strip().lower().replace("_", "-")
+    if code in languages:
+        return code
+    base = code.split("-", 1)[0]
+    for known in languages:
+        if known.split("-", 1)[0] == base and base:
+            return known
+    raise ValueError_(f"the XTTS model {model_name!r} does not speak {language!r}; its languages: "
+                      f"{', '.join(languages)}")
+
+
+def _sentence_seed(seed: int, k: int) -> int:
+    return (int(seed) + k * 0x9E3779B97F4A7C15) % (1 << 63)
+
+
+def _token_counter(on_step: Any) -> Any:
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Steps(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            on_step()
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([Steps()])
+
+
+def conditioning(engine: _coqui.XttsEngine, voice: list[np.ndarray]) -> tuple[Any, Any]:
+    """XTTS's GPT conditioning latents and speaker embedding for the recordings (at its
+    conditioning rate), as ``Xtts.get_conditioning_latents`` computes them from files."""
+    import torch
+
+    model, rate, s = engine.model, engine.cond_rate, engine.settings
+    embeddings, clips = [], []
+    with torch.inference_mode():
+        for x in voice:
+            t = torch.from_numpy(np.ascontiguousarray(x[: int(rate * s["max_ref_len"])]))[None].to(model.device)
+            if s["sound_norm_refs"]:
+                t = t / t.abs().max() * 0.75
+            embeddings.append(model.get_speaker_embedding(t, rate))
+            clips.append(t)
+        latents = model.get_gpt_cond_latents(torch.cat(clips, dim=-1), rate, length=int(s["gpt_cond_len"]),
+                                             chunk_length=int(s["gpt_cond_chunk_len"]))
+        speaker = torch.stack(embeddings).mean(dim=0)
+    return latents, speaker
+
+
+def speak(engine: _coqui.XttsEngine, text: str, language: str, voice: list[np.ndarray], temperature: float,
+          speed: float, seed: int, ctx: Context | None) -> tuple[np.ndarray, list[Timing], list[Timing]]:
+    """(mono float32 at ``engine.rate``, words, phonemes) of XTTS saying ``text``."""
+    import torch
+
+    parts = sentences(text, engine.char_limits.get(language.split("-")[0], 250))
+    if not parts:
+        raise ValueError_("the text has nothing to say (no letters or digits)")
+    guides = [espeak_guide(p, language) for p in parts]
+    total = float(sum(len(p) for p in parts))
+    s = engine.settings
+    state = {"k": 0, "steps": 0, "done": 0.0, "expect": 1.0}
+
+    def on_step() -> None:
+        state["steps"] += 1
+        if ctx is not None:
+            k = state["k"]
+            within = min(0.95, state["steps"] / state["expect"])
+            ctx.progress((state["done"] + len(parts[k]) * within) / total,
+                         f"sentence {k + 1}/{len(parts)}: token {state['steps']}")
+
+    counter = _token_counter(on_step)
+    latents, speaker = conditioning(engine, voice)
+    waves: list[np.ndarray] = []
+    words: list[Timing] = []
+    phonemes: list[Timing] = []
+    offset, last_w, last_p = 0.0, 0.0, 0.0
+    with _coqui.GENERATE:
+        for k, part in enumerate(parts):
+            if ctx is not None:
+                ctx.check_cancelled()
+            guide = guides[k]
+            seconds = len(guide[0]) / guide[1] if guide is not None else 0.07 * len(part)
+            state.update(k=k, steps=0, expect=float(np.clip(seconds * engine.tokens_per_second, 4, engine.max_tokens)))
+            torch.manual_seed(_sentence_seed(seed, k))
+            try:
+                out = engine.model.inference(part, language, latents, speaker, temperature=float(temperature),
+                                             length_penalty=float(s["length_penalty"]),
+                                             repetition_penalty=float(s["repetition_penalty"]),
+                                             top_k=int(s["top_k"]), top_p=float(s["top_p"]), speed=float(speed),
+                                             enable_text_splitting=False, stopping_criteria=counter)
+            except (ImportError, NotImplementedError) as e:   # the language's text needs a package
+                raise ValueError_(f"XTTS cannot read {language!r} text here: {e}") from None
+            wave = np.asarray(out["wav"], np.float32).reshape(-1)
+            w, p = align(part, wave, engine.rate, guide)
+            end = offset + len(wave) / engine.rate
+            w, last_w = _shifted(w, offset, end, last_w)
+            p, last_p = _shifted(p, offset, end, last_p)
+            words += w
+            phonemes += p
+            waves.append(wave)
+            offset = end
+            state["done"] += len(part)
+            if ctx is not None:
+                ctx.progress(state["done"] / total, f"sentence {k + 1}/{len(parts)}")
+    return np.concatenate(waves), words, phonemes
+
+
+def _xtts_settings(path: FsPath) -> tuple[tuple[str, ...], int]:
+    """(languages, conditioning sample rate) from an XTTS folder's config.json, before loading it."""
+    cfg = _coqui._config(path)
+    args = cfg.get("model_args") if isinstance(cfg.get("model_args"), dict) else {}
+    return tuple(str(x) for x in cfg.get("languages") or []), int(args.get("input_sample_rate") or 22050)
+
+
+@node("voice.clone_speak", title="Speak (cloned voice)", category="Voice", determinism="reads-files", cost="gpu")
+def clone_speak(text: SpeakText, character: Character | None = None,
+                reference: Audio | None = None, language: Text = "en", model: XttsRef = "xtts_v2",
+                temperature: Number(min=0.05, max=2.0) = 0.75, speed: Number(min=0.5, max=2.0) = 1.0,
+                seed: Seed = 0, device: Device = "auto", ctx: Context = None) -> Speech:
+    """Say a text in a character's own voice with XTTS-v2 (Coqui's voice-cloning text to speech),
+    learnt from a few seconds of its recordings: mono speech at 24 kHz with word and phoneme
+    timings, for Lipsync and Subtitles like the Speak node's.
+
+    XTTS gives no timings: they come from aligning espeak-ng's reading of each sentence with
+    XTTS's (see the module doc). A sentence at a time: progress per token, cancel between tokens.
+    The same inputs and seed give the same speech on the same machine.
+
+    Args:
+        text: what to say; split into sentences, each spoken on its own.
+        character: whose voice: its recordings (the Character node's voice_samples; 3-10 s of
+            clear speech works best, at any sample rate).
+        reference: a recording of the voice to use instead of the character's.
+        language: the text's language: en, es, fr, de, it, pt, pl, tr, ru, nl, cs, ar, zh-cn,
+            hu, ko, ja, hi for XTTS-v2 (the model's config.json lists them).
+        model: an XTTS-v2 folder (config.json, model.pth, vocab.json, as coqui/XTTS-v2): a path,
+            a name under the model folders' audio or tts folder (default xtts_v2), or the
+            Hugging Face repo id coqui/XTTS-v2 (from the local cache when offline).
+        temperature: how freely it speaks (lower: steadier, flatter).
+        speed: speaking speed (1 is the voice's own pace).
+        seed: the random seed; another seed gives another reading.
+        device: auto picks cuda, then mps, then cpu.
+    """
+    if not text.strip():
+        raise ValueError_("text is empty: nothing to say")
+    _coqui.require("Speak (cloned voice)")
+    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    folder = _coqui.check_xtts_folder(m)
+    languages, rate = _xtts_settings(folder)
+    lang = check_language(languages, language, m.name)
+    refs, who = recordings(character, reference, "Speak (cloned voice)")
+    voice, seconds = prepare_voice(refs, rate, who)            # checked before the (slow) load
+    engine, loaded = _coqui.load_xtts(m, device)
+    if loaded:
+        ctx.log(f"loaded {m.name} (XTTS-v2, {len(engine.languages)} languages) on {engine.model.device}")
+    if engine.cond_rate != rate:
+        voice, seconds = prepare_voice(refs, engine.cond_rate, who)
+    ctx.log(f"voice of {who}: {len(voice)} recording(s), {seconds:.1f} s of voice")
+    wave, words, phonemes = speak(engine, text, lang, voice, temperature, speed, seed, ctx)
+    return Speech(Audio(wave[:, None], engine.rate), text, lang, words, phonemes)
+
+
+# -- OpenVoice: converting ------------------------------------------------------------------------------
+
+def split_parts(x: np.ndarray, rate: int, longest: int) -> list[tuple[int, int]]:
+    """``[(start, end), ...]`` covering ``x`` in parts of at most ``PART_S`` seconds, cut at the
+    quietest 50 ms near each part's end; none shorter than ``longest`` samples (the last joins
+    the one before)."""
+    n, size = len(x), int(PART_S * rate)
+    out, start = [], 0
+    while n - start > size:
+        lo, hi = start + size - int(CUT_SEARCH_S * rate), start + size
+        win = max(1, int(0.05 * rate))
+        seg = np.square(x[lo:hi], dtype=np.float64)
+        energy = np.convolve(seg, np.ones(win), mode="valid")
+        cut = lo + int(np.argmin(energy)) + win // 2
+        out.append((start, cut))
+        start = cut
+    if out and n - start < longest:
+        out[-1] = (out[-1][0], n)
+    else:
+        out.append((start, n))
+    return out
+
+
+def convert_voice(engine: _coqui.OpenVoiceEngine, source: np.ndarray, voice: list[np.ndarray],
+                  ctx: Context | None) -> np.ndarray:
+    """``source`` (mono at ``engine.rate``) in the voice of the recordings, the same length."""
+    import torch
+    from TTS.utils.audio.torch_transforms import wav_to_spec
+
+    model = engine.model
+    dev = next(model.parameters()).device
+
+    def spectrogram(x: np.ndarray) -> Any:
+        y = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None].to(dev)
+        return wav_to_spec(y, n_fft=engine.fft, hop_length=engine.hop, win_length=engine.win, center=False)
+
+    def embedding(x: np.ndarray) -> Any:
+        return model.ref_enc(spectrogram(x).transpose(1, 2)).unsqueeze(-1)
+
+    cuts = split_parts(source, engine.rate, engine.fft)
+    out = np.zeros(len(source), np.float32)
+    with _coqui.GENERATE, torch.inference_mode():
+        target = torch.stack([embedding(x) for x in voice]).mean(dim=0)
+        own = embedding(source)
+        for k, (a, b) in enumerate(cuts):
+            if ctx is not None:
+                ctx.check_cancelled()
+            torch.manual_seed(k)                       # the posterior is sampled: a fixed draw per part
+            y = model.inference(spectrogram(source[a:b]), {"g_src": own, "g_tgt": target})["model_outputs"]
+            y = y[0, 0].float().cpu().numpy()[: b - a]
+            out[a:a + len(y)] = y
+            if ctx is not None:
+                ctx.progress(b / len(source), f"part {k + 1}/{len(cuts)}")
+    return out
+
+
+@node("voice.convert", title="Convert voice (OpenVoice)", category="Voice", determinism="reads-files", cost="gpu")
+def convert(speech: Speech | None = None, audio: Audio | None = None, character: Character | None = None,
+            reference: Audio | None = None, model: OpenVoiceRef = "openvoice_v2", device: Device = "auto",
+            ctx: Context = None) -> Speech:
+    """Turn speech into a character's voice with OpenVoice's tone colour converter: the built-in
+    espeak voice, another character's or a recording, said again in the voice of the character's
+    recordings. The timing is kept sample for sample, so a Speech keeps its words and phonemes
+    (Lipsync and Subtitles work on the result as on the original).
+
+    The result is mono at the model's rate (22050 Hz). Long speech is converted in parts of at
+    most 20 s cut at quiet moments: progress per part, cancel between parts.
+
+    Args:
+        speech: the speech to convert (a Speak node's: its text and timings are kept).
+        audio: or a plain recording to convert (any sample rate; stereo is mixed down).
+        character: whose voice: its recordings (the Character node's voice_samples).
+        reference: a recording of the voice to use instead of the character's.
+        model: an OpenVoice converter folder (checkpoint.pth + config.json, as converter/ of
+            myshell-ai/OpenVoiceV2): a path, a name under the model folders' audio or tts folder
+            (default openvoice_v2), or myshell-ai/OpenVoiceV2/converter (from the local cache
+            when offline).
+        device: auto picks cuda, then mps, then cpu.
+    """
+    if (speech is None) == (audio is None):
+        raise ValueError_("connect either speech or audio (the voice to convert), not " +
+                          ("both" if speech is not None else "neither"))
+    _coqui.require("Convert voice (OpenVoice)")
+    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    folder = _coqui.check_openvoice_folder(m)
+    refs, who = recordings(character, reference, "Convert voice (OpenVoice)")
+    voice, seconds = prepare_voice(refs, int(_coqui._config(folder)["data"]["sampling_rate"]), who)
+    engine, loaded = _coqui.load_openvoice(m, device)
+    if loaded:
+        ctx.log(f"loaded {m.name} (OpenVoice, {engine.rate} Hz) on {next(engine.model.parameters()).device}")
+    ctx.log(f"voice of {who}: {len(voice)} recording(s), {seconds:.1f} s of voice")
+    src = speech.audio if speech is not None else audio
+    mono = np.ascontiguousarray(src.samples.mean(axis=1, dtype=np.float32))
+    if src.rate != engine.rate:
+        mono = audiodsp.resample(mono[:, None], src.rate, engine.rate)[:, 0]
+    if len(mono) < 2 * engine.fft:
+        raise ValueError_(f"the speech to convert is {src.duration:.3f} s long: too short for OpenVoice "
+                          f"(at least {2 * engine.fft / engine.rate:.2f} s)")
+    wave = convert_voice(engine, mono, voice, ctx)
+    out = Audio(wave[:, None], engine.rate)
+    if speech is None:
+        return Speech(out, "", "")
+    end = out.duration
+    words, _ = _shifted(list(speech.words), 0.0, end, 0.0)
+    phonemes, _ = _shifted(list(speech.phonemes), 0.0, end, 0.0)
+    return Speech(out, speech.text, speech.language, words, phonemes)
