@@ -38,6 +38,7 @@ from nodegraph import Audio, Character, Choice, Context, Number, Path, Seed, Spe
 from nodegraph.types import ValueError_
 
 from . import _coqui, _hf, audiodsp
+from .speech import Subtitles
 
 MIN_VOICE_S = 1.0         # a voice needs at least this much voiced sound across its recordings
 FRAME_S = 0.02            # voice activity frames
@@ -424,6 +425,107 @@ def clone_speak(text: SpeakText, character: Character | None = None,
     ctx.log(f"voice of {who}: {len(voice)} recording(s), {seconds:.1f} s of voice")
     wave, words, phonemes = speak(engine, text, lang, voice, temperature, speed, seed, ctx)
     return Speech(Audio(wave[:, None], engine.rate), text, lang, words, phonemes)
+
+
+class _CueProgress:
+    """What ``speak`` needs of a Context, for cue ``k`` of ``n``: its progress is a slice of the node's."""
+
+    def __init__(self, ctx: Context | None, k: int, n: int):
+        self.ctx, self.k, self.n = ctx, k, n
+
+    def progress(self, fraction: float, message: str = "", preview: Any = None) -> None:
+        if self.ctx is not None:
+            self.ctx.progress((self.k + fraction) / self.n, f"cue {self.k + 1}/{self.n}: {message}")
+
+    def check_cancelled(self) -> None:
+        if self.ctx is not None:
+            self.ctx.check_cancelled()
+
+
+def place_cues(spoken: list[tuple[float, float, np.ndarray, list[Timing], list[Timing]]], rate: int,
+               length: float) -> tuple[np.ndarray, list[Timing], list[Timing]]:
+    """One track from each cue's speech placed at its start ``(start, slot end, wave, words,
+    phonemes)``; a line that runs long pushes the next one later rather than overlapping it. The
+    track lasts ``length`` seconds, or until the last line ends if that is later."""
+    placed, words, phonemes = [], [], []
+    free, last_w, last_p = 0.0, 0.0, 0.0
+    for start, _, wave, w, p in spoken:
+        at = max(start, free)
+        end = at + len(wave) / rate
+        w, last_w = _shifted(w, at, end, last_w)
+        p, last_p = _shifted(p, at, end, last_p)
+        words += w
+        phonemes += p
+        placed.append((int(round(at * rate)), wave))
+        free = end
+    total = max(int(round(length * rate)), max((a + len(x) for a, x in placed), default=0))
+    track = np.zeros(total, np.float32)
+    for a, x in placed:
+        track[a:a + len(x)] += x
+    return track, words, phonemes
+
+
+@node("voice.clone_dub", title="Dub subtitles (cloned voice)", category="Voice", determinism="reads-files",
+      cost="gpu")
+def clone_dub(subtitles: Subtitles, original: Audio | None = None, character: Character | None = None,
+              reference: Audio | None = None, language: Text = "", model: XttsRef = "xtts_v2",
+              temperature: Number(min=0.05, max=2.0) = 0.75, max_speed: Number(min=1.0, max=2.0) = 1.35,
+              seed: Seed = 0, device: Device = "auto", ctx: Context = None) -> Speech:
+    """Speak timed subtitles (say, a translation) with XTTS-v2 in a cloned voice, each line at its
+    cue's time: the dubbed sound track of a film, with word and phoneme timings for Lipsync.
+
+    A line longer than its slot (until the next cue) is said again faster, up to max_speed; if it
+    still runs long, the next line starts after it instead of on top of it.
+
+    Args:
+        subtitles: the lines and their times (Transcribe, Translate or Load subtitles).
+        original: the film's own sound: the dub lasts as long as it, and without a character or a
+            reference its speaker's voice is the one cloned.
+        character: whose voice to use instead (its recordings).
+        reference: a recording of the voice to use instead.
+        language: the lines' language (empty: the subtitles' own).
+        model: an XTTS-v2 folder, as for Speak (cloned voice).
+        temperature: how freely it speaks.
+        max_speed: the fastest a line may be said to fit its slot (1: never faster).
+        seed: the random seed (each line gets its own from it).
+        device: auto picks cuda, then mps, then cpu.
+    """
+    cues = [c for c in subtitles.cues if c[2].strip()]
+    if not cues:
+        raise ValueError_("the subtitles have no lines to say")
+    lang_in = language.strip() or subtitles.language
+    if not lang_in:
+        raise ValueError_("the subtitles do not say their language: set language")
+    _coqui.require("Dub subtitles (cloned voice)")
+    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    folder = _coqui.check_xtts_folder(m)
+    languages, rate = _xtts_settings(folder)
+    lang = check_language(languages, lang_in, m.name)
+    if character is None and reference is None and original is not None:
+        refs, who = [original], "the original sound"
+    else:
+        refs, who = recordings(character, reference, "Dub subtitles (cloned voice)")
+    voice, seconds = prepare_voice(refs, rate, who)
+    engine, loaded = _coqui.load_xtts(m, device)
+    if loaded:
+        ctx.log(f"loaded {m.name} (XTTS-v2) on {engine.model.device}")
+    if engine.cond_rate != rate:
+        voice, seconds = prepare_voice(refs, engine.cond_rate, who)
+    spoken = []
+    for k, (start, end, text) in enumerate(cues):
+        slot = (cues[k + 1][0] if k + 1 < len(cues) else max(end, original.duration if original else end)) - start
+        line = " ".join(text.split())
+        part = _CueProgress(ctx, k, len(cues))
+        wave, w, p = speak(engine, line, lang, voice, temperature, 1.0, _sentence_seed(seed, k), part)
+        took = len(wave) / engine.rate
+        if slot > 0 and took > slot * 1.02 and max_speed > 1.0:
+            faster = min(float(max_speed), took / slot * 1.03)
+            ctx.log(f"cue {k + 1}: {took:.2f} s for a {slot:.2f} s slot, said again at speed {faster:.2f}")
+            wave, w, p = speak(engine, line, lang, voice, temperature, faster, _sentence_seed(seed, k), part)
+        spoken.append((start, end, wave, w, p))
+    track, words, phonemes = place_cues(spoken, engine.rate, original.duration if original is not None else 0.0)
+    return Speech(Audio(track[:, None], engine.rate), " ".join(" ".join(c[2].split()) for c in cues), lang,
+                  words, phonemes)
 
 
 # -- OpenVoice: converting ------------------------------------------------------------------------------

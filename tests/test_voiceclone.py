@@ -564,3 +564,40 @@ def test_the_torchaudio_guard_imports_a_torchaudio_whose_library_fails_to_load(t
     assert out.returncode == 0, out.stderr
     assert "plain: libc10_cuda.so" in out.stdout
     assert "guarded: False ['_torchaudio: libc10_cuda.so: cannot open shared object file']" in out.stdout
+
+
+# -- Dub subtitles (cloned voice) -------------------------------------------------------------------------
+
+def test_dubbing_speaks_each_cue_at_its_time_in_the_original_speakers_voice(m, voices, tmp_path):
+    srt = tmp_path / "film.fr.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:01,500\nBonjour.\n\n2\n00:00:02,400 --> 00:00:03,000\nMerci bien.\n",
+                   encoding="utf-8")
+    doc = graph({
+        "subs": ("speech.load_subtitles", {"path": str(srt)}),
+        "orig": ("audio.load", {"path": str(voices["ana"])}),
+        "gen": ("voice.clone_dub", {"model": str(m.xtts), "seed": 1, "device": "cpu"},
+                {"subtitles": "subs.subtitles", "original": "orig.audio"}),
+    })
+    _, r = run(doc, tmp_path)
+    s = ok(r)
+    original = r.value("orig", "audio")
+    assert s.language == "fr" and s.audio.rate == 24000 and s.audio.channels == 1
+    assert s.audio.duration >= original.duration - 1e-3         # as long as the film's sound (or longer)
+    check_timings(s)
+    firsts = [w.start for w in s.words if w.label.lower().strip(".,") in ("bonjour", "merci")]
+    assert len(firsts) == 2 and firsts[0] >= 0.2 - 1e-6 and firsts[1] >= 2.4 - 1e-6
+    x = s.audio.samples[:, 0]
+    assert np.abs(x[: int(0.2 * 24000)]).max() == 0.0           # nothing before the first cue
+
+
+def test_a_line_that_runs_long_pushes_the_next_one_instead_of_overlapping():
+    from nodegraph.types import Timing
+    from nodes.voiceclone import place_cues
+
+    rate = 100
+    one = np.ones(150, np.float32)            # 1.5 s of "speech" for a cue at 0 s
+    two = np.full(50, 0.5, np.float32)        # the next cue starts at 1.0 s
+    track, words, _ = place_cues([(0.0, 1.0, one, [Timing(0.0, 1.5, "a")], []),
+                                  (1.0, 2.0, two, [Timing(0.0, 0.5, "b")], [])], rate, 3.0)
+    assert len(track) == 300 and track[:150].min() == 1.0 and track[150:200].max() == 0.5
+    assert [(w.start, w.label) for w in words] == [(0.0, "a"), (1.5, "b")]
