@@ -6,6 +6,7 @@ one load per process, and clear errors for bad checkpoints, pickled objects and 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -92,8 +93,7 @@ class Hostile:
 
 # -- fixtures ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def generator_sd() -> dict:
+def calibrated_generator() -> dict:
     """A random generator whose BatchNorm statistics are measured on random input (so the face
     and the sound both reach the output, as in a trained one)."""
     torch.manual_seed(1)
@@ -107,12 +107,21 @@ def generator_sd() -> dict:
     return model.eval().state_dict()
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, generator_sd):
-    path = tmp_path_factory.mktemp("wav2lip") / "wav2lip_gan.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in generator_sd.items()}, "global_step": 1,
+def save_release_checkpoint(state: dict, path: Path) -> Path:
+    """Saved as the Wav2Lip release files are: ``module.``-prefixed names in a training checkpoint."""
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}, "global_step": 1,
                 "global_epoch": 0, "optimizer": None}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def generator_sd() -> dict:
+    return calibrated_generator()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, generator_sd):
+    return save_release_checkpoint(generator_sd, tmp_path_factory.mktemp("wav2lip") / "wav2lip_gan.pth")
 
 
 @pytest.fixture(scope="module")
