@@ -364,32 +364,61 @@ def _timings(text: str, events: list, n_samples: int, rate: int
             own.append(timed[j])
             j += 1
         limit = groups[k + 1][2] if k + 1 < len(groups) else len(text) + 1
-        label = _word_label(text, pos - 1, limit - 1)
-        if not label:
+        labels = _word_labels(text, pos - 1, limit - 1)
+        if not labels:
             continue
         if own:
             start, end = own[0][1], own[-1][2]
         else:  # nothing spoken for it: from its event to the next word, pause or clause end
             start, end = evs[first][1], next_after(word_bounds, evs[lastev][1])
         if end > start:
-            words.append((start / rate, end / rate, label))
+            words.extend((a / rate, b / rate, lab) for a, b, lab in _share(labels, own, start, end))
     return words, phonemes
 
 
-def _word_label(text: str, start: int, limit: int) -> str:
-    """The written word at code point ``start``: its run of non-space characters (up to the next
-    word's position), without the punctuation around it ("¿Cómo" -> "Cómo", "l'homme." ->
-    "l'homme"). espeak's own length stops at apostrophes and hyphens, so it is not used."""
+def _share(labels: list[str], own: list, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Spans of the written words espeak said as one ("on the" -> [on, the]): its phonemes shared
+    out in proportion to the words' lengths (at least one each), else its time."""
+    if len(labels) == 1:
+        return [(start, end, labels[0])]
+    weights = [max(1, len(w)) for w in labels]
+    total = sum(weights)
+    out, used, acc = [], 0, 0
+    if len(own) >= len(labels):
+        for i, (w, lab) in enumerate(zip(weights, labels)):
+            acc += w
+            upto = len(own) if i == len(labels) - 1 else max(used + 1, min(len(own) - (len(labels) - 1 - i),
+                                                                           round(len(own) * acc / total)))
+            out.append((own[used][1], own[upto - 1][2], lab))
+            used = upto
+        return out
+    t = start
+    for w, lab in zip(weights, labels):
+        acc += w
+        nxt = start + (end - start) * acc // total
+        out.append((t, nxt, lab))
+        t = nxt
+    return out
+
+
+def _word_labels(text: str, start: int, limit: int) -> list[str]:
+    """The written words from code point ``start`` up to the next word's position (espeak says
+    some pairs as one word: "on the"), each without the punctuation around it ("¿Cómo" -> "Cómo",
+    "l'homme." -> "l'homme"). espeak's own length stops at apostrophes and hyphens, so it is not used."""
     if not 0 <= start < len(text):
-        return ""
-    run = text[start:max(limit, start + 1)].strip()
-    run = run.split(None, 1)[0] if run else ""
-    i, j = 0, len(run)
-    while i < j and _is_mark(run[i]):
-        i += 1
-    while j > i and _is_mark(run[j - 1]):
-        j -= 1
-    return run[i:j] or run
+        return []
+    out = []
+    for run in text[start:max(limit, start + 1)].split():
+        i, j = 0, len(run)
+        while i < j and _is_mark(run[i]):
+            i += 1
+        while j > i and _is_mark(run[j - 1]):
+            j -= 1
+        if i < j:
+            out.append(run[i:j])
+        elif not out and run:
+            out.append(run)
+    return out
 
 
 def _is_mark(ch: str) -> bool:

@@ -264,3 +264,14 @@ def test_errors_reach_the_evaluator(tmp_path, registry):
     s = result.value("good")
     assert isinstance(s, Speech) and [w.label for w in s.words] == SENTENCES["fr"][1]
     assert s == speak("Bonjour, ça va très bien", language="fr", variant="f2")
+
+
+def test_words_espeak_says_as_one_keep_their_own_timings():
+    """espeak says "on the" as one word: both written words get a span, in order, inside the sound."""
+    _, _, words, phonemes = _espeak.synthesize("The cat sat on the mat.", "en", 170, 50)
+    assert [w for _, _, w in words] == ["The", "cat", "sat", "on", "the", "mat"]
+    on, the = words[3], words[4]
+    assert on[0] < on[1] <= the[0] < the[1] <= words[5][0]
+    # each got phonemes of its own: "on" starts with the vowel, "the" with its consonant
+    starts = {round(a, 6): p for a, _, p in phonemes}
+    assert starts[round(on[0], 6)] == "ɒ" and starts[round(the[0], 6)] == "ð"
