@@ -19,6 +19,7 @@ from nodes import fonts
 from nodes.colours import parse_hex as _hex
 from nodegraph import Audio, Choice, Int, Number, Speech, Text, Video, node
 from nodegraph.types import ValueError_
+from nodes.speech import Subtitles
 
 BLENDS = ("normal", "add", "multiply", "screen")
 
@@ -345,6 +346,7 @@ def caption_lines(text: str, max_chars: int) -> list[str]:
 
 @node("compose.subtitles", title="Subtitles", category="Compose")
 def subtitles(base: Video, speech: Speech | None = None, text: Text(multiline=True) = "",
+              cues: Subtitles | None = None,
               offset: Number(min=0.0) = 0.0, max_chars: Int(min=10, max=200) = 42,
               size: Int(min=8, max=200) = 40, color: Text = "#ffffff",
               position: Choice("bottom", "top") = "bottom", box_opacity: Number(min=0.0, max=1.0) = 0.55,
@@ -355,6 +357,8 @@ def subtitles(base: Video, speech: Speech | None = None, text: Text(multiline=Tr
         base: the video to caption.
         speech: the spoken line, with word timings (from a Speak node).
         text: the caption text; empty: the speech's own text. Without speech, shown throughout.
+        cues: timed subtitles (Transcribe, Translate, Load subtitles): each shown from its start
+            to its end, instead of speech and text.
         offset: when the speech starts in the base video, in seconds.
         max_chars: characters per line before wrapping.
         size: font size in pixels.
@@ -363,6 +367,9 @@ def subtitles(base: Video, speech: Speech | None = None, text: Text(multiline=Tr
         box_opacity: darkness of the box behind the text.
         hold: seconds a caption stays after its last word.
     """
+    if cues is not None:
+        return _overlay(base, _cue_captions(cues, base, offset, max_chars, size, color, box_opacity, position),
+                        0.5, 0.94 if position == "bottom" else 0.06, "bottom" if position == "bottom" else "top")
     words = list(speech.words) if speech is not None else []
     shown = text if text.strip() else (speech.text if speech is not None else "")
     if not shown.strip():
@@ -394,3 +401,21 @@ def subtitles(base: Video, speech: Speech | None = None, text: Text(multiline=Tr
                          _params_key("subtitle", chunk, size, color, box_opacity, position)))
     y = 0.94 if position == "bottom" else 0.06
     return _overlay(base, captions, 0.5, y, "bottom" if position == "bottom" else "top")
+
+
+def _cue_captions(cues: Subtitles, base: Video, offset: float, max_chars: int, size: int, color: str,
+                  box_opacity: float, position: str) -> list[tuple[int, int, np.ndarray, bytes]]:
+    """Captions for timed cues: a cue longer than two lines is shown in parts, sharing its time."""
+    rgb = _hex(color, "subtitle")
+    fps, n = float(base.fps), base.n_frames
+    out = []
+    for a, b, cue_text in cues.cues:
+        chunks = [c for c in caption_lines(cue_text, max_chars) if c.strip()]
+        for k, chunk in enumerate(chunks):
+            t0 = offset + a + (b - a) * k / len(chunks)
+            t1 = offset + a + (b - a) * (k + 1) / len(chunks)
+            f0, f1 = int(round(t0 * fps)), min(n, int(round(t1 * fps)))
+            if f1 > f0:
+                out.append((f0, f1, render_text(chunk, size, rgb, box_opacity),
+                            _params_key("subtitle", chunk, size, color, box_opacity, position)))
+    return out

@@ -535,3 +535,16 @@ def test_words_group_into_cues_of_two_lines_at_most():
     assert sp.wrap("one two three four five six", 15) == "one two three\nfour five six"
     gap = words[:2] + [Timing(5.0, 5.5, "later")]
     assert len(sp.group_words(gap)) == 2                    # a long pause starts a new cue
+
+
+def test_timed_subtitles_are_burnt_in_from_start_to_end():
+    """compose.subtitles with cues: each cue is drawn exactly while it lasts (a translation's cues too)."""
+    from nodegraph import Video
+    from nodes.compose import subtitles
+
+    base = Video.from_frames([np.zeros((120, 200, 3), np.uint8)] * 30, 10)
+    cues = sp.Subtitles(((0.5, 1.2, "Bonjour"), (2.0, 2.5, "Merci bien")), "fr")
+    out = subtitles(base, None, "", cues)
+    lit = [int(out.rgb_frame(i).max() > 0) for i in range(out.n_frames)]
+    assert lit == [0] * 5 + [1] * 7 + [0] * 8 + [1] * 5 + [0] * 5
+    assert out.rgb_frame(6).max() > 200
