@@ -312,7 +312,7 @@ def _is_mapped(path: str) -> bool:
     """Is ``path`` still loaded in this process? (Linux; elsewhere assume it was unloaded.)"""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            return any(line.rstrip().endswith(path) for line in f)
+            return (path + "\n") in f.read()   # one search, not a Python loop (torch maps thousands of lines)
     except OSError:
         return False
 
