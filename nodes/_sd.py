@@ -149,6 +149,63 @@ def is_plus_adapter(path: Path) -> bool:
     return any(k.startswith("image_proj.latents") or k.startswith("image_proj.layers.") for k in keys)
 
 
+# CLIP vision towers by width: (attention heads, activation); OpenAI's ViT-L/14 uses quick_gelu,
+# the LAION-trained ViT-H/14 and ViT-bigG/14 (IP-Adapter's encoders) use gelu
+CLIP_VISION_WIDTHS = {768: (12, "quick_gelu"), 1024: (16, "quick_gelu"), 1280: (16, "gelu"), 1664: (16, "gelu")}
+
+
+def clip_vision_config(path: Path) -> dict:
+    """A transformers ``CLIPVisionConfig`` for a single-file CLIP vision encoder (ComfyUI's
+    ``models/clip_vision/*.safetensors``: h94's image_encoder weights without their config.json),
+    read from its tensor shapes."""
+    from nodegraph.models import read_safetensors_header
+
+    header = read_safetensors_header(path)
+
+    def shape(name: str) -> list[int]:
+        entry = header.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("shape"), list):
+            raise UnsupportedModel(f"{path}: not a CLIP vision encoder in the transformers layout (no {name}); "
+                                   f"use the image_encoder folder the IP-Adapter was trained with")
+        return entry["shape"]
+
+    hidden = shape("vision_model.embeddings.class_embedding")[0]
+    _, _, patch, _ = shape("vision_model.embeddings.patch_embedding.weight")
+    positions = shape("vision_model.embeddings.position_embedding.weight")[0]
+    side = round((positions - 1) ** 0.5)
+    layers = len({k.split(".")[3] for k in header if k.startswith("vision_model.encoder.layers.")})
+    heads, act = CLIP_VISION_WIDTHS.get(hidden, (max(1, hidden // 64), "gelu"))
+    return {"architectures": ["CLIPVisionModelWithProjection"], "model_type": "clip_vision_model",
+            "hidden_size": hidden, "intermediate_size": shape("vision_model.encoder.layers.0.mlp.fc1.weight")[0],
+            "num_hidden_layers": layers, "num_attention_heads": heads, "hidden_act": act,
+            "image_size": side * patch, "patch_size": patch, "num_channels": 3,
+            "projection_dim": shape("visual_projection.weight")[0], "layer_norm_eps": 1e-5}
+
+
+def clip_vision_folder(path: Path, sha256: str) -> Path:
+    """A folder transformers can load for a single-file encoder: its config (from the shapes) and
+    a link to the file, kept under the nodegraph config folder (made once per file content)."""
+    from nodegraph.models import config_dir
+
+    folder = config_dir() / "derived" / f"clip_vision-{sha256[:16]}"
+    weights = folder / "model.safetensors"
+    if not (folder / "config.json").is_file() or not weights.exists():
+        cfg = clip_vision_config(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if weights.is_symlink() or weights.exists():
+            weights.unlink()
+        try:
+            weights.symlink_to(path.resolve())
+        except OSError:
+            import shutil
+
+            shutil.copyfile(path, weights)
+        tmp = folder / "config.json.tmp"
+        tmp.write_text(json.dumps(cfg, indent=1), encoding="utf-8")
+        tmp.replace(folder / "config.json")
+    return folder
+
+
 # -- loading (once per process) ----------------------------------------------------------------------
 
 def _free() -> None:

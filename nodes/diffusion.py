@@ -100,8 +100,9 @@ def ip_adapter(model: Model, adapter: AdapterFile,
 
     Args:
         adapter: IP-Adapter weights (.safetensors), e.g. h94/IP-Adapter/models/ip-adapter_sd15.safetensors.
-        image_encoder: the CLIP vision encoder folder it was trained with (empty: the
-            image_encoder folder next to the weights, as in the h94/IP-Adapter layout).
+        image_encoder: the CLIP vision encoder it was trained with: a folder, or a single
+            .safetensors as in ComfyUI's models/clip_vision (empty: the image_encoder folder next
+            to the weights, as in the h94/IP-Adapter layout).
     """
     a = _sd.resolved_file(adapter, "ip_adapter", ctx.base_dir, "IP-Adapter")
     if a.path is None or not a.path.is_file():
@@ -116,9 +117,14 @@ def ip_adapter(model: Model, adapter: AdapterFile,
             raise ValueError_(f"{a.path}: no image encoder given and none found at {near[0]} or {near[1]}; "
                               f"set image_encoder to the CLIP vision folder this adapter was trained with")
         enc = _sd.resolve(str(found), "clip_vision", ctx.base_dir)
-    if enc.format != "transformers":
-        raise ValueError_(f"{enc.path}: the image encoder must be a transformers folder (config.json + weights)")
-    ref = AdapterRef(name=a.name, path=str(a.path), sha256=a.digest(), encoder=str(enc.path),
+    if enc.format == "single_file" and enc.path is not None and enc.path.suffix.lower() == ".safetensors":
+        folder = _sd.clip_vision_folder(enc.path, enc.digest())       # ComfyUI's clip_vision files
+    elif enc.format == "transformers":
+        folder = enc.path
+    else:
+        raise ValueError_(f"{enc.path}: the image encoder must be a transformers folder (config.json + weights) "
+                          f"or a CLIP vision .safetensors file")
+    ref = AdapterRef(name=a.name, path=str(a.path), sha256=a.digest(), encoder=str(folder),
                      encoder_sha256=enc.digest(), plus=plus, size=enc.size)
     return Model(**{**_fields(model), "ip_adapter": ref})
 
