@@ -26,7 +26,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.metadata
 import importlib.util
-import json
 import pickle
 import sys
 import threading
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from nodegraph.models import ModelError, ResolvedModel, UnsupportedModel
+from nodegraph.models import ModelError, ResolvedModel, UnsupportedModel, read_json_object
 
 from . import _hf
 
@@ -246,13 +245,7 @@ class XttsEngine:
 
 
 def _config(path: Path) -> dict:
-    try:
-        data = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UnsupportedModel(f"{path / 'config.json'}: unreadable ({e})") from None
-    if not isinstance(data, dict):
-        raise UnsupportedModel(f"{path / 'config.json'}: not a JSON object")
-    return data
+    return read_json_object(path / "config.json")
 
 
 def model_family(path: Path) -> str:

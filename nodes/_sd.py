@@ -20,7 +20,8 @@ import numpy as np
 
 from nodegraph import Context, Image, Model
 from nodegraph.models import (ModelError, ResolvedModel, UnsupportedModel, choose_device, download, dtype_for,
-                              path_digest, resolve, shared_cache, single_file_config, sniff_architecture)
+                              path_digest, read_json_object, resolve, shared_cache, single_file_config,
+                              sniff_architecture)
 from nodegraph.types import ValueError_
 
 INSTALL = "pip install -c constraints.txt -e '.[ai]'"
@@ -84,13 +85,7 @@ def require_ai() -> None:
 # -- describing a model (no weights loaded) --------------------------------------------------------
 
 def _model_index(folder: Path) -> dict:
-    try:
-        data = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UnsupportedModel(f"{folder / 'model_index.json'}: unreadable ({e})") from None
-    if not isinstance(data, dict):
-        raise UnsupportedModel(f"{folder / 'model_index.json'}: not a JSON object")
-    return data
+    return read_json_object(folder / "model_index.json")
 
 
 def pipeline_class(folder: Path) -> str:

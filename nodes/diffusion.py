@@ -177,12 +177,18 @@ def _resized(img: Image, width: int, height: int, mode: str = "RGB"):
     return pil
 
 
-def _target_size(pipe: Any, model: Model, image: Image, width: int, height: int) -> tuple[int, int]:
+def _redraw_setup(model: Model, task: str, image: Image, width: int, height: int, steps: int,
+                  strength: float) -> tuple[Any, int, int]:
+    """The pipeline and output size of an image-to-image or inpaint run (0: the picture's size,
+    rounded down to what the model needs), refusing a strength that leaves no step to run."""
+    if int(steps * strength) < 1:
+        raise ValueError_(f"strength {strength:g} x steps {steps} leaves no step to run: raise one of them")
+    pipe = _sd.task_pipeline(model, task)
     m = _sd.size_multiple(pipe)
     w = width or _sd.round_size(image.width, m)
     h = height or _sd.round_size(image.height, m)
     _sd.check_size(pipe, w, h, model.name)
-    return w, h
+    return pipe, w, h
 
 
 # -- generators ---------------------------------------------------------------------------------------
@@ -244,11 +250,8 @@ def img2img(model: Model, image: Image, prompt: Prompt, character: Character | N
         batch: as in Text to image.
         reference_strength: as in Text to image.
     """
+    pipe, w, h = _redraw_setup(model, "img2img", image, width, height, steps, strength)
     text, neg, seed, refs = condition(prompt, character, reference, model, seed, ctx)
-    pipe = _sd.task_pipeline(model, "img2img")
-    w, h = _target_size(pipe, model, image, width, height)
-    if int(steps * strength) < 1:
-        raise ValueError_(f"strength {strength:g} x steps {steps} leaves no step to run: raise one of them")
     imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler,
                         image=_resized(image, w, h), strength=strength, references=refs,
@@ -284,11 +287,8 @@ def inpaint(model: Model, image: Image, mask: Image, prompt: Prompt, character: 
         batch: as in Text to image.
         reference_strength: as in Text to image.
     """
+    pipe, w, h = _redraw_setup(model, "inpaint", image, width, height, steps, strength)
     text, neg, seed, refs = condition(prompt, character, reference, model, seed, ctx)
-    pipe = _sd.task_pipeline(model, "inpaint")
-    w, h = _target_size(pipe, model, image, width, height)
-    if int(steps * strength) < 1:
-        raise ValueError_(f"strength {strength:g} x steps {steps} leaves no step to run: raise one of them")
     source, soft = _resized(image, w, h), _resized(mask, w, h, "L")
     imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler, width=w, height=h,

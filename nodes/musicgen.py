@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from nodegraph import Audio, Choice, Context, Int, Number, Path, Prompt, Seed, Text, node
-from nodegraph.models import ResolvedModel, UnsupportedModel
+from nodegraph.models import ResolvedModel, UnsupportedModel, read_json_object
 from nodegraph.types import ValueError_
 
 from . import _hf, audiodsp
@@ -71,12 +71,9 @@ class Engine:
 
 def model_type(path: FsPath) -> str:
     """``musicgen`` or ``musicgen_melody`` from the folder's config.json, or a clear refusal."""
-    try:
-        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UnsupportedModel(f"{path / 'config.json'}: unreadable ({e})") from None
-    mt = str(cfg.get("model_type", "")) if isinstance(cfg, dict) else ""
-    archs = [str(a) for a in cfg.get("architectures") or []] if isinstance(cfg, dict) else []
+    cfg = read_json_object(path / "config.json")
+    mt = str(cfg.get("model_type", ""))
+    archs = [str(a) for a in cfg.get("architectures") or []]
     if "MusicgenMelodyForConditionalGeneration" in archs or mt == "musicgen_melody":
         return "musicgen_melody"
     if "MusicgenForConditionalGeneration" in archs or mt == "musicgen":

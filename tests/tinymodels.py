@@ -51,16 +51,20 @@ _WORDS = ("a", "cat", "dog", "photo", "of", "the", "portrait", "red", "blue", "t
 
 
 @contextlib.contextmanager
-def _seeded(offset: int) -> Iterator[None]:
-    """Seed torch with ``SEED + offset`` without disturbing the caller's RNG state."""
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch with ``seed`` without disturbing the caller's RNG state."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED + offset)
+        torch.manual_seed(seed)
         yield
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def _seeded(offset: int) -> contextlib.AbstractContextManager:
+    return seeded(SEED + offset)
+
+
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2 / CLIP byte -> printable unicode character table."""
     bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     cs = bs[:]
@@ -77,7 +81,7 @@ def _tiny_clip_tokenizer():
     """A CLIPTokenizer built offline from an in-memory byte-level vocabulary."""
     from transformers import CLIPTokenizer
 
-    chars = list(_bytes_to_unicode().values())
+    chars = list(bytes_to_unicode().values())
     vocab: dict[str, int] = {}
     for tok in chars + [c + "</w>" for c in chars]:
         vocab[tok] = len(vocab)

@@ -26,9 +26,10 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tinymodels import bytes_to_unicode, seeded
 
 SEED = 4321
 
@@ -39,26 +40,8 @@ _DE = ["die katze sitzt auf der matte", "ein hund rennt im park", "hallo welt", 
 NLLB_LANGUAGES = ("eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn", "jpn_Jpan")
 
 
-@contextlib.contextmanager
-def _seeded(offset: int) -> Iterator[None]:
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED + offset)
-        yield
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2 byte -> printable unicode character table (Whisper's byte-level BPE uses it too)."""
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
+def _seeded(offset: int) -> contextlib.AbstractContextManager:
+    return seeded(SEED + offset)
 
 
 # -- Whisper ---------------------------------------------------------------------------------------
@@ -69,7 +52,7 @@ def build_whisper(folder: Path) -> Path:
                               WhisperForConditionalGeneration, WhisperProcessor, WhisperTokenizer)
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
-    chars = list(_bytes_to_unicode().values())
+    chars = list(bytes_to_unicode().values())
     vocab = {c: i for i, c in enumerate(chars)}
     # merges are tuples in transformers 5 (trap T6); a few make common words one token
     merges = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("Ġ", "a"), ("Ġ", "c"), ("a", "t"), ("Ġc", "at")]
@@ -91,7 +74,7 @@ def build_whisper(folder: Path) -> Path:
 
     # random weights emit any token: keep them to printable ASCII, merges, timestamps and the end, so
     # the text is garbage made of words (real Whisper suppresses the task and prompt tokens too)
-    table = _bytes_to_unicode()
+    table = bytes_to_unicode()
     odd_bytes = [tid(table[b]) for b in range(256) if not 0x20 <= b < 0x7f]
     specials_ids = [tid(s) for s in specials]
     cfg = WhisperConfig(vocab_size=len(tok), num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,

@@ -13,7 +13,8 @@ transformers are imported only inside the functions that need them.
 """
 from __future__ import annotations
 
-from .checkpoints import ARCHITECTURES, read_safetensors_header, single_file_config, sniff_architecture
+from .checkpoints import (ARCHITECTURES, read_json_object, read_safetensors_header, single_file_config,
+                          sniff_architecture)
 from .cli import add_cli
 from .config import KIND_FOLDERS, KINDS, add_root, config_dir, kind_folders, model_roots
 from .digests import file_digest, folder_digest, path_digest, verify
@@ -29,7 +30,7 @@ __all__ = [
     "ModelNotFound", "ModelOffline", "ResolvedModel", "SingleFileConfigMissing", "UnsafeModelFile",
     "UnsupportedModel", "VerifyResult", "add", "add_cli", "add_root", "choose_device", "config_dir",
     "download", "dtype_for", "file_digest", "folder_digest", "hf_cached_snapshot", "hf_hub_cache", "hub_subpath", "is_offline",
-    "is_repo_id", "kind_folders", "list_models", "model_roots", "path_digest", "read_safetensors_header",
+    "is_repo_id", "kind_folders", "list_models", "model_roots", "path_digest", "read_json_object", "read_safetensors_header",
     "remove", "resolve", "scan_roots", "shared_cache", "single_file_config", "sniff_architecture",
     "torch_dtype", "verify", "verify_all",
 ]

@@ -45,6 +45,18 @@ def read_safetensors_header(path: str | os.PathLike) -> dict:
     return header
 
 
+def read_json_object(path: str | os.PathLike) -> dict:
+    """A model folder's JSON file (config.json, model_index.json ...) as a dict, or a clear refusal."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UnsupportedModel(f"{path}: unreadable ({e})") from None
+    if not isinstance(data, dict):
+        raise UnsupportedModel(f"{path}: not a JSON object")
+    return data
+
+
 def tensor_names(header: dict) -> list[str]:
     return [k for k in header if k != "__metadata__"]
 
