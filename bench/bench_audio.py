@@ -117,30 +117,6 @@ def face_video(path: Path, fps: int) -> Path:
     return path
 
 
-def wav2lip_checkpoint(folder: Path) -> Path:
-    """A random Wav2Lip generator in the release layout, as tests/test_wav2lip.py makes it (BatchNorm
-    statistics measured on random input, so face and sound both reach the output)."""
-    import torch
-
-    from nodes import _wav2lip as w2l
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        model = w2l.Wav2Lip()
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.momentum = None
-        model.train()
-        with torch.no_grad():
-            model(torch.randn(6, 1, 80, 16) * 2, torch.rand(6, 6, 96, 96))
-    sd = model.eval().state_dict()
-    path = folder / "wav2lip_gan.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}, "global_step": 1, "global_epoch": 0,
-                "optimizer": None}, path)
-    return path
-
-
 # -- graphs ------------------------------------------------------------------------------------------
 
 def graph(nodes: dict, target: str):
@@ -382,7 +358,9 @@ def wav2lip_case(tmp: Path, device: str, seconds: float, fps: int) -> Case:
     from nodes import _wav2lip as w2l
     from nodes import wav2lip as node
 
-    ckpt = wav2lip_checkpoint(tmp / "models" / "wav2lip")
+    from tinywav2lip import calibrated_generator, save_release_checkpoint
+
+    ckpt = save_release_checkpoint(calibrated_generator(), tmp / "models" / "wav2lip" / "wav2lip_gan.pth")
     video = face_video(tmp / "face.mp4", fps)
     from test_wav2lip import speechy
 

@@ -217,12 +217,12 @@ def _free() -> None:
 def quiet_libraries() -> None:
     """No download bars or advice about optional packages from the libraries (our progress is ours)."""
     import diffusers
-    import transformers
+
+    from nodes import _hf
 
     diffusers.utils.logging.disable_progress_bar()
     diffusers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    _hf.quiet()
 
 
 def _load_base(h: Model) -> Any:

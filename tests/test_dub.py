@@ -21,9 +21,9 @@ FPS = 10
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from test_wav2lip import calibrated_generator, save_release_checkpoint
     from tinycoqui import build_xtts
     from tinyspeech import build_marian, build_whisper
+    from tinywav2lip import calibrated_generator, save_release_checkpoint
 
     root = tmp_path_factory.mktemp("dub-models")
     return {"whisper": build_whisper(root / "whisper"),

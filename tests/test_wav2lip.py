@@ -6,7 +6,6 @@ one load per process, and clear errors for bad checkpoints, pickled objects and 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from nodegraph.models import ModelError, shared_cache
 from nodegraph.types import Audio, Image, Speech, Video
 from nodes import _wav2lip as w2l
 from nodes.wav2lip import source_index, wav2lip
+from tinywav2lip import calibrated_generator, save_release_checkpoint
 
 FPS = 25
 W, H = 224, 224
@@ -92,27 +92,6 @@ class Hostile:
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
-
-def calibrated_generator() -> dict:
-    """A random generator whose BatchNorm statistics are measured on random input (so the face
-    and the sound both reach the output, as in a trained one)."""
-    torch.manual_seed(1)
-    model = w2l.Wav2Lip()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(6, 1, 80, 16) * 2, torch.rand(6, 6, 96, 96))
-    return model.eval().state_dict()
-
-
-def save_release_checkpoint(state: dict, path: Path) -> Path:
-    """Saved as the Wav2Lip release files are: ``module.``-prefixed names in a training checkpoint."""
-    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}, "global_step": 1,
-                "global_epoch": 0, "optimizer": None}, path)
-    return path
-
 
 @pytest.fixture(scope="module")
 def generator_sd() -> dict:
