@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import __version__
 from .cache import format_size as _size
-from .errors import NodegraphError
+from .errors import NodegraphError, format_error
 from .graph import Document
 
 
@@ -185,16 +185,17 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     if args.json:
         data = {"nodes": [s.describe() for s in specs],
                 "packs": {name: {"distribution": p.distribution, "version": p.version, "target": p.target,
-                                 **({"error": p.error} if p.error else {})} for name, p in sorted(registry.packs.items())}}
+                                 **({"error": p.error} if p.error else {}),
+                                 **({"broken": dict(p.broken)} if p.broken else {})}
+                          for name, p in sorted(registry.packs.items())}}
         print(json.dumps(data, indent=2, sort_keys=True))
         return 0
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    for pack in registry.packs.values():
-        if pack.error:
-            console.print(f"[red]pack {pack.name!r} ({pack.distribution}) failed to load: {pack.error}[/red]")
+    for line in registry.problems():
+        console.print(f"[red]{line}[/red]", markup=True, highlight=False)
     table = Table(title=f"{len(specs)} node types", show_lines=False)
     table.add_column("type", no_wrap=True)
     for col in ("title", "category", "inputs", "outputs", "version"):
@@ -225,6 +226,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             bad += 1
             for i in issues:
                 print(f"error: {path}: {i.message}", file=sys.stderr)
+            for line in registry.problems():  # a skipped node may be why a type is unknown
+                print(f"note: {line}", file=sys.stderr)
         else:
             print(f"ok: {path} ({len(doc.node_ids())} nodes, {len(doc.links())} links)")
     return 1 if bad else 0
@@ -321,13 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NodegraphError, KeyError, OSError) as e:
         if args.verbose:
             traceback.print_exc()
-        msg = e.message if hasattr(e, "message") else str(e)
-        if isinstance(e, OSError) and e.filename:
-            msg = f"{e.filename}: {e.strerror}"
+        msg = e.message if hasattr(e, "message") else format_error(e)
         print(f"error: {msg}", file=sys.stderr)
         return 1
     except Exception as e:  # an engine bug: still one line unless --verbose
         if args.verbose:
             traceback.print_exc()
-        print(f"error: internal error: {type(e).__name__}: {e} (run with --verbose for the traceback)", file=sys.stderr)
+        print(f"error: internal error: {format_error(e)} (run with --verbose for the traceback)", file=sys.stderr)
         return 2

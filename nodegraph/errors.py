@@ -43,3 +43,22 @@ class Cancelled(NodegraphError):
 
 class UnsafePath(NodegraphError):
     """An output path that would escape the output folder."""
+
+
+#: exceptions whose message is meant for the user as it is (nodes raise them on purpose)
+_PLAIN = (NodegraphError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def format_error(e: BaseException) -> str:
+    """One line for people, the same everywhere (a node's failure, the CLI, the editor): the
+    message of an error raised on purpose, else the exception's type and message. An OSError
+    names its file and the system's words for the fault, never only an errno."""
+    if isinstance(e, OSError) and not isinstance(e, NodegraphError) and e.filename is not None:
+        what = e.strerror or type(e).__name__
+        target = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+        return f"{target}: {what}"
+    msg = " ".join(str(e).split()) if "\n" not in str(e).strip() else str(e).strip()
+    msg = msg or type(e).__name__
+    if isinstance(e, _PLAIN):
+        return msg
+    return f"{type(e).__name__}: {msg}"

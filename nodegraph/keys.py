@@ -1,16 +1,23 @@
-"""Cache keys from content, and the reasons a node will run.
+"""Cache keys from content, and the one decision: does this node compute, and why.
 
-key = BLAKE3(type id, node version, determinism, params by name (defaults included), the content
-digests of every input value, the content digests of files a reads-files node reads, and for a
-node that writes files, the output folder). Layout, labels and notes are not in it, so moving
-or renaming a node changes no key; an upstream node that re-ran but produced the same output
-gives the same digest, so everything below it is a cache hit (early cutoff).
+A node's key is the BLAKE3 of its ``KeyMaterial``: node type and version, the code that computes
+it (``nodegraph.codeid``: its function and the modules of its own pack it calls, or a declared
+``code_version``), the pack's version, determinism, params by name (defaults included), the
+content digests of every input value, the content digests of the files a reads-files node reads,
+the output ports it promises, and for a node that writes files, the output folder. Layout, labels
+and notes are not in it, so moving or renaming a node changes no key; an upstream node that re-ran
+but produced the same output gives the same digest, so everything below it is a cache hit (early
+cutoff). A cache hit is an exact match of the whole record (as in Bazel's action cache).
+
+``decide`` is the only place that says whether a node computes. ``Evaluator.run`` calls it as
+nodes become ready, ``Evaluator.explain`` calls it before anything runs; they cannot disagree.
 """
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import blake3
 import msgpack
@@ -20,14 +27,70 @@ from .node import REQUIRED, NodeSpec
 from .types import ValueError_
 
 MISSING_FILE = b"\0missing"
+_pack = msgpack.Packer(use_bin_type=True).pack  # one packer: no per-call setup
+_NONE = object()
+WIRE = 3  # the layout of ``KeyMaterial.wire()`` (the history of older layouts reads as unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMaterial:
+    """Everything that determines a node's result (its key is the digest of this record), plus
+    its pin, which is not part of the key but decides whether the key is looked up at all."""
+
+    type: str
+    version: str
+    code: str
+    pack: str
+    determinism: str
+    output_dir: str
+    params: tuple  # ((name, JSON value), ...) in port order
+    inputs: tuple  # ((port, (upstream digest, ...)), ...) for linked ports
+    files: tuple  # ((port, content digest of what the path names), ...)
+    outputs: tuple  # the output port names the result must hold
+    pin: tuple | None = None  # ((output, digest hex), ...) of a pinned result
+    _key: bytes | None = field(default=None, compare=False, repr=False)
+
+    def key(self) -> bytes:
+        k = self._key
+        if k is None:
+            k = blake3.blake3(_pack(
+                (self.type, self.version, self.code, self.pack, self.determinism, self.output_dir, self.params,
+                 self.inputs, self.files, self.outputs))).digest()
+            object.__setattr__(self, "_key", k)
+        return k
+
+    def wire(self) -> list:
+        """The record as plain data (kept in the cache's history, so ``explain`` in a later process
+        can say what changed)."""
+        return [WIRE, self.type, self.version, self.code, self.pack, self.determinism, self.output_dir,
+                self.params, self.inputs, self.files, self.outputs]
+
+    @staticmethod
+    def from_wire(data: Any) -> "KeyMaterial | None":
+        if not isinstance(data, (list, tuple)) or len(data) != 11 or data[0] != WIRE:
+            return None
+        try:
+            _, t, v, code, pack, det, out, params, inputs, files, outputs = data
+            return KeyMaterial(t, v, code, pack, det, out, _tup(params), _tup(inputs), _tup(files), _tup(outputs))
+        except (TypeError, ValueError):
+            return None
+
+    def own(self) -> "KeyMaterial":
+        """The record without input digests: what a node's own edits change."""
+        return KeyMaterial(self.type, self.version, self.code, self.pack, self.determinism, self.output_dir,
+                           self.params, tuple((p, ()) for p, _ in self.inputs), self.files, self.outputs)
+
+
+def _tup(x: Any) -> Any:
+    return tuple(_tup(i) for i in x) if isinstance(x, (list, tuple)) else x
 
 
 class FileDigests:
     """Content digests of input files, memoised by (path, size, mtime, inode) in RAM and in the
-    disk cache's index, so an unchanged large file is hashed once, ever."""
+    cache's metadata, so an unchanged large file is hashed once, ever."""
 
-    def __init__(self, disk: Any = None):
-        self.disk = disk
+    def __init__(self, cache: Any = None):
+        self.cache = cache
         self._memo: dict[tuple, bytes] = {}
         self._lock = threading.Lock()
 
@@ -40,20 +103,19 @@ class FileDigests:
             return MISSING_FILE + path.encode("utf-8", "surrogateescape")
         memo = (path, st.st_size, st.st_mtime_ns, st.st_ino)
         d = self._memo.get(memo)
-        if d is None and self.disk is not None:
-            d = self.disk.get_file_digest(*memo)
+        if d is None and self.cache is not None:
+            d = self.cache.get_file_digest(*memo)
         if d is None:
             h = blake3.blake3()
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
             d = h.digest()
-            if self.disk is not None:
-                self.disk.put_file_digest(*memo, d)
+            if self.cache is not None:
+                self.cache.put_file_digest(*memo, d)
         with self._lock:
             self._memo[memo] = d
         return d
-
 
     def model(self, ref: str, kind: str, base_dir: str) -> bytes:
         """The identity of a model reference: the sha256 of the file or folder it resolves to
@@ -67,11 +129,11 @@ class FileDigests:
             return MISSING_FILE + str(e).encode("utf-8", "surrogateescape")
 
 
-def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dict[str, bytes]],
-             files: FileDigests, base_dir: str, output_dir: str) -> list:
-    """What the key of node ``nid`` is made of. ``out_digests[src][port]`` are the digests of
-    upstream outputs (already resolved)."""
-    rec = doc.node(nid)
+def material(doc: Document, nid: str, spec: NodeSpec, upstream: Callable[[str, str], bytes | None],
+             files: FileDigests, base_dir: str, output_dir: str, code: str) -> KeyMaterial:
+    """The key material of node ``nid``; ``upstream(src, port)`` gives an upstream output's digest
+    (None while that output is not known: then the record is only good for ``decide``'s "maybe")."""
+    rec = doc.g._node[nid]
     params = rec["params"]
     linked = doc.inputs(nid)
     p_items: list = []
@@ -79,62 +141,132 @@ def material(doc: Document, nid: str, spec: NodeSpec, out_digests: dict[str, dic
     f_items: list = []
     reads_files = spec.determinism == "reads-files"
     for port in spec.inputs:
-        links = linked.get(port.name)
+        name = port.name
+        links = linked.get(name) if linked else None
         if links:
-            i_items.append([port.name, [out_digests[l.src][l.src_port] for l in links]])
+            i_items.append((name, tuple([upstream(l.src, l.src_port) for l in links])))
             continue
         if port.variadic:
             continue
-        if port.name in params:
-            value = params[port.name]
-        elif port.default is not REQUIRED:
-            value = port.type.vtype.to_json(port.default) if port.default is not None else None
-        else:
-            value = None
-        if reads_files and port.type.id == "path" and isinstance(value, str) and value:
+        value = params.get(name, _NONE)
+        if value is _NONE:
+            value = port.default_json
+        elif isinstance(value, list):
+            value = _tup(value)
+        if reads_files and isinstance(value, str) and value and port.type.id == "path":
             kind = str(port.type.opts.get("kind") or "")
             if kind.startswith("model:"):  # the reference (the handle records where) and what it names
-                p_items.append([port.name, value])
-                f_items.append([port.name, files.model(value, kind[6:], base_dir)])
+                p_items.append((name, value))
+                f_items.append((name, files.model(value, kind[6:], base_dir)))
             else:
                 path = os.path.join(base_dir, os.path.expanduser(value))
-                f_items.append([port.name, files.digest(os.path.normpath(path))])
+                f_items.append((name, files.digest(os.path.normpath(path))))
         else:
-            p_items.append([port.name, value])
-    return [spec.id, spec.version, spec.determinism, output_dir if spec.output else "", p_items, i_items, f_items,
-            spec.code]
+            p_items.append((name, value))
+    pin = rec.get("pinned")
+    return KeyMaterial(spec.id, spec.version, code, spec.pack_label, spec.determinism,
+                       output_dir if spec.output else "", tuple(p_items), tuple(i_items), tuple(f_items),
+                       spec.output_names, tuple(sorted(pin.items())) if pin else None)
 
 
-def key_of(mat: list) -> bytes:
-    return blake3.blake3(msgpack.packb(mat, use_bin_type=True)).digest()
+# -- the decision ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """verdict: "yes" (computes), "no" (its result is known: cached or pinned), or "maybe" (an
+    upstream node computes first; if its output is unchanged this node is a cache hit)."""
+
+    verdict: str
+    reason: str
+    digests: dict | None = None  # the output digests when they are known ("no")
+    files: list | None = None  # files an output node wrote (cached)
+    failed: str = ""  # "no" that is a failure: the pinned result is gone
 
 
-def why_changed(doc: Document, nid: str, old: list | None, new: list) -> str:
+def forced(spec: NodeSpec, policy: str, use_cache: bool) -> str | None:
+    """Why a node computes whatever the cache holds, or None."""
+    if not use_cache:
+        return "cache disabled"
+    if policy == "always":
+        return "always recompute (cache policy)"
+    if policy == "never":
+        return "never cached (cache policy)"
+    if spec.determinism == "nondeterministic":
+        return "nondeterministic (pin a result to keep it)"
+    return None
+
+
+def decide(spec: NodeSpec, mat: KeyMaterial, *, policy: str, use_cache: bool, cache: Any, output_dir: str,
+           unknown: tuple | list = (), previous: Callable[[], KeyMaterial | None] | None = None,
+           doc: Document | None = None, nid: str = "") -> Decision:
+    """Does this node compute, and why. ``unknown`` names the upstream nodes whose outputs are not
+    known yet (their digests in ``mat`` are None): only ``explain`` asks then. ``previous()`` gives
+    the node's key material at its last run, to say what changed.
+
+    In order: a pinned result is used (or, gone from the cache, the node fails until unpinned); a
+    cache policy, nondeterminism or a disabled cache make it compute; an upstream that is still to
+    compute makes it "maybe"; else the key is looked up: a hit whose outputs are all there (and,
+    for a node that writes files, whose files are unchanged) is "no", anything else is "yes"."""
+    if mat.pin:
+        pin = dict(mat.pin)
+        digests = {}
+        for name in mat.outputs:
+            if not isinstance(pin.get(name), str):
+                return Decision("no", "pinned", failed=f"pinned result has no output {name!r}; unpin the node")
+            digests[name] = bytes.fromhex(pin[name])
+        missing = [n for n, d in digests.items() if not cache.has_value(d)]
+        if missing:
+            return Decision("no", "pinned", failed=(
+                f"pinned result of output {missing[0]!r} is not in the cache (cleared, or pinned on another "
+                "machine); unpin the node to recompute it"))
+        return Decision("no", "pinned", digests)
+    reason = forced(spec, policy, use_cache)
+    if reason is not None:
+        return Decision("yes", reason)
+    if unknown:
+        ups = ", ".join(repr(u) for u in unknown)
+        old = previous() if previous is not None else None
+        own = ""
+        if old is not None and old.own().key() != mat.own().key():
+            own = why_changed(doc, nid, old.own(), mat.own())
+        if old is None:
+            return Decision("maybe", f"not yet computed (unless upstream {ups}, which run first, reproduce "
+                                     "a result already cached)")
+        if own:
+            return Decision("maybe", f"{own}, and upstream {ups} will re-run: whether the result is "
+                                     "already cached is known only then")
+        return Decision("maybe", f"upstream {ups} will re-run; if its output is unchanged this node stays cached")
+    entry = cache.get_action(mat.key())
+    if entry is not None and set(entry["outputs"]) == set(mat.outputs):
+        if not spec.output or check_files_exist(entry["files"], output_dir):
+            return Decision("no", "cached", entry["outputs"],
+                            [os.path.join(output_dir, f[0]) for f in entry["files"]] if spec.output else [])
+        return Decision("yes", "its output files were deleted or changed")
+    old = previous() if previous is not None else None
+    if old is not None and old.key() == mat.key():
+        return Decision("yes", "not in the cache (evicted or cleared)")
+    return Decision("yes", why_changed(doc, nid, old, mat))
+
+
+def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: KeyMaterial) -> str:
     """A user-facing reason a node's key differs from its last run's."""
     if old is None:
         return "not yet computed"
-    try:
-        o_type, o_ver, _, o_out, o_params, o_inputs, o_files = old[:7]
-    except (TypeError, ValueError):
-        return "not yet computed"
-    n_type, n_ver, _, n_out, n_params, n_inputs, n_files = new[:7]
-    if o_type != n_type:
-        return f"node type changed ({o_type} -> {n_type})"
-    if o_ver != n_ver:
-        return f"node version changed ({o_ver} -> {n_ver})"
+    if old.type != new.type:
+        return f"node type changed ({old.type} -> {new.type})"
+    if old.version != new.version:
+        return f"node version changed ({old.version} -> {new.version})"
     reasons = []
-    op, np_ = dict(map(tuple, o_params)), dict(map(tuple, n_params))
+    op, np_ = dict(old.params), dict(new.params)
     changed = sorted(k for k in set(op) | set(np_) if op.get(k) != np_.get(k))
     if changed:
         reasons.append("param " + ", ".join(repr(c) for c in changed) + " changed")
-    oi = {a: list(b) for a, b in o_inputs}
-    ni = {a: list(b) for a, b in n_inputs}
+    oi, ni = dict(old.inputs), dict(new.inputs)
     ups: list[str] = []
     for port in sorted(set(oi) | set(ni)):
         before, after = oi.get(port), ni.get(port)
         if before == after:
             continue
-        links = doc.inputs(nid).get(port, [])
+        links = doc.inputs(nid).get(port, []) if doc is not None else []
         if before is not None and after is not None and len(before) == len(after) == len(links):
             ups.extend(l.src for l, b, a in zip(links, before, after) if b != a)
         elif links:
@@ -143,14 +275,18 @@ def why_changed(doc: Document, nid: str, old: list | None, new: list) -> str:
             ups.append(f"(input {port})")
     if ups:
         reasons.append("upstream " + ", ".join(repr(u) for u in dict.fromkeys(ups)) + " changed")
-    of, nf = dict(map(tuple, o_files)), dict(map(tuple, n_files))
+    of, nf = dict(old.files), dict(new.files)
     fchanged = sorted(k for k in set(of) | set(nf) if of.get(k) != nf.get(k))
     if fchanged:
         reasons.append("file of " + ", ".join(repr(c) for c in fchanged) + " changed")
-    if o_out != n_out:
+    if old.output_dir != new.output_dir:
         reasons.append("output folder changed")
-    if (old[7] if len(old) > 7 else "") != (new[7] if len(new) > 7 else ""):
+    if old.code != new.code:
         reasons.append("node code changed")
+    if old.pack != new.pack:
+        reasons.append(f"pack version changed ({old.pack or '?'} -> {new.pack or '?'})")
+    if old.outputs != new.outputs or old.determinism != new.determinism:
+        reasons.append("node declaration changed")
     return "; ".join(reasons) or "not in the cache (evicted or cleared)"
 
 

@@ -16,8 +16,10 @@ The declaration is checked once, here, with a message naming the function and th
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union, get_args, get_origin
 
@@ -65,6 +67,13 @@ class Port:
     def required(self) -> bool:
         return self.default is REQUIRED and not self.variadic
 
+    @functools.cached_property
+    def default_json(self) -> Any:
+        """The default as the graph file would store it (None when there is none)."""
+        if self.default is REQUIRED or self.default is None:
+            return None
+        return self.type.vtype.to_json(self.default)
+
     @property
     def is_param(self) -> bool:
         """Can the graph file hold a literal value for this port?"""
@@ -110,12 +119,37 @@ class NodeSpec:
     migrate: Callable[[dict, str], dict] | None = field(default=None, compare=False, repr=False)
     source: str = ""
     pack: str = ""
-    #: digest of the node's module source: editing a node's code invalidates its cached results
-    code: str = ""
+    #: the installed version of the pack (distribution) that registered the node
+    pack_version: str = ""
+    #: set by hand with ``@node(code_version=...)``: then only this string stands for the code
+    code_version: str | None = None
+
+    def code(self, memo: Any = None) -> str:
+        """The code identity in this node's cache key: its declared ``code_version``, or the
+        digest of its function and the code of its own pack that it uses (``nodegraph.codeid``)."""
+        if self.code_version is not None:
+            return "v:" + self.code_version
+        from .codeid import code_identity
+
+        return code_identity(self.fn, memo)
 
     @property
     def namespace(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @functools.cached_property
+    def pack_label(self) -> str:
+        """``pack@version`` in the cache key: a new release of the pack re-runs its nodes."""
+        return f"{self.pack}@{self.pack_version}" if self.pack else ""
+
+    @functools.cached_property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outputs)
+
+    @functools.cached_property
+    def needs_context(self) -> bool:
+        """Whether running it needs a Context: it takes one, or a path param is resolved by one."""
+        return self.context_arg is not None or any(p.type.id == "path" for p in self.inputs)
 
     def input(self, name: str) -> Port | None:
         for p in self.inputs:
@@ -173,21 +207,41 @@ class NodeSpec:
 def node(id: str, *, title: str | None = None, category: str = "General", version: str = "1.0.0",
          determinism: str = "pure", cost: str = "cpu", resource: str | None = None,
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,
-         description: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a node type. The function stays an ordinary function (call it in tests)."""
+         description: str | None = None, code_version: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a node type. The function stays an ordinary function (call it in tests).
+
+    ``code_version``: by default a node's cached results are keyed by its code (its function and
+    the modules of its own pack it calls; comments and formatting do not count). A node whose code
+    is reached in ways that cannot be seen (plugins, ``getattr`` by name) sets a string here and
+    changes it when its results change.
+
+    A declaration that is wrong raises ``DeclarationError``, except while the registry loads a
+    pack: then the node is reported and skipped, and the rest of the pack loads."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__nodegraph__ = build_spec(fn, id=id, title=title, category=category, version=version,  # type: ignore[attr-defined]
-                                      determinism=determinism, cost=cost, resource=resource,
-                                      output=output, migrate=migrate, description=description)
+        try:
+            fn.__nodegraph__ = build_spec(  # type: ignore[attr-defined]
+                fn, id=id, title=title, category=category, version=version, determinism=determinism, cost=cost,
+                resource=resource, output=output, migrate=migrate, description=description,
+                code_version=code_version)
+        except DeclarationError as e:
+            broken = _collecting.get()
+            if broken is None:
+                raise
+            broken.append((id if isinstance(id, str) else repr(id), str(e)))
         return fn
 
     return wrap
 
 
+#: while a pack loads, declaration errors are collected here instead of raised (see Registry)
+_collecting: ContextVar[list[tuple[str, str]] | None] = ContextVar("nodegraph_collecting", default=None)
+
+
 def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: str, version: str,
                determinism: str, cost: str, resource: str | None, output: bool,
-               migrate: Callable[[dict, str], dict] | None, description: str | None) -> NodeSpec:
+               migrate: Callable[[dict, str], dict] | None, description: str | None,
+               code_version: str | None = None) -> NodeSpec:
     where = _where(fn)
 
     def fail(msg: str) -> DeclarationError:
@@ -203,6 +257,8 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         raise fail(f"cost {cost!r} must be one of {list(COSTS)}")
     if migrate is not None and not callable(migrate):
         raise fail("migrate must be a function (params, old_version) -> params")
+    if code_version is not None and (not isinstance(code_version, str) or not code_version.strip()):
+        raise fail(f"code_version {code_version!r} must be a non-empty string")
     try:
         annotations = inspect.get_annotations(fn, eval_str=True)
     except Exception as e:  # a name in an annotation string that does not exist
@@ -290,22 +346,8 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         description=description if description is not None else summary, version=version,
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
-        single_output=single, migrate=migrate, source=where, code=_code_digest(fn),
+        single_output=single, migrate=migrate, source=where, code_version=code_version,
     )
-
-
-def _code_digest(fn: Callable[..., Any]) -> str:
-    """BLAKE3 of the source file that defines ``fn`` (empty when it cannot be read)."""
-    try:
-        path = inspect.getsourcefile(fn)
-        if not path:
-            return ""
-        import blake3
-
-        with open(path, "rb") as f:
-            return blake3.blake3(f.read()).hexdigest()[:32]
-    except (OSError, TypeError):
-        return ""
 
 
 def _where(fn: Callable[..., Any]) -> str:

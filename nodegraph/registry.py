@@ -5,8 +5,10 @@ A pack is any installed distribution that declares, in its pyproject.toml::
     [project.entry-points."nodegraph.nodes"]
     mypack = "mypack.nodes"          # a module (or a list of modules, or a function returning specs)
 
-Every ``@node`` function in the module is registered. A pack that fails to import is recorded
-with its error, so a graph that uses its nodes can say which pack is broken or missing.
+Every ``@node`` function in the module is registered. A node whose declaration is wrong is
+reported (``Pack.broken``: node id -> the error, naming the node) and skipped; the rest of its pack
+loads. A pack that fails to import at all is recorded with its error, so a graph that uses its
+nodes can say which pack is broken or missing.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any, Iterable
 
-from .node import DeclarationError, NodeSpec
+from .node import DeclarationError, NodeSpec, _collecting
 
 GROUP = "nodegraph.nodes"
 
@@ -29,6 +31,14 @@ class Pack:
     error: str = ""
     namespaces: set[str] = field(default_factory=set)
     nodes: list[str] = field(default_factory=list)
+    #: node id -> why it was not registered (a wrong declaration, a duplicate id)
+    broken: dict[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """One line per problem of this pack, for people."""
+        out = [f"pack {self.distribution or self.name!r} failed to load: {self.error}"] if self.error else []
+        out += [f"pack {self.distribution or self.name!r}: node {nid!r} skipped: {msg}" for nid, msg in self.broken.items()]
+        return out
 
 
 class UnknownNodeType(KeyError):
@@ -48,7 +58,7 @@ class Registry:
     # -- filling ------------------------------------------------------------------------------
     def add(self, spec: NodeSpec, pack: Pack | None = None) -> NodeSpec:
         if pack is not None:
-            spec = replace(spec, pack=pack.distribution or pack.name)
+            spec = replace(spec, pack=pack.distribution or pack.name, pack_version=pack.version)
         old = self.specs.get(spec.id)
         if old is not None and old.fn is not spec.fn:
             raise DeclarationError(
@@ -65,17 +75,29 @@ class Registry:
         for value in vars(module).values():
             spec = getattr(value, "__nodegraph__", None)
             if isinstance(spec, NodeSpec) and getattr(value, "__module__", None) == module.__name__:
-                added.append(self.add(spec, pack))
+                got = self._add_one(spec, pack)
+                if got is not None:
+                    added.append(got)
         return added
+
+    def _add_one(self, spec: NodeSpec, pack: Pack | None) -> NodeSpec | None:
+        """Add, or (loading a pack) report the node as broken and go on with the others."""
+        if pack is None:
+            return self.add(spec)
+        try:
+            return self.add(spec, pack)
+        except DeclarationError as e:
+            pack.broken[spec.id] = str(e)
+            return None
 
     def add_target(self, target: Any, pack: Pack | None = None) -> None:
         """Register from a module, a @node function, a NodeSpec, or an iterable of those."""
         if isinstance(target, pytypes.ModuleType):
             self.add_module(target, pack)
         elif isinstance(target, NodeSpec):
-            self.add(target, pack)
+            self._add_one(target, pack)
         elif isinstance(getattr(target, "__nodegraph__", None), NodeSpec):
-            self.add(target.__nodegraph__, pack)
+            self._add_one(target.__nodegraph__, pack)
         elif callable(target):
             self.add_target(target(), pack)
         elif isinstance(target, Iterable) and not isinstance(target, (str, bytes)):
@@ -88,13 +110,28 @@ class Registry:
         for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist is not None else ""
             version = ep.dist.version if ep.dist is not None else ""
-            pack = Pack(ep.name, ep.value, dist, version)
-            self.packs[ep.name] = pack
-            try:
-                self.add_target(ep.load(), pack)
-            except Exception as e:  # a broken pack must not break the others
-                pack.error = f"{type(e).__name__}: {e}"
+            self.load_pack(Pack(ep.name, ep.value, dist, version), ep.load)
         return self
+
+    def load_pack(self, pack: Pack, load: Any) -> Pack:
+        """Import a pack (``load()`` returns what to register) and register its nodes; a node
+        whose declaration fails is reported in ``pack.broken`` and the others still register."""
+        self.packs[pack.name] = pack
+        collected: list[tuple[str, str]] = []
+        token = _collecting.set(collected)
+        try:
+            self.add_target(load(), pack)
+        except Exception as e:  # a pack that cannot be imported must not break the others
+            pack.error = f"{type(e).__name__}: {e}"
+        finally:
+            _collecting.reset(token)
+        for nid, message in collected:
+            pack.broken.setdefault(nid, message)
+        return pack
+
+    def problems(self) -> list[str]:
+        """Every pack or node that could not be registered, one line each."""
+        return [line for p in self.packs.values() for line in p.problems()]
 
     # -- lookup -------------------------------------------------------------------------------
     def __contains__(self, type_id: str) -> bool:
@@ -115,6 +152,9 @@ class Registry:
     def explain_unknown(self, type_id: str, known_packs: dict[str, str]) -> str:
         """Why a type id is unknown: which pack should provide it and what is wrong with it."""
         ns = type_id.split(".", 1)[0]
+        for pack in self.packs.values():
+            if type_id in pack.broken:
+                return f"unknown node type {type_id!r}: its declaration in pack {pack.distribution or pack.name!r} failed: {pack.broken[type_id]}"
         for pack in self.packs.values():
             if ns in pack.namespaces or pack.name == ns or (pack.error and known_packs.get(ns) in (pack.distribution, pack.name)):
                 if pack.error:

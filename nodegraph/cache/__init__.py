@@ -1,10 +1,11 @@
-"""Two cache tiers behind one small interface (the evaluator sees only ``Cache``).
+"""The result cache: tiers behind one small protocol (``base.Tier``), composed by ``Cache``.
 
-* actions: key (node type, version, params, input digests) -> output digests
+* actions: key (``nodegraph.keys.KeyMaterial``) -> output digests, files written, compute time
 * values:  content digest -> value, in RAM (``MemoryTier``) and on disk (``DiskTier``)
 
 Writes go through to disk when a node finishes, so a result survives the process; reads look
 in RAM first. ``Cache.memory_only()`` is the RAM tier alone (``--no-cache`` uses no cache at all).
+The evaluator sees only ``Cache``; it never reaches into a tier.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .base import ActionEntry, Meta, RamMeta, Tier
 from .disk import DiskTier
 from .memory import MemoryTier, value_nbytes
 
@@ -59,73 +61,118 @@ def format_size(n: float) -> str:
 
 
 class Cache:
+    """Tiers composed behind the calls the evaluator makes (the evaluator sees nothing else).
+
+    Reads try each tier in order and copy a hit into the tiers in front of it; writes go to every
+    tier (a value a tier does not keep, such as a model handle on disk, stays in RAM). Today the
+    tiers are RAM (``MemoryTier``) in front of the local disk (``DiskTier``); ``Cache.of(tiers)``
+    composes any others that speak ``nodegraph.cache.base.Tier``."""
+
     def __init__(self, root: str | os.PathLike | None = None, *, memory_bytes: int | None = None,
                  disk_bytes: int | None = None, persistent: bool = True):
-        self.disk = None
+        disk = None
         if persistent:
             root = Path(root) if root is not None else default_cache_dir()
-            self.disk = DiskTier(root, disk_bytes if disk_bytes is not None else _size_env("NODEGRAPH_CACHE_SIZE", DEFAULT_DISK))
+            disk = DiskTier(root, disk_bytes if disk_bytes is not None else _size_env("NODEGRAPH_CACHE_SIZE", DEFAULT_DISK))
         mem = memory_bytes if memory_bytes is not None else _size_env("NODEGRAPH_MEMORY_CACHE", DEFAULT_MEMORY)
-        self.memory = MemoryTier(mem, spill=self._spill)
-        self._actions: dict[bytes, dict] = {}  # RAM copy of action entries seen or made here
+        memory = MemoryTier(mem, spill=self._spill)
+        self._setup([memory] + ([disk] if disk is not None else []))
 
     @classmethod
     def memory_only(cls, memory_bytes: int | None = None) -> "Cache":
         return cls(persistent=False, memory_bytes=memory_bytes)
 
+    @classmethod
+    def of(cls, tiers: list[Tier]) -> "Cache":
+        """A cache over the given tiers, fastest first."""
+        self = cls.__new__(cls)
+        self._setup(list(tiers))
+        return self
+
+    def _setup(self, tiers: list[Tier]) -> None:
+        if not tiers:
+            raise ValueError("a cache needs at least one tier")
+        self.tiers = tiers
+        self._front, self._back = tiers[0], tiers[1:]
+        #: the RAM and disk tiers, for housekeeping (``nodegraph cache``) and tests
+        self.memory = next((t for t in tiers if isinstance(t, MemoryTier)), None)
+        self.disk = next((t for t in tiers if isinstance(t, DiskTier)), None)
+        self.meta: Meta = next((t for t in tiers if isinstance(t, Meta)), None) or RamMeta()
+
     @property
     def root(self) -> Path | None:
         return self.disk.root if self.disk else None
 
+    @property
+    def persistent(self) -> bool:
+        return self.disk is not None
+
     def _spill(self, digest: bytes, value: Any) -> None:
-        if self.disk is not None:
-            self.disk.put(digest, value)
+        """The RAM tier evicted a value: keep it in the tiers behind."""
+        for t in getattr(self, "_back", ()):
+            t.put(digest, value)
 
     # -- actions -----------------------------------------------------------------------------
-    def get_action(self, key: bytes) -> dict | None:
-        entry = self._actions.get(key)
-        if entry is None and self.disk is not None:
-            entry = self.disk.get_action(key)
+    def get_action(self, key: bytes) -> ActionEntry | None:
+        entry = self._front.get_action(key)
+        if entry is not None:
+            return entry
+        for i, t in enumerate(self._back):
+            entry = t.get_action(key)
             if entry is not None:
-                self._actions[key] = entry
-        return entry
+                for front in self.tiers[: i + 1]:
+                    front.put_action(key, "", entry)
+                return entry
+        return None
 
     def put_action(self, key: bytes, node_type: str, outputs: dict[str, bytes], files: list, seconds: float) -> None:
-        entry = {"outputs": outputs, "files": files, "seconds": seconds}
-        self._actions[key] = entry
-        if self.disk is not None:
-            self.disk.put_action(key, node_type, outputs, files, seconds)
+        entry: ActionEntry = {"outputs": outputs, "files": files, "seconds": seconds}
+        for t in self.tiers:
+            t.put_action(key, node_type, entry)
 
     def put_result(self, key: bytes, node_type: str, values: dict[bytes, tuple[Any, str]],
                    outputs: dict[str, bytes], files: list, seconds: float) -> None:
-        """A node's outputs (digest -> (value, type id)) and its action, stored together."""
-        for digest, (value, _) in values.items():
-            self.memory.put(digest, value)
-        self._actions[key] = {"outputs": outputs, "files": files, "seconds": seconds}
-        if self.disk is not None:
-            self.disk.put_result(key, node_type, values, outputs, files, seconds)
+        """A node's outputs (digest -> (value, type id)) and its action, stored together: a tier
+        that can commits both at once, so no reader sees the action without its values."""
+        entry: ActionEntry = {"outputs": outputs, "files": files, "seconds": seconds}
+        for t in self.tiers:
+            put_result = getattr(t, "put_result", None)
+            if put_result is not None:
+                put_result(key, node_type, values, entry)
+            else:
+                for digest, (value, type_id) in values.items():
+                    t.put(digest, value, type_id)
+                t.put_action(key, node_type, entry)
 
     def forget_action(self, key: bytes) -> None:
-        self._actions.pop(key, None)
-        if self.disk is not None:
-            self.disk.forget_action(key)
+        for t in self.tiers:
+            t.forget_action(key)
 
     # -- values ------------------------------------------------------------------------------
     def get_value(self, digest: bytes) -> Any | None:
-        v = self.memory.get(digest)
-        if v is None and self.disk is not None:
-            v = self.disk.get(digest)
+        v = self._front.get(digest)
+        if v is not None:
+            return v
+        for i, t in enumerate(self._back):
+            v = t.get(digest)
             if v is not None:
-                self.memory.put(digest, v)
-        return v
+                for front in self.tiers[: i + 1]:
+                    front.put(digest, v)
+                return v
+        return None
 
     def has_value(self, digest: bytes) -> bool:
-        return digest in self.memory or (self.disk is not None and self.disk.has(digest))
+        return any(t.contains(digest) for t in self.tiers)
 
     def put_value(self, digest: bytes, value: Any, type_id: str | None = None, persist: bool = True) -> None:
-        self.memory.put(digest, value)
-        if persist and self.disk is not None:
-            self.disk.put(digest, value, type_id)
+        self._front.put(digest, value, type_id)
+        if persist:
+            for t in self._back:
+                t.put(digest, value, type_id)
+
+    def evict(self, digest: bytes) -> None:
+        for t in self.tiers:
+            t.evict(digest)
 
     def artifact(self, key: bytes, make) -> bytes:
         """Bytes stored under a recipe ``key`` (e.g. an encoded video segment): made once by
@@ -140,16 +187,43 @@ class Cache:
         return data
 
     def pin(self, digest: bytes, pinned: bool = True) -> None:
-        if self.disk is not None:
-            self.disk.pin(digest, pinned)
+        for t in self.tiers:
+            t.pin(digest, pinned)
 
+    # -- metadata (input file digests, explain's history, code identities) ---------------------
+    def get_file_digest(self, path: str, size: int, mtime: int, inode: int) -> bytes | None:
+        return self.meta.get_file_digest(path, size, mtime, inode)
+
+    def put_file_digest(self, path: str, size: int, mtime: int, inode: int, digest: bytes) -> None:
+        self.meta.put_file_digest(path, size, mtime, inode, digest)
+
+    def get_history(self, graph: str) -> dict[str, tuple[Any, bytes]]:
+        return self.meta.get_history(graph)
+
+    def put_history(self, graph: str, entries: list[tuple[str, Any, bytes]]) -> None:
+        if entries:
+            self.meta.put_history(graph, entries)
+
+    def get_code(self, name: str) -> tuple[list, str] | None:
+        return self.meta.get_code(name)
+
+    def put_code(self, name: str, sources: list, identity: str) -> None:
+        self.meta.put_code(name, sources, identity)
+
+    # -- housekeeping ------------------------------------------------------------------------
     def flush(self) -> None:
-        if self.disk is not None:
-            self.disk.flush_usage()
+        """Make what was stored durable (a tier that writes behind commits its queue)."""
+        for t in self.tiers:
+            flush = getattr(t, "flush", None)
+            if flush is not None:
+                flush()
 
     def close(self) -> None:
-        if self.disk is not None:
-            self.disk.close()
+        for t in self.tiers:
+            close = getattr(t, "close", None)
+            if close is not None:
+                close()
 
 
-__all__ = ["Cache", "DiskTier", "MemoryTier", "default_cache_dir", "format_size", "parse_size", "value_nbytes"]
+__all__ = ["ActionEntry", "Cache", "DiskTier", "MemoryTier", "Meta", "Tier", "default_cache_dir", "format_size",
+           "parse_size", "value_nbytes"]

@@ -27,10 +27,15 @@ import blake3
 import msgpack
 
 from ..types import TYPES, find_type
+from .writer import BatchWriter
 
 MAGIC = b"NGB1"
 SCHEMA = 2
 INLINE_MAX = 32 * 1024  # smaller values live in the index itself: no file per tiny value
+#: a result that took longer than this (seconds) is committed before the node counts as finished,
+#: so a crash right after (a native library's segfault, the OOM killer) loses nothing expensive;
+#: cheaper ones are committed in batches (a crash loses at most a few milliseconds of work)
+DURABLE_SECONDS = 0.005
 
 
 class DiskTier:
@@ -44,6 +49,12 @@ class DiskTier:
         self._touched_blobs: set[bytes] = set()
         self._touched_actions: set[bytes] = set()
         self.corrupt_found = 0
+        # write-behind (see writer.py): what is queued is answered from here until committed
+        self._plock = threading.Lock()
+        self._pending_values: dict[bytes, tuple[Any, str | None]] = {}
+        self._pending_actions: dict[bytes, dict] = {}
+        self._writer = BatchWriter(self._commit)
+        self._wdb: sqlite3.Connection | None = None
 
     # -- index -------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -68,6 +79,7 @@ class DiskTier:
                         PRIMARY KEY (graph, node));
                     CREATE TABLE IF NOT EXISTS files (
                         path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, inode INTEGER, digest BLOB);
+                    CREATE TABLE IF NOT EXISTS code (name TEXT PRIMARY KEY, sources BLOB, identity TEXT);
                     CREATE INDEX IF NOT EXISTS blobs_used ON blobs (pinned, used);
                 """)
                 db.execute(f"PRAGMA user_version={SCHEMA}")
@@ -93,6 +105,9 @@ class DiskTier:
 
     # -- actions -----------------------------------------------------------------------------
     def get_action(self, key: bytes) -> dict | None:
+        pending = self._pending_actions.get(key)
+        if pending is not None:
+            return pending
         rows = self._exec("SELECT outputs, files, seconds FROM actions WHERE key=?", (key,))
         if not rows:
             return None
@@ -111,13 +126,14 @@ class DiskTier:
         self._touched_actions.add(key)
         return {"outputs": outputs, "files": files, "seconds": rows[0][2] or 0.0}
 
-    def put_action(self, key: bytes, node_type: str, outputs: dict[str, bytes], files: list, seconds: float) -> None:
+    def put_action(self, key: bytes, node_type: str, entry: dict) -> None:
         now = time.time()
         self._exec("INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?)",
-                   (key, node_type, msgpack.packb(outputs, use_bin_type=True),
-                    msgpack.packb(files, use_bin_type=True), seconds, now, now))
+                   (key, node_type, msgpack.packb(entry["outputs"], use_bin_type=True),
+                    msgpack.packb(entry["files"], use_bin_type=True), entry["seconds"], now, now))
 
     def forget_action(self, key: bytes) -> None:
+        self._writer.flush()
         self._exec("DELETE FROM actions WHERE key=?", (key,))
 
     # -- blobs -------------------------------------------------------------------------------
@@ -126,33 +142,83 @@ class DiskTier:
         return self.blob_dir / h[:2] / f"{h}.blob"
 
     def has(self, digest: bytes) -> bool:
+        return digest in self._pending_values or self._stored(digest)
+
+    contains = has
+
+    def _stored(self, digest: bytes) -> bool:
         return bool(self._exec("SELECT 1 FROM blobs WHERE digest=?", (digest,)))
 
     def put(self, digest: bytes, value: Any, type_id: str | None = None) -> bool:
-        """Store a value under its content digest; False if its type is not persistent."""
-        row = self._prepare(digest, value, type_id)
-        if row is None:
+        """Store a value under its content digest (queued, see writer.py); False if its type is
+        not persistent."""
+        t = TYPES.get(type_id) if type_id else find_type(value)
+        if t is None or not t.can_persist(value):
             return False
-        if row is not True:
-            self._exec("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0,?)", row)
+        with self._plock:
+            self._pending_values[digest] = (value, t.id)
+        self._writer.submit((digest, value, t.id))
         return True
 
-    def put_result(self, key: bytes, node_type: str, values: dict[bytes, tuple[Any, str]],
-                   outputs: dict[str, bytes], files: list, seconds: float) -> None:
-        """A node's output values and its action entry, committed together (values first)."""
-        rows = [r for r in (self._prepare(d, v, t) for d, (v, t) in values.items()) if r not in (None, True)]
+    def put_result(self, key: bytes, node_type: str, values: dict[bytes, tuple[Any, str]], entry: dict) -> None:
+        """A node's output values and its action entry, committed together (values first; queued,
+        see writer.py)."""
+        with self._plock:
+            for digest, (value, type_id) in values.items():
+                self._pending_values[digest] = (value, type_id)
+            self._pending_actions[key] = entry
+        self._writer.submit((key, node_type, values, entry))
+        if entry["seconds"] >= DURABLE_SECONDS:  # worth keeping through a crash: wait for the commit
+            self._writer.flush()
+
+    def _commit(self, batch: list) -> None:
+        """One transaction for a batch of queued values and results (in the writer's thread)."""
+        blobs: list = []
+        actions: list = []
         now = time.time()
-        with self._lock:
-            self.db.execute("BEGIN")
+        for item in batch:
+            if len(item) == 3:  # a value
+                digest, value, type_id = item
+                row = self._prepare(digest, value, type_id)
+                if row not in (None, True):
+                    blobs.append(row)
+                continue
+            key, node_type, values, entry = item
+            blobs += [r for r in (self._prepare(d, v, t) for d, (v, t) in values.items()) if r not in (None, True)]
+            actions.append((key, node_type, msgpack.packb(entry["outputs"], use_bin_type=True),
+                            msgpack.packb(entry["files"], use_bin_type=True), entry["seconds"], now, now))
+        try:
+            if self._wdb is None:  # the writer's own connection: readers never wait for its commits (WAL)
+                self._wdb = sqlite3.connect(self.root / "index.sqlite", isolation_level=None, timeout=30,
+                                            check_same_thread=False)
+                self._wdb.execute("PRAGMA synchronous=NORMAL")
+            db = self._wdb
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executemany("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0,?)", rows)
-                self.db.execute("INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?)",
-                                (key, node_type, msgpack.packb(outputs, use_bin_type=True),
-                                 msgpack.packb(files, use_bin_type=True), seconds, now, now))
-                self.db.execute("COMMIT")
+                db.executemany("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,0,?)", blobs)
+                db.executemany("INSERT OR REPLACE INTO actions VALUES (?,?,?,?,?,?,?)", actions)
+                db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
+        finally:
+            with self._plock:  # committed, or dropped: either way no longer pending
+                for item in batch:
+                    if len(item) == 3:
+                        self._pending_values.pop(item[0], None)
+                    else:
+                        self._pending_actions.pop(item[0], None)
+                        for d in item[2]:
+                            self._pending_values.pop(d, None)
+
+    def flush(self) -> None:
+        """Commit everything queued, and the last-use times of what was read."""
+        self._writer.flush()
+        self.flush_usage()
+
+    @property
+    def write_error(self) -> str:
+        return self._writer.error
 
     def _prepare(self, digest: bytes, value: Any, type_id: str | None) -> tuple | bool | None:
         """Encode a value: small ones become a row to insert, large ones a verified file first.
@@ -160,7 +226,7 @@ class DiskTier:
         t = TYPES[type_id] if type_id else find_type(value)
         if t is None or not t.can_persist(value):
             return None
-        if self.has(digest):
+        if self._stored(digest):
             return True
         enc = t.encode(value)
         header = msgpack.packb({"type": t.id, "meta": enc.meta, "size": enc.size}, use_bin_type=True)
@@ -197,6 +263,9 @@ class DiskTier:
 
     def get(self, digest: bytes) -> Any | None:
         """The value stored under ``digest``, or None if absent or corrupt (then it is removed)."""
+        pending = self._pending_values.get(digest)
+        if pending is not None:
+            return pending[0]
         try:
             rows = self._exec("SELECT type, size, checksum, data FROM blobs WHERE digest=?", (digest,))
         except sqlite3.Error:  # a garbled row (say, text where bytes belong)
@@ -236,11 +305,15 @@ class DiskTier:
         return value
 
     def discard(self, digest: bytes) -> None:
+        self._writer.flush()
         self._exec("DELETE FROM blobs WHERE digest=?", (digest,))
         try:
             self.blob_path(digest).unlink()
         except FileNotFoundError:
             pass
+
+    def evict(self, digest: bytes) -> None:
+        self.discard(digest)
 
     def pin(self, digest: bytes, pinned: bool = True) -> None:
         self._exec("UPDATE blobs SET pinned=? WHERE digest=?", (1 if pinned else 0, digest))
@@ -255,14 +328,15 @@ class DiskTier:
         self._exec("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)", (path, size, mtime, inode, digest))
 
     # -- history (for explain) ---------------------------------------------------------------
-    def get_history(self, graph: str, node: str) -> tuple[Any, bytes] | None:
-        rows = self._exec("SELECT material, key FROM history WHERE graph=? AND node=?", (graph, node))
-        if not rows:
-            return None
-        try:
-            return msgpack.unpackb(rows[0][0], raw=False), rows[0][1]
-        except Exception:
-            return None
+    def get_history(self, graph: str) -> dict[str, tuple[Any, bytes]]:
+        """node -> (its last key material, its key), for every node of one graph (one query)."""
+        out = {}
+        for node, material, key in self._exec("SELECT node, material, key FROM history WHERE graph=?", (graph,)):
+            try:
+                out[node] = (msgpack.unpackb(material, raw=False), key)
+            except Exception:  # garbled: as if never recorded
+                continue
+        return out
 
     def put_history(self, graph: str, entries: list[tuple[str, Any, bytes]]) -> None:
         now = time.time()
@@ -275,6 +349,20 @@ class DiskTier:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    # -- code identities (see nodegraph.codeid: valid while the sources they list are unchanged)
+    def get_code(self, name: str) -> tuple[list, str] | None:
+        rows = self._exec("SELECT sources, identity FROM code WHERE name=?", (name,))
+        if not rows:
+            return None
+        try:
+            sources = msgpack.unpackb(rows[0][0], raw=False)
+            return (sources, rows[0][1]) if isinstance(sources, list) and isinstance(rows[0][1], str) else None
+        except Exception:
+            return None
+
+    def put_code(self, name: str, sources: list, identity: str) -> None:
+        self._exec("INSERT OR REPLACE INTO code VALUES (?,?,?)", (name, msgpack.packb(sources, use_bin_type=True), identity))
 
     # -- housekeeping ------------------------------------------------------------------------
     def flush_usage(self) -> None:
@@ -292,6 +380,7 @@ class DiskTier:
             self.db.execute("COMMIT")
 
     def info(self) -> dict:
+        self._writer.flush()
         (n_actions,) = self._exec("SELECT count(*) FROM actions")[0]
         n_blobs, size, pinned = self._exec("SELECT count(*), coalesce(sum(size),0), coalesce(sum(pinned),0) FROM blobs")[0]
         return {"root": str(self.root), "actions": n_actions, "blobs": n_blobs, "bytes": size,
@@ -300,7 +389,7 @@ class DiskTier:
     def gc(self, max_bytes: int | None = None) -> dict:
         """Evict least-recently-used unpinned blobs until the store fits ``max_bytes``; remove
         stray temp files and blob files the index does not know."""
-        self.flush_usage()
+        self.flush()
         budget = self.max_bytes if max_bytes is None else int(max_bytes)
         (total,) = self._exec("SELECT coalesce(sum(size),0) FROM blobs")[0]
         evicted = freed = 0
@@ -324,8 +413,10 @@ class DiskTier:
         return {"evicted": evicted, "freed_bytes": freed, "strays_removed": strays, "bytes": total}
 
     def clear(self) -> None:
+        self._writer.flush()
         with self._lock:
-            self.db.executescript("DELETE FROM actions; DELETE FROM blobs; DELETE FROM history; DELETE FROM files;")
+            self.db.executescript("DELETE FROM actions; DELETE FROM blobs; DELETE FROM history; DELETE FROM files; "
+                                  "DELETE FROM code;")
         for sub in self.blob_dir.iterdir():
             if sub.is_dir():
                 for f in sub.iterdir():
@@ -333,6 +424,9 @@ class DiskTier:
 
     def close(self) -> None:
         try:
+            self._writer.close()
             self.flush_usage()
         finally:
+            if self._wdb is not None:
+                self._wdb.close()
             self.db.close()

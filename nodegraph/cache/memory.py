@@ -9,12 +9,14 @@ import itertools
 import threading
 from typing import Any, Callable
 
-from ..types import find_type
+from ..types import TYPES, find_type
 
 
-def value_nbytes(value: Any) -> int:
+def value_nbytes(value: Any, type_id: str | None = None) -> int:
     """What a value costs in RAM (arrays it holds; a streamed video counts only what it keeps)."""
-    t = find_type(value)
+    t = TYPES.get(type_id) if type_id else None
+    if t is None:
+        t = find_type(value)
     if t is not None and hasattr(t, "nbytes"):
         return int(t.nbytes(value))
     return 256
@@ -34,8 +36,13 @@ class MemoryTier:
         self._bytes = 0
         self._lock = threading.Lock()
         self.evictions = 0
+        self._actions: dict[bytes, dict] = {}
+        self.max_actions = 1_000_000
 
     def __contains__(self, digest: bytes) -> bool:
+        return digest in self._items
+
+    def contains(self, digest: bytes) -> bool:
         return digest in self._items
 
     def __len__(self) -> int:
@@ -52,8 +59,8 @@ class MemoryTier:
         self._stamp[digest] = next(self._clock)
         return item[0]
 
-    def put(self, digest: bytes, value: Any, nbytes: int | None = None) -> None:
-        size = value_nbytes(value) if nbytes is None else nbytes
+    def put(self, digest: bytes, value: Any, type_id: str | None = None, nbytes: int | None = None) -> bool:
+        size = value_nbytes(value, type_id) if nbytes is None else nbytes
         evicted: list[tuple[bytes, Any]] = []
         with self._lock:
             old = self._items.pop(digest, None)
@@ -77,6 +84,26 @@ class MemoryTier:
         for d, v in evicted:  # outside the lock: spilling writes files
             if self.spill is not None:
                 self.spill(d, v)
+        return True
+
+    def pin(self, digest: bytes, pinned: bool = True) -> None:
+        """Nothing to do in RAM: an evicted value is spilled to the tier behind, which pins."""
+
+    def evict(self, digest: bytes) -> None:
+        self.discard(digest)
+
+    # -- action results (small: a few digests each) ------------------------------------------
+    def get_action(self, key: bytes) -> dict | None:
+        return self._actions.get(key)
+
+    def put_action(self, key: bytes, node_type: str, entry: dict) -> None:
+        if len(self._actions) >= self.max_actions:
+            for k in list(self._actions)[: self.max_actions // 2]:  # oldest first (insertion order)
+                del self._actions[k]
+        self._actions[key] = entry
+
+    def forget_action(self, key: bytes) -> None:
+        self._actions.pop(key, None)
 
     def discard(self, digest: bytes) -> None:
         with self._lock:
@@ -87,6 +114,7 @@ class MemoryTier:
 
     def clear(self) -> None:
         with self._lock:
+            self._actions.clear()
             self._items.clear()
             self._stamp.clear()
             self._bytes = 0

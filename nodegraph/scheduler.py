@@ -1,0 +1,441 @@
+"""Scheduling one run, and running one node (used by ``nodegraph.evaluate.Evaluator``).
+
+Nodes are decided in the scheduler's thread as their inputs become known (``Evaluator.decide``).
+A node that must compute runs inline when it is cheap (most nodes: a thread hand-off costs more
+than they do) and on the worker pool when its cost hint (``cost="gpu"`` or ``"io"``) or its
+measured time (in this process, or at its last run as recorded in the cache) says it is worth
+overlapping with other work. Nodes that need the same exclusive resource (the GPU) take turns.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import blake3
+
+from .context import CancelToken, Context
+from .errors import Cancelled, format_error
+from .fileformat import dumps
+from .graph import Document
+from .keys import file_records, forced
+from .node import REQUIRED, NodeSpec
+from .registry import Registry
+from .results import Event, NodeResult, RunResult
+from .types import ValueError_, Video, convert
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluator
+
+#: a node that took longer than this (seconds) is worth running on the pool next time
+POOL_SECONDS = 0.003
+_run_ids = itertools.count(1)
+
+
+class _Run:
+    """The state of one run (shared by the scheduler and the worker threads)."""
+
+    def __init__(self, doc: Document, result: RunResult, cancel: CancelToken, emit: Callable[[Event], None] | None,
+                 scratch: Path):
+        self.doc, self.result, self.cancel, self.emit, self.scratch = doc, result, cancel, emit, scratch
+        self.nodes = result.nodes
+        self.last: dict[str, NodeResult] = {}
+        self.dirty: set[str] = set()
+        self.fresh: dict[str, None] = {}  # nodes decided afresh (not reused from the last run), in order
+        self.types: dict[str, str] = {}
+        self.planned: dict | None = None
+        self.locks: dict[str, threading.Lock] = {}
+        self.locks_guard = threading.Lock()
+        self.graph_text = _once(lambda: dumps(doc))
+
+    def node_lock(self, nid: str) -> threading.Lock:
+        with self.locks_guard:
+            return self.locks.setdefault(nid, threading.Lock())
+
+
+class Scheduler:
+    def __init__(self, ev: "Evaluator"):
+        self.ev = ev
+        self._executor: ThreadPoolExecutor | None = None
+        self._resource_locks: dict[str, threading.Lock] = {}
+        self._types_memo: dict[str, dict] = {}
+        self._seconds: dict[str, float] = {}  # node type -> how long it took last (this process)
+
+    def run(self, doc: Document, tlist: list[tuple[str, str | None]], on_event: Callable[[Event], None] | None,
+            cancel: CancelToken, planned: dict | None) -> RunResult:
+        ev = self.ev
+        order, dependents, preds, types = ev.plan(doc, tlist)
+        result = RunResult({}, tlist)  # node results are made as nodes are resolved
+        scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
+        run = _Run(doc, result, cancel, on_event, scratch)
+        run.types, run.planned = types, planned
+        result.materialise = lambda nid, port: self.value(run, nid, port)
+        run.last, run.dirty = ev.reusable(doc, order, dependents)
+        t0 = time.perf_counter()
+        try:
+            self._schedule(run, order, dependents, preds)
+            specs = ev.registry.specs
+            for nid, port in tlist:  # the targets' values are what the caller asked for
+                r = result.nodes[nid]
+                if r.ok and not r.outputs and r.digests and specs[r.type].output:
+                    for name in r.digests:
+                        if port is None or name == port:
+                            result.value(nid, name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            ev.remember(doc, result.nodes, list(run.fresh), run.last, result.cancelled)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def _schedule(self, run: _Run, order: list[str], dependents: dict[str, list[str]], preds: dict[str, list[str]]) -> None:
+        last, dirty, nodes = run.last, run.dirty, run.nodes
+        if last and run.emit is None:  # settle every clean node at once; schedule only the dirty ones
+            for nid in order:
+                if nid not in dirty:
+                    old = last.get(nid)
+                    if old is not None:  # a result that was already "cached" is shared as it is
+                        nodes[nid] = old if old.status == "cached" else _cached_copy(old)
+            order = [n for n in order if n not in nodes]
+        waiting = {n: sum(1 for p in preds[n] if p not in nodes) for n in order}
+        ready = deque(n for n in order if waiting[n] == 0)
+        todo: deque[str] = deque()  # decided: must compute
+        running: dict[Any, str] = {}
+        probing: dict[str, int] = {}  # node type of unknown cost -> how many run on the pool to learn it
+        deferred: dict[str, list[str]] = {}  # more of a type being probed: wait for the first measurement
+        inflight: dict[bytes, str] = {}  # key -> the node computing it on the pool (its result will be stored)
+        same_key: dict[str, list[str]] = {}  # node -> nodes with its very key, waiting to find it cached
+        made: set[bytes] = set()  # keys computed and stored in this run
+        probes: set[str] = set()  # nodes on the pool to measure their type's cost
+        stores = self.ev.use_cache
+        specs, attrs = self.ev.registry.specs, run.doc.g._node
+        cancel = run.cancel
+        workers = self.ev.workers
+        types = run.types
+
+        def release(nid: str) -> None:
+            for d in dependents[nid]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    ready.append(d)
+
+        while ready or todo or running:
+            while ready and not cancel.cancelled:
+                nid = ready.popleft()
+                if self._resolve(run, nid, preds[nid]):
+                    release(nid)
+                else:
+                    todo.append(nid)
+            while todo and not cancel.cancelled:
+                nid = todo.popleft()
+                key = nodes[nid].key
+                policy = attrs[nid].get("cache", "default")
+                if (key in inflight or key in made) and forced(specs[types[nid]], policy, stores) is None:
+                    if key in inflight:  # computed once, by the first; this one waits to find it cached
+                        same_key.setdefault(inflight[key], []).append(nid)
+                    elif self._resolve(run, nid, preds[nid]):  # an identical node stored it meanwhile
+                        release(nid)
+                    else:
+                        todo.appendleft(nid)
+                        made.discard(key)
+                    continue
+                place = "inline" if workers == 1 else self._placement(run, nid)
+                if place == "probe":  # unknown cost: learn it on the pool, a few at a time per type
+                    if probing.get(types[nid], 0) >= workers:
+                        deferred.setdefault(types[nid], []).append(nid)
+                        continue
+                    probing[types[nid]] = probing.get(types[nid], 0) + 1
+                    probes.add(nid)
+                if place == "inline":
+                    self._compute(run, nid)  # cheap: here, no thread hand-off
+                    if stores and policy != "never" and nodes[nid].status == "computed":
+                        made.add(key)
+                    release(nid)
+                    if ready:
+                        break  # decide what became ready before computing more
+                else:
+                    if stores and policy != "never":
+                        inflight[key] = nid
+                    running[self._pool().submit(self._compute, run, nid)] = nid
+            if cancel.cancelled and not running:
+                break
+            if running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    fut.result()
+                    nid = running.pop(fut)
+                    release(nid)
+                    if inflight.get(nodes[nid].key) == nid:
+                        del inflight[nodes[nid].key]
+                        if nodes[nid].status == "computed":
+                            made.add(nodes[nid].key)
+                    for other in same_key.pop(nid, ()):  # decided again: now a cache hit
+                        if self._resolve(run, other, preds[other]):
+                            release(other)
+                        else:
+                            todo.append(other)
+                    t = types[nid]
+                    if nid in probes:
+                        probes.discard(nid)
+                        probing[t] -= 1
+                        todo.extend(deferred.pop(t, ()))  # now measured: placed by their cost
+                        if not probing[t]:
+                            del probing[t]
+            elif not ready and not todo and deferred:  # nothing in flight to learn from
+                for t in list(deferred):
+                    todo.extend(deferred.pop(t))
+                    self._seconds.setdefault(t, 0.0)
+        undecided = [n for n in order if n not in nodes]
+        if undecided and not cancel.cancelled:  # an engine bug: say so rather than lose nodes
+            raise RuntimeError(f"the scheduler left {len(undecided)} node(s) undecided: {', '.join(undecided[:5])}")
+        if cancel.cancelled:
+            run.result.cancelled = True
+            for nid in order:
+                r = run.nodes.get(nid)
+                if r is None:
+                    r = run.nodes[nid] = NodeResult(nid, run.types[nid])
+                if r.status == "pending":
+                    r.status, r.error = "skipped", "cancelled"
+                    self._emit(run, "skipped", r.node, {"reason": "cancelled"})
+
+    def _placement(self, run: _Run, nid: str) -> str:
+        """"pool" when node ``nid`` is worth a worker thread (a cost hint, or a measured time),
+        "inline" when it is cheap, "probe" when its cost is not known yet."""
+        spec = self.ev.registry.specs[run.types[nid]]
+        if spec.cost in ("gpu", "io"):
+            return "pool"
+        seconds = self._seconds.get(spec.id)
+        if seconds is None:  # not run in this process yet: how long it took at its last run
+            prev = self.ev.previous(self.ev.gid(run.doc), nid)
+            entry = self.ev.cache.get_action(prev.key()) if prev is not None else None
+            if entry is None:
+                return "probe"
+            seconds = self._seconds[spec.id] = entry["seconds"]
+        return "pool" if seconds >= POOL_SECONDS else "inline"
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.ev.workers, thread_name_prefix="nodegraph")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _emit(self, run: _Run, kind: str, nid: str, data: dict | None = None) -> None:
+        if run.emit is not None:
+            run.emit(Event(kind, nid, data or {}))
+
+    # -- deciding ------------------------------------------------------------------------------
+    def _resolve(self, run: _Run, nid: str, preds: list[str]) -> bool:
+        """Decide a node in the scheduler's thread: True when it needs no computing (cached,
+        pinned, skipped, failed), False when it must run."""
+        if nid not in run.dirty:
+            old = run.last.get(nid)
+            if old is not None:
+                run.nodes[nid] = _cached_copy(old)
+                if run.emit is not None:
+                    run.emit(Event("finished", nid, {"status": "cached", "seconds": 0.0}))
+                return True
+        r = run.nodes[nid] = NodeResult(nid, run.types[nid])
+        run.fresh[nid] = None
+        nodes = run.nodes
+        for src in preds:
+            if not nodes[src].ok:
+                r.status, r.error = "skipped", f"upstream node {src!r} did not produce a value"
+                self._emit(run, "skipped", nid, {"reason": r.error})
+                return True
+        spec = self.ev.registry.specs[r.type]
+        r.types = self._out_types(spec)
+        got = run.planned.get(nid) if run.planned is not None else None
+        if got is not None and got[1] is not None:  # explain decided it with the same inputs
+            mat, d = got[1]
+        else:
+            mat, d = self.ev.decide(run.doc, nid, lambda s, p: nodes[s].digests[p])
+        r.material, r.key, r.reason = mat, mat.key(), d.reason
+        if d.failed:
+            r.status, r.error = "failed", d.failed
+            self._emit(run, "failed", nid, {"message": r.error})
+            return True
+        if d.verdict == "no":
+            r.status, r.digests = ("pinned" if d.reason == "pinned" else "cached"), d.digests
+            if d.files:
+                r.files = d.files
+            self._emit(run, "finished", nid, {"status": r.status, "seconds": 0.0})
+            return True
+        return False
+
+    def _out_types(self, spec: NodeSpec) -> dict:
+        t = self._types_memo.get(spec.id)
+        if t is None:
+            t = self._types_memo[spec.id] = {o.name: o.type.vtype for o in spec.outputs}
+        return t
+
+    # -- computing -----------------------------------------------------------------------------
+    def _compute(self, run: _Run, nid: str) -> None:
+        """Run a node, store its outputs, record its action."""
+        ev = self.ev
+        r = run.nodes[nid]
+        if run.emit is not None:
+            run.emit(Event("started", nid, {"reason": r.reason}))
+        spec = ev.registry.specs[r.type]
+        try:
+            outputs, digests, seconds, files = self._execute(run, nid, spec)
+            r.outputs, r.digests, r.seconds = outputs, digests, seconds
+            if files:
+                r.files = [str(p) for p in files]
+            if ev.use_cache and run.doc.node(nid).get("cache", "default") != "never":
+                records = file_records(r.files, ev._out_str) if spec.output else []
+                types = r.types
+                ev.cache.put_result(r.key, spec.id, {digests[n]: (v, types[n].id) for n, v in outputs.items()},
+                                    digests, records, seconds)
+        except Cancelled:
+            r.status, r.error = "skipped", "cancelled"
+            run.result.cancelled = True
+            run.cancel.cancel()
+            self._emit(run, "skipped", nid, {"reason": "cancelled"})
+            return
+        except Exception as e:  # the node's fault is reported on the node; other branches go on
+            r.status, r.error = "failed", format_error(e)
+            self._emit(run, "failed", nid, {"message": r.error, "traceback": traceback.format_exc()})
+            return
+        r.status = "computed"
+        if run.emit is not None:
+            run.emit(Event("finished", nid, {"status": "computed", "seconds": r.seconds}))
+
+    def _execute(self, run: _Run, nid: str, spec: NodeSpec) -> tuple[dict, dict, float, list]:
+        ev = self.ev
+        doc = run.doc
+        if run.cancel.cancelled:
+            raise Cancelled(f"node {nid!r} cancelled")
+        ctx = None
+        if spec.needs_context:  # most nodes take none: no Context to build for them
+            ctx = Context(nid, spec.id, output_dir=ev.output_dir, base_dir=ev.base_dir, cancel=run.cancel,
+                          emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
+                          scratch_root=run.scratch, graph_text=run.graph_text,
+                          cache=ev.cache if ev.use_cache else None)
+        kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
+        lock = self._resource_lock(spec.resource)
+        t = time.perf_counter()
+        if lock is None:
+            outputs = spec.call(kwargs, ctx)
+        else:
+            with lock:
+                outputs = spec.call(kwargs, ctx)
+        seconds = time.perf_counter() - t
+        old = self._seconds.get(spec.id)
+        self._seconds[spec.id] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        key = run.nodes[nid].key
+        for name, value in outputs.items():  # a lazy video is identified by its recipe, not rendered to hash it
+            if isinstance(value, Video) and value._digest is None:
+                value._digest = blake3.blake3(b"video-recipe\0" + key + name.encode()).digest()
+        digests = {o.name: o.type.vtype.fingerprint(outputs[o.name]) for o in spec.outputs}
+        return outputs, digests, seconds, ctx.files if ctx is not None else []
+
+    def _resource_lock(self, resource: str | None) -> threading.Lock | None:
+        if resource is None:
+            return None
+        return self._resource_locks.setdefault(resource, threading.Lock())
+
+    def value(self, run: _Run, nid: str, port: str) -> Any:
+        """An upstream value: this run's, else the cache's, else (evicted, or found corrupt)
+        recomputed from its own inputs, which then counts as computed."""
+        r = run.nodes[nid]
+        v = r.outputs.get(port)
+        if v is not None:
+            return v
+        ev = self.ev
+        v = ev.cache.get_value(r.digests[port])
+        if v is not None:
+            return v
+        with run.node_lock(nid):
+            v = r.outputs.get(port)
+            if v is not None:
+                return v
+            v = ev.cache.get_value(r.digests[port])
+            if v is not None:
+                r.outputs[port] = v
+                return v
+            spec = ev.registry.specs[r.type]
+            outputs, digests, seconds, _ = self._execute(run, nid, spec)
+            if ev.use_cache and run.doc.node(nid).get("cache", "default") != "never":
+                for name, value in outputs.items():
+                    ev.cache.put_value(digests[name], value, r.types[name].id)
+                ev.cache.flush()  # rare (an evicted or corrupt value), and maybe after the run ended
+            if digests != r.digests:  # a node that is not really deterministic
+                self._emit(run, "log", nid, {"message": "recomputed output differs from the cached digest"})
+            r.outputs.update(outputs)
+            if r.status in ("cached", "pinned"):
+                r.status, r.seconds = "computed", seconds
+                r.reason = "cached result was evicted and is needed downstream"
+                self._emit(run, "finished", nid, {"status": "computed", "seconds": seconds})
+            return outputs[port]
+
+
+def _cached_copy(old: NodeResult) -> NodeResult:
+    return NodeResult(old.node, old.type, "cached", 0.0, "", "cached", old.key, old.digests, {}, old.types, [],
+                      old.material)
+
+
+def _once(fn: Callable[[], str]) -> Callable[[], str]:
+    memo: list[str] = []
+
+    def get() -> str:
+        if not memo:
+            memo.append(fn())
+        return memo[0]
+
+    return get
+
+
+def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str, str], Any],
+                  registry: Registry, ctx: Context | None) -> dict[str, Any]:
+    """The keyword arguments for a node: linked values (converted), else params, else defaults.
+    Path params are resolved against the graph's folder (by ``ctx.input_path``)."""
+    params = doc.params(n)
+    linked = doc.inputs(n)
+    kwargs: dict[str, Any] = {}
+    nodes = doc.g._node
+    specs = registry.specs
+    for port in spec.inputs:
+        name = port.name
+        links = linked.get(name) if linked else None
+        if links:
+            vals = []
+            vtype = port.type.vtype
+            opts = port.type.opts
+            for link in links:
+                src_type = specs[nodes[link.src]["type"]].output_port(link.src_port).type.vtype
+                v = value_of(link.src, link.src_port)
+                if src_type is vtype and not opts:
+                    vals.append(v)  # checked against this very type when its node produced it
+                    continue
+                if src_type is not vtype:
+                    v = convert(v, src_type, vtype)
+                try:
+                    vals.append(vtype.check(v, opts))
+                except ValueError_ as e:
+                    raise ValueError_(f"input {name!r} (from {link.src}.{link.src_port}): {e}") from None
+            value = tuple(vals) if port.variadic else vals[0]
+        elif port.variadic:
+            value = ()
+        elif name in params:
+            value = port.type.from_json(params[name])
+        elif port.default is not REQUIRED:
+            value = port.default
+        else:  # validate() reports this before a run; kept for direct callers
+            raise ValueError_(f"required input {name!r} is not connected")
+        if ctx is not None and isinstance(value, str) and value and port.type.vtype.id == "path" \
+                and not str(port.type.opts.get("kind") or "").startswith("model:"):  # a model may be a name or a repo id
+            value = str(ctx.input_path(value))
+        kwargs[name] = value
+    return kwargs
