@@ -305,13 +305,16 @@ class Evaluator:
             if not missing:
                 continue
             needs = {out[d][0].will_run for d in dependents[nid]}
-            if nid in targets and specs[doc.type_of(nid)].output:
+            spec = specs[doc.type_of(nid)]
+            if nid in targets and spec.output:
                 needs.add("yes")  # run reads an output node's result (the files it wrote) for the report
+            ram_only = not any(o.type.vtype.persistent for o in spec.outputs)
+            gone = ("its result is kept in memory only (a recipe, cheap to redo), not from run to run" if ram_only
+                    else "cached result was evicted")
             if "yes" in needs:
-                out[nid] = (Explanation("yes", "cached result was evicted and is needed downstream"), None)
+                out[nid] = (Explanation("yes", f"{gone}; a node below it needs it"), None)
             elif "maybe" in needs:
-                out[nid] = (Explanation("maybe", "cached result was evicted; computes again if a node "
-                                                 "below it re-runs"), None)
+                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs"), None)
             else:
                 continue
             for d in missing:
@@ -321,8 +324,8 @@ class Evaluator:
                 others = [n for n in group if n != nid]
                 if out[nid][0].will_run == "yes" and (others or any(computing_types.get(t) for t in out_types[nid])):
                     who = f"{others[0]!r}, which lost the same value" if others else "a node computing first"
-                    out[nid] = (Explanation("maybe", f"cached result was evicted and is needed downstream, unless "
-                                                     f"{who} puts it back"), None)
+                    out[nid] = (Explanation("maybe", f"{out[nid][0].reason}, unless {who} puts the same value "
+                                                     "back first"), None)
 
     # -- pinning -----------------------------------------------------------------------------
     def pin(self, result: RunResult, nid: str):

@@ -376,7 +376,7 @@ class Scheduler:
             r.outputs.update(outputs)
             if r.status in ("cached", "pinned"):
                 r.status, r.seconds = "computed", seconds
-                r.reason = "cached result was evicted and is needed downstream"
+                r.reason = "its cached value was not in the cache (evicted, or kept in memory only); needed downstream"
                 self._emit(run, "finished", nid, {"status": "computed", "seconds": seconds})
             return outputs[port]
 
