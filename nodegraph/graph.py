@@ -85,7 +85,7 @@ class Document:
 
     def links_into(self, node_id: str, port: str | None = None) -> list[Link]:
         out = [Link(node_id, data["dst_port"], data["order"], s, data["src_port"])
-               for s, _, data in self.g.in_edges(node_id, data=True)
+               for s, keyed in self.g._pred[node_id].items() for data in keyed.values()
                if port is None or data["dst_port"] == port]
         return sorted(out)
 
@@ -176,13 +176,29 @@ class Document:
         return out
 
     def find_cycle(self) -> list[str] | None:
-        if nx.is_directed_acyclic_graph(self.g):  # linear; nx.find_cycle alone is quadratic on DAGs
+        if self._acyclic():  # linear; nx.find_cycle alone is quadratic on DAGs
             return None
         try:
             cycle = nx.find_cycle(self.g)
         except nx.NetworkXNoCycle:
             return None
         return [e[0] for e in cycle] + [cycle[0][0]]
+
+    def _acyclic(self) -> bool:
+        """Kahn's algorithm over networkx's own adjacency dicts (a few times faster than
+        ``nx.is_directed_acyclic_graph`` on graphs of a thousand nodes)."""
+        pred, succ = self.g._pred, self.g._succ
+        waiting = {n: len(p) for n, p in pred.items()}
+        stack = [n for n, k in waiting.items() if k == 0]
+        seen = 0
+        while stack:
+            n = stack.pop()
+            seen += 1
+            for d in succ[n]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    stack.append(d)
+        return seen == len(waiting)
 
     def __eq__(self, other: object) -> bool:
         from .fileformat import dumps

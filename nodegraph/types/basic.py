@@ -10,6 +10,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _check_range(value: float, opts: dict) -> None:
+    if not opts:
+        return
     lo, hi = opts.get("min"), opts.get("max")
     if lo is not None and value < lo:
         raise ValueError_(f"{value!r} is below the minimum {lo!r}")
