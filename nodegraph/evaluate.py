@@ -36,7 +36,8 @@ from .node import REQUIRED, NodeSpec
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
 from .types import ValueError_, Video, convert
-from .validate import validate
+from .policy import Policy
+from .validate import scope, validate
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ class Evaluator:
 
     def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
                  cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
-                 graph_id: str | None = None) -> None:
+                 graph_id: str | None = None, policy: Any = None) -> None:
         from .memory import tune_malloc
 
         tune_malloc()
         self.registry = registry
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
+        #: what graphs may read and the memory budget (nodegraph.policy); default: the graph's folder tree
+        self.policy = policy if policy is not None else Policy(self.base_dir, output_dir=self.output_dir)
         self.cache = cache if cache is not None else Cache.memory_only()
         self.use_cache = use_cache
         self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
@@ -110,7 +113,8 @@ class Evaluator:
             per_node, general = known[2], known[3]
         else:
             only = doc.changed_since(known[1]) if known is not None and known[0] == stamp else None
-            fresh = validate(doc, self.registry, only)
+            only = scope(doc, self.registry, only) if only is not None else None  # output names clash across nodes
+            fresh = validate(doc, self.registry, only, policy=self.policy)
             if only is None:
                 per_node, general = {}, []
             else:
@@ -426,7 +430,7 @@ class Evaluator:
         ctx = Context(nid, spec.id, output_dir=self.output_dir, base_dir=self.base_dir, cancel=run.cancel,
                       emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                       scratch_root=run.scratch, graph_text=run.graph_text,
-                      cache=self.cache if self.use_cache else None)
+                      cache=self.cache if self.use_cache else None, policy=self.policy)
         ctx.check_cancelled()
         kwargs = gather_inputs(doc, nid, spec, lambda s, p: self._value(run, s, p), self.registry, ctx)
         lock = self._resource_lock(spec.resource)
@@ -634,7 +638,7 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
             raise ValueError_(f"required input {port.name!r} is not connected")
         if port.type.id == "path" and isinstance(kwargs[port.name], str) and kwargs[port.name] \
                 and not str(port.type.opts.get("kind") or "").startswith("model:"):  # a model may be a name or a repo id
-            kwargs[port.name] = str(ctx.input_path(kwargs[port.name]))
+            kwargs[port.name] = str(ctx.input_path(kwargs[port.name], port.name))
     return kwargs
 
 

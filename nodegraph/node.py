@@ -112,6 +112,9 @@ class NodeSpec:
     pack: str = ""
     #: digest of the node's module source: editing a node's code invalidates its cached results
     code: str = ""
+    #: ``memory(params) -> (bytes, param or params) | None``: the RAM the node will need, estimated
+    #: from its literal params before the run (see ``node()``); validation refuses a node over budget
+    memory: Callable[[dict], Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def namespace(self) -> str:
@@ -173,13 +176,23 @@ class NodeSpec:
 def node(id: str, *, title: str | None = None, category: str = "General", version: str = "1.0.0",
          determinism: str = "pure", cost: str = "cpu", resource: str | None = None,
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,
-         description: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a node type. The function stays an ordinary function (call it in tests)."""
+         description: str | None = None,
+         memory: Callable[[dict], Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a node type. The function stays an ordinary function (call it in tests).
+
+    ``memory``: an estimate of the RAM the node needs, from its params, so that validation can
+    refuse a graph that would exhaust the machine before anything runs. It gets a dict of the
+    node's literal params (stored value or default; a param fed by a link is absent) and returns
+    ``(bytes, "param")`` or ``(bytes, ("width", "height"))`` naming the params that drive the
+    figure, or None when it cannot tell::
+
+        @node("image.solid", memory=lambda p: (p["width"] * p["height"] * 3, ("width", "height")))
+    """
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__nodegraph__ = build_spec(fn, id=id, title=title, category=category, version=version,  # type: ignore[attr-defined]
                                       determinism=determinism, cost=cost, resource=resource,
-                                      output=output, migrate=migrate, description=description)
+                                      output=output, migrate=migrate, description=description, memory=memory)
         return fn
 
     return wrap
@@ -187,7 +200,8 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
 
 def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: str, version: str,
                determinism: str, cost: str, resource: str | None, output: bool,
-               migrate: Callable[[dict, str], dict] | None, description: str | None) -> NodeSpec:
+               migrate: Callable[[dict, str], dict] | None, description: str | None,
+               memory: Callable[[dict], Any] | None = None) -> NodeSpec:
     where = _where(fn)
 
     def fail(msg: str) -> DeclarationError:
@@ -203,6 +217,8 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         raise fail(f"cost {cost!r} must be one of {list(COSTS)}")
     if migrate is not None and not callable(migrate):
         raise fail("migrate must be a function (params, old_version) -> params")
+    if memory is not None and not callable(memory):
+        raise fail("memory must be a function (params) -> (bytes, param) or None")
     try:
         annotations = inspect.get_annotations(fn, eval_str=True)
     except Exception as e:  # a name in an annotation string that does not exist
@@ -290,7 +306,7 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         description=description if description is not None else summary, version=version,
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
-        single_output=single, migrate=migrate, source=where, code=_code_digest(fn),
+        single_output=single, migrate=migrate, source=where, code=_code_digest(fn), memory=memory,
     )
 
 
