@@ -37,9 +37,9 @@ def safe_join(root: Path, relative: str, what: str = "output file name") -> Path
     target = root_real.joinpath(*parts)
     real_parent = Path(os.path.realpath(target.parent))
     if real_parent != root_real and root_real not in real_parent.parents:
-        raise UnsafePath(f"output file {relative!r} resolves outside the output folder {root}")
+        raise UnsafePath(f"{what} {relative!r} resolves outside the output folder {root} (through a symbolic link)")
     if target.is_symlink():
-        raise UnsafePath(f"output file {relative!r} is a symbolic link; refusing to write through it")
+        raise UnsafePath(f"{what} {relative!r} is a symbolic link; refusing to write through it")
     return target
 
 
@@ -123,8 +123,16 @@ class Context:
             from .fsio import WriteFailed, reason_of
 
             why = "a file is in the way of a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else reason_of(e)
-            raise WriteFailed(target, f"cannot make its folder ({why})") from None
+            raise WriteFailed(target, f"cannot make its folder ({why})", param) from None
         target = safe_join(self.output_dir, name, what)  # again, now that parents exist (symlinked folders)
+        from .fsio import WriteFailed, refusal
+
+        try:
+            why = refusal(os.lstat(target))
+        except OSError:
+            why = None
+        if why:  # said here, where the param is known; the writer checks again when it renames
+            raise WriteFailed(target, why, param)
         self.files.append(target)
         return target
 

@@ -54,15 +54,16 @@ class WriteFailed(NodegraphError, OSError):
 
     It is an ``OSError`` too, so code that handles file-system errors still catches it."""
 
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path, self.reason = str(path), reason
+    def __init__(self, path: str | os.PathLike, reason: str, param: str | None = None):
+        self.path, self.reason, self.param = str(path), reason, param
         Exception.__init__(self, str(self))
 
     def __str__(self) -> str:
         folder, name = os.path.split(self.path)
         if len(name) > 80:  # a 300-character name would drown the reason
             name = f"{name[:60]}...({len(name)} characters)"
-        return f"cannot write {os.path.join(folder, name)}: {self.reason}"
+        head = f"param {self.param!r}: " if self.param else ""
+        return f"{head}cannot write {os.path.join(folder, name)}: {self.reason}"
 
 
 _REASONS = {
@@ -198,6 +199,17 @@ def atomic_path(path: str | os.PathLike, *, sync: bool = True) -> Iterator[Path]
             shutil.rmtree(private, ignore_errors=True)
 
 
+def refusal(st: os.stat_result) -> str | None:
+    """Why the writer will not replace what ``lstat`` found at a final name (None: a regular file)."""
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder has that name"
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link; nodegraph neither writes through nor replaces links"
+    if not stat.S_ISREG(st.st_mode):
+        return "it exists and is not a regular file (a FIFO, socket or device)"
+    return None
+
+
 def _raise_as_write_failed(e: BaseException, target: Path) -> None:
     if isinstance(e, OSError) and not isinstance(e, (WriteFailed, NodegraphError)):
         raise WriteFailed(target, reason_of(e)) from None
@@ -253,12 +265,9 @@ class _Folder:
             return None
         except OSError as e:
             raise WriteFailed(self.target, reason_of(e)) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise WriteFailed(self.target, "a folder has that name")
-        if stat.S_ISLNK(st.st_mode):
-            raise WriteFailed(self.target, "it is a symbolic link; nodegraph neither writes through nor replaces links")
-        if not stat.S_ISREG(st.st_mode):
-            raise WriteFailed(self.target, "it exists and is not a regular file (a FIFO, socket or device)")
+        why = refusal(st)
+        if why:
+            raise WriteFailed(self.target, why)
         return stat.S_IMODE(st.st_mode)
 
     def create_temp(self) -> tuple[str, int]:

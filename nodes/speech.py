@@ -403,7 +403,7 @@ def subtitles_file(subtitles: Subtitles, filename: Text(output_file=(".srt", ".v
     """
     ext = FsPath(filename).suffix.lower()
     if ext not in (".srt", ".vtt"):
-        raise ValueError_(f"subtitle file name {filename!r} must end in .srt (SubRip) or .vtt (WebVTT)")
+        raise ValueError_(f"param 'filename': subtitle file name {filename!r} must end in .srt (SubRip) or .vtt (WebVTT)")
     body = to_srt(subtitles, offset) if ext == ".srt" else to_vtt(subtitles, offset)
     from nodegraph import write_bytes
 

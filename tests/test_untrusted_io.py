@@ -45,6 +45,13 @@ def _tree(folder: Path) -> dict[str, tuple]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def default_rules(monkeypatch):
+    """The rules a user gets without settings (conftest.py allows pytest's temp folder)."""
+    monkeypatch.delenv("NODEGRAPH_ALLOW_READ", raising=False)
+    monkeypatch.delenv("NODEGRAPH_MEMORY_BUDGET", raising=False)
+
+
 @pytest.fixture
 def sandbox(tmp_path):
     """graph/ (inputs), out/ (output folder), outside/ (a decoy the graph must never touch)."""
@@ -99,7 +106,7 @@ def test_fifos_at_temp_names_and_at_a_final_name_never_hang(sandbox):
     p = _run_cli(["run", "graph/g.json", "-o", "out", "--no-cache", "-q"], sandbox)  # would hang before
     assert p.returncode == 1
     assert "Traceback" not in p.stderr + p.stdout
-    assert "error: node 'st' (core.save_text) failed: cannot write" in p.stderr
+    assert "error: node 'st' (core.save_text) failed: param 'filename': cannot write" in p.stderr
     assert "notes.txt.final: it exists and is not a regular file (a FIFO, socket or device)" in p.stderr
     for node, name in WRITERS.items():
         if node != "st":
@@ -114,7 +121,7 @@ def test_writer_refuses_a_folder_at_the_final_name_and_leaves_no_temp_file(regis
     for node, name in (("st", "notes.txt"), ("sp", "card.png"), ("sm", "clip.mp4")):
         r = result.nodes[node]
         assert r.status == "failed"
-        assert r.error == f"cannot write {sandbox / 'out' / name}: a folder has that name"
+        assert r.error == f"param 'filename': cannot write {sandbox / 'out' / name}: a folder has that name"
     assert sorted(os.listdir(sandbox / "out")) == sorted(WRITERS.values())  # the three folders, three files, no temp
     assert all(not any((sandbox / "out" / n).iterdir()) for n in ("notes.txt", "card.png", "clip.mp4"))
 
