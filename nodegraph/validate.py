@@ -123,9 +123,13 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
         from .policy import Policy
 
         policy = Policy(defaults=False)
+    check_reads = policy.base_dir is not None
     for nid, spec in specs.items():
+        reads = check_reads and any(p.type.id == "path" for p in spec.inputs)
+        if not reads and spec.memory is None:
+            continue
         params = _literal_params(doc, nid, spec)
-        if policy.base_dir is not None:
+        if reads:
             issues += _reads(nid, spec, params, policy)
         if spec.memory is not None:
             issues += _memory(nid, spec, params, policy)
