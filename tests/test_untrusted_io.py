@@ -182,6 +182,23 @@ def test_two_writers_of_one_name_never_leave_a_mixed_file(tmp_path):
         assert os.listdir(tmp_path) == ["same.bin"]
 
 
+def test_two_output_nodes_given_one_name_over_links_leave_one_whole_file(registry, sandbox):
+    """Names that arrive over links cannot be compared before the run; the writer still keeps the
+    file whole (one node's text, never a mix), with two workers, four times."""
+    texts = ["a" * (3 << 20), "b" * (3 << 20)]
+    for _ in range(4):
+        doc = Document()
+        Batch([AddNode("core.text", "name", {"value": "same.txt"}),
+               AddNode("core.text", "ta", {"value": texts[0]}), AddNode("core.text", "tb", {"value": texts[1]}),
+               AddNode("core.save_text", "sa", {}), AddNode("core.save_text", "sb", {}),
+               Connect("ta", "text", "sa", "text"), Connect("tb", "text", "sb", "text"),
+               Connect("name", "text", "sa", "filename"), Connect("name", "text", "sb", "filename")])(doc)
+        result = _run(registry, sandbox, doc, workers=2)
+        assert result.ok
+        assert (sandbox / "out" / "same.txt").read_text() in texts
+        assert os.listdir(sandbox / "out") == ["same.txt"]
+
+
 # -- output names ----------------------------------------------------------------------------------
 
 def test_two_outputs_writing_the_same_file_are_refused_naming_both(registry, sandbox):
