@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("NODEGRAPH_FUZZ_SEED", "20251207"))
-CASES = int(os.environ.get("NODEGRAPH_FUZZ_CASES", "36"))
+CASES = int(os.environ.get("NODEGRAPH_FUZZ_CASES", "120"))
 TEMPLATES = ["demo.json", "voices_fr_en_es.json", "music_only.json", "writers"]
 
 HOSTILE_NAMES = [
@@ -87,6 +87,16 @@ def _paths(registry, data: dict) -> list[tuple[str, str]]:
     return [(nid, pname) for nid, rec in data["nodes"].items()
             for pname, port in _spec_params(registry, rec["type"]).items()
             if port.type.id == "path" and not str(port.type.opts.get("kind", "")).startswith("model:")]
+
+
+def _fits(port, value) -> bool:
+    from nodegraph.types import ValueError_
+
+    try:
+        port.type.from_json(value)
+        return True
+    except ValueError_:
+        return False
 
 
 def _link_text(data: dict, nid: str, pname: str, value: str, rng: random.Random) -> None:
@@ -173,10 +183,12 @@ def make_case(registry, rng: random.Random, box: Path, i: int) -> dict:
             nid, pname = rng.choice(paths)
             choice = rng.choice(["abs_secret", "up_secret", "etc", "symlink_out", "fifo", "devzero", "proc", "home"])
             if choice == "symlink_out":
-                os.symlink(decoys / "secret.png", gdir / "innocent.png")
+                if not os.path.lexists(gdir / "innocent.png"):
+                    os.symlink(decoys / "secret.png", gdir / "innocent.png")
                 value = "innocent.png"
             elif choice == "fifo":
-                os.mkfifo(gdir / "pipe.png")
+                if not os.path.lexists(gdir / "pipe.png"):
+                    os.mkfifo(gdir / "pipe.png")
                 value = "pipe.png"
             else:
                 value = {"abs_secret": str(decoys / "secret.png"), "up_secret": f"../../outside/case{i:03d}/secret.png",
@@ -202,7 +214,11 @@ def make_case(registry, rng: random.Random, box: Path, i: int) -> dict:
             if not params:
                 continue
             pname = rng.choice(params)
-            value = rng.choice(HOSTILE_VALUES)
+            port = _spec_params(registry, data["nodes"][nid]["type"])[pname]
+            wrong = [v for v in HOSTILE_VALUES if not _fits(port, v)]  # of the wrong type, or out of range
+            if not wrong:
+                continue
+            value = rng.choice(wrong)
             data["nodes"][nid].setdefault("params", {})[pname] = value
             done.append(f"type {nid}.{pname}={value!r:.30}")
     (gdir / "g.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -299,10 +315,12 @@ def _problems(case: dict, registry, stderr: str) -> list[str]:
 
 
 def _names_a_port(msg: str, ports: dict) -> bool:
-    """``param 'x'`` / ``input 'x'`` anywhere, or the message starts with the param's name
-    (``colour colour 'red' is not #rrggbb``)."""
-    words = msg.split(maxsplit=1)
-    return any(p in ports for p in NAMES_PORT.findall(msg)) or bool(words and words[0] in ports)
+    """``param 'x'`` / ``input 'x'`` anywhere, or else the name of one of the node's params as a
+    word of the message (a node's own words: ``colour colour 'red' is not #rrggbb``)."""
+    if any(p in ports for p in NAMES_PORT.findall(msg)):
+        return True
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", msg))
+    return any(p in words for p in ports)
 
 
 def test_mutated_templates_change_nothing_outside_output_and_cache(registry, tmp_path):
