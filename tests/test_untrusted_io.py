@@ -2,7 +2,6 @@
 output names, the memory budget and the folders a graph may read (nodegraph.policy)."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from nodegraph.commands import AddNode, Batch, Connect, SetParam
