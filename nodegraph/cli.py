@@ -87,13 +87,26 @@ def open_cache(args: argparse.Namespace):
     return Cache(args.cache_dir) if args.cache_dir else Cache()
 
 
+def make_policy(args: argparse.Namespace, graph: str, base_dir: Path, output_dir: str | None = None):
+    """What the graph may read (its folder tree, model folders, shipped assets, ``--allow-read``)
+    and the memory budget (``--memory-budget``); see ``nodegraph.policy``."""
+    from .policy import Policy, graph_root_for
+
+    try:
+        return Policy(base_dir, graph_root=graph_root_for(graph, base_dir), allow_read=getattr(args, "allow_read", None) or (),
+                      output_dir=output_dir, memory_budget=getattr(args, "memory_budget", None))
+    except ValueError as e:
+        raise NodegraphError(f"--memory-budget: {e}") from None
+
+
 def make_evaluator(args: argparse.Namespace, registry, cache):
     from .evaluate import Evaluator
 
     graph = Path(args.graph).resolve()
-    return Evaluator(registry, output_dir=args.output, base_dir=getattr(args, "base_dir", None) or graph.parent, cache=cache,
+    base = getattr(args, "base_dir", None) or graph.parent
+    return Evaluator(registry, output_dir=args.output, base_dir=base, cache=cache,
                      use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
-                     workers=getattr(args, "workers", None))
+                     workers=getattr(args, "workers", None), policy=make_policy(args, args.graph, base, args.output))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -111,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         from .fileformat import write_atomic
 
-        write_atomic(Path(args.report), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+        write_atomic(Path(args.report), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())  # nodegraph.fsio
     failed = [r for r in result.nodes.values() if r.status == "failed"]
     if not args.quiet:
         files = [f for r in result.nodes.values() for f in r.files]
@@ -216,12 +229,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in args.graphs:
         try:
-            doc = load_graph(path)
+            doc, base = load_graph_and_base(path)
         except GraphFileError as e:
             print(f"error: {e}", file=sys.stderr)
             bad += 1
             continue
-        issues = validate(doc, registry)
+        issues = validate(doc, registry, policy=make_policy(args, path, base))
         if issues:
             bad += 1
             for i in issues:
@@ -249,6 +262,15 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-read", action="append", metavar="DIR",
+                   help="let the graph read files in DIR too (repeatable); by default it reads only its own folder, "
+                        "the model folders and nodegraph's shipped assets ($NODEGRAPH_ALLOW_READ adds more)")
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="refuse a node whose params would make it need more RAM than SIZE (6G, 500M, 50%%, off; "
+                        "default: $NODEGRAPH_MEMORY_BUDGET, else a quarter of this machine's RAM)")
+
+
 def _cache_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="compute every node again and store nothing")
     p.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $NODEGRAPH_CACHE_DIR or the user cache folder)")
@@ -269,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     _cache_args(r)
     r.add_argument("--workers", type=int, metavar="N", help="run up to N independent nodes at once (default: cores, at most 4)")
+    _policy_args(r)
     r.set_defaults(fn=cmd_run)
 
     e = sub.add_parser("explain", help="say, without running, which nodes a run would compute and why")
@@ -278,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--target", action="append", metavar="NODE[.PORT]", help="as for run")
     e.add_argument("--json", action="store_true", help="print JSON")
     _cache_args(e)
+    _policy_args(e)
     e.set_defaults(fn=cmd_explain)
 
     c = sub.add_parser("cache", help="inspect or trim the result cache")
@@ -298,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check graph files against the installed node types")
     v.add_argument("graphs", nargs="+", metavar="GRAPH")
+    _policy_args(v)
     v.set_defaults(fn=cmd_validate)
 
     w = sub.add_parser("new", help="create a new graph file")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import Cancelled, UnsafePath
+from .fsio import check_name
 
 
 class CancelToken:
@@ -24,27 +25,21 @@ class CancelToken:
         return self._event.is_set()
 
 
-def safe_join(root: Path, relative: str) -> Path:
+def safe_join(root: Path, relative: str, what: str = "output file name") -> Path:
     """``root / relative``, refusing anything that would land outside ``root``.
 
-    Absolute paths, ``..`` components, NUL bytes, drive letters and symlinks that point out of
-    the folder are all refused with ``UnsafePath`` naming the offending path.
+    The name must pass ``fsio.check_name`` (relative, no ``..``, no NUL, no drive letter, each part
+    at most 255 bytes); a folder on the way that is a symbolic link out of ``root``, or a final
+    name that is a link, is refused too. Every refusal is an ``UnsafePath`` naming the path.
     """
-    if not isinstance(relative, str) or not relative.strip():
-        raise UnsafePath(f"output file name {relative!r} is empty")
-    if "\0" in relative:
-        raise UnsafePath(f"output file name {relative!r} contains a NUL byte")
-    norm = relative.replace("\\", "/")
-    parts = [p for p in norm.split("/") if p not in ("", ".")]
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in parts or not parts:
-        raise UnsafePath(f"output file {relative!r} must be a relative path inside the output folder")
+    parts = check_name(relative, what)
     root_real = Path(os.path.realpath(root))
     target = root_real.joinpath(*parts)
     real_parent = Path(os.path.realpath(target.parent))
     if real_parent != root_real and root_real not in real_parent.parents:
-        raise UnsafePath(f"output file {relative!r} resolves outside the output folder {root}")
+        raise UnsafePath(f"{what} {relative!r} resolves outside the output folder {root} (through a symbolic link)")
     if target.is_symlink():
-        raise UnsafePath(f"output file {relative!r} is a symbolic link; refusing to write through it")
+        raise UnsafePath(f"{what} {relative!r} is a symbolic link; refusing to write through it")
     return target
 
 
@@ -55,7 +50,7 @@ class Context:
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
-                 cache: Any = None):
+                 cache: Any = None, policy: Any = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -65,6 +60,7 @@ class Context:
         self.files: list[Path] = []
         self._graph_text = graph_text
         self._cache = cache
+        self._policy = policy
 
     @property
     def graph_text(self) -> str:
@@ -98,17 +94,45 @@ class Context:
         self._emit("log", {"message": message})
 
     # -- files --------------------------------------------------------------------------------
-    def input_path(self, path: str) -> Path:
-        """A path from a param, resolved against the graph file's folder."""
-        p = Path(os.path.expanduser(path))
-        return p if p.is_absolute() else (self.base_dir / p)
+    @property
+    def policy(self) -> Any:
+        """What this graph may read (``nodegraph.policy.Policy``); by default: the graph's folder
+        tree, the model folders, nodegraph's shipped assets and the output folder."""
+        if self._policy is None:
+            from .policy import Policy
 
-    def output_path(self, name: str) -> Path:
-        """Where to write an output file ``name`` (relative, inside the output folder)."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        target = safe_join(self.output_dir, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        safe_join(self.output_dir, name)  # again, now that parents exist (symlinked folders)
+            self._policy = Policy(self.base_dir, output_dir=self.output_dir)
+        return self._policy
+
+    def input_path(self, path: str, param: str | None = None) -> Path:
+        """A path from a param, resolved against the graph file's folder. A path outside the
+        folders the graph may read, or a FIFO or device, raises ``UnsafePath`` naming ``param``."""
+        return self.policy.check_read(path, param)
+
+    def output_path(self, name: str, param: str | None = None) -> Path:
+        """Where to write an output file ``name`` (relative, inside the output folder); write it
+        with ``nodegraph.fsio`` (``write_bytes``, ``open_atomic`` or ``atomic_path``). A name that
+        is absolute, goes up with ``..``, holds a NUL or a part over 255 bytes, or reaches out
+        through a symbolic link raises ``UnsafePath`` naming ``param``."""
+        what = f"param {param!r}: output file name" if param else "output file name"
+        target = safe_join(self.output_dir, name, what)  # before creating any folder
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            safe_join(self.output_dir, name, what).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            from .fsio import WriteFailed, reason_of
+
+            why = "a file is in the way of a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else reason_of(e)
+            raise WriteFailed(target, f"cannot make its folder ({why})", param) from None
+        target = safe_join(self.output_dir, name, what)  # again, now that parents exist (symlinked folders)
+        from .fsio import WriteFailed, refusal
+
+        try:
+            why = refusal(os.lstat(target))
+        except OSError:
+            why = None
+        if why:  # said here, where the param is known; the writer checks again when it renames
+            raise WriteFailed(target, why, param)
         self.files.append(target)
         return target
 

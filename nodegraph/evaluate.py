@@ -27,7 +27,8 @@ from .keys import Decision, FileDigests, KeyMaterial, decide, forced, material
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
 from .scheduler import Scheduler, gather_inputs
-from .validate import validate
+from .policy import Policy
+from .validate import scope, validate
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,14 @@ class Evaluator:
 
     def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
                  cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
-                 graph_id: str | None = None) -> None:
+                 graph_id: str | None = None, policy: Any = None) -> None:
         from .memory import tune_malloc
 
         tune_malloc()
         self.registry = registry
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
+        #: what graphs may read and the memory budget (nodegraph.policy); default: the graph's folder tree
+        self.policy = policy if policy is not None else Policy(self.base_dir, output_dir=self.output_dir)
         self.cache = cache if cache is not None else Cache.memory_only()
         self.use_cache = use_cache
         self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
@@ -82,7 +85,8 @@ class Evaluator:
             per_node, general = known[2], known[3]
         else:
             only = doc.changed_since(known[1]) if known is not None and known[0] == stamp else None
-            fresh = validate(doc, self.registry, only)
+            only = scope(doc, self.registry, only) if only is not None else None  # output names clash across nodes
+            fresh = validate(doc, self.registry, only, policy=self.policy)
             if only is None:
                 per_node, general = {}, []
             else:

@@ -13,11 +13,11 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import GraphFileError
+from .fsio import write_bytes
 from .graph import CACHE_POLICIES, NODE_ID, Document, Link
 
 FORMAT = "nodegraph"
@@ -135,42 +135,13 @@ def render(value: Any, indent: int = 0) -> str:
 
 
 def save(doc: Document, path: str | os.PathLike) -> None:
-    """Write atomically: a temp file in the same folder, fsync, rename, fsync the folder.
-    A crash at any moment leaves either the old file or the new one, never a mix."""
-    write_atomic(Path(path), dumps(doc).encode("utf-8"))
+    """Write atomically (``nodegraph.fsio``): an exclusive temp file in the same folder, fsync,
+    rename, fsync the folder. A crash at any moment leaves either the old file or the new one."""
+    write_bytes(path, dumps(doc).encode("utf-8"))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+#: the project's one atomic writer (``nodegraph.fsio``), under the name older code imports from here
+write_atomic = write_bytes
 
 
 # -- reading ---------------------------------------------------------------------------------

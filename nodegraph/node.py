@@ -123,6 +123,9 @@ class NodeSpec:
     pack_version: str = ""
     #: set by hand with ``@node(code_version=...)``: then only this string stands for the code
     code_version: str | None = None
+    #: ``memory(params) -> (bytes, param or params) | None``: the RAM the node will need, estimated
+    #: from its literal params before the run (see ``node()``); validation refuses a node over budget
+    memory: Callable[[dict], Any] | None = field(default=None, compare=False, repr=False)
 
     def code(self, memo: Any = None) -> str:
         """The code identity in this node's cache key: its declared ``code_version``, or the
@@ -207,8 +210,17 @@ class NodeSpec:
 def node(id: str, *, title: str | None = None, category: str = "General", version: str = "1.0.0",
          determinism: str = "pure", cost: str = "cpu", resource: str | None = None,
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,
-         description: str | None = None, code_version: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         description: str | None = None, code_version: str | None = None,
+         memory: Callable[[dict], Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a node type. The function stays an ordinary function (call it in tests).
+
+    ``memory``: an estimate of the RAM the node needs, from its params, so that validation can
+    refuse a graph that would exhaust the machine before anything runs. It gets a dict of the
+    node's literal params (stored value or default; a param fed by a link is absent) and returns
+    ``(bytes, "param")`` or ``(bytes, ("width", "height"))`` naming the params that drive the
+    figure, or None when it cannot tell::
+
+        @node("image.solid", memory=lambda p: (p["width"] * p["height"] * 3, ("width", "height")))
 
     ``code_version``: by default a node's cached results are keyed by its code (its function and
     the modules of its own pack it calls; comments and formatting do not count). A node whose code
@@ -223,7 +235,7 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
             fn.__nodegraph__ = build_spec(  # type: ignore[attr-defined]
                 fn, id=id, title=title, category=category, version=version, determinism=determinism, cost=cost,
                 resource=resource, output=output, migrate=migrate, description=description,
-                code_version=code_version)
+                code_version=code_version, memory=memory)
         except DeclarationError as e:
             broken = _collecting.get()
             if broken is None:
@@ -241,7 +253,7 @@ _collecting: ContextVar[list[tuple[str, str]] | None] = ContextVar("nodegraph_co
 def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: str, version: str,
                determinism: str, cost: str, resource: str | None, output: bool,
                migrate: Callable[[dict, str], dict] | None, description: str | None,
-               code_version: str | None = None) -> NodeSpec:
+               code_version: str | None = None, memory: Callable[[dict], Any] | None = None) -> NodeSpec:
     where = _where(fn)
 
     def fail(msg: str) -> DeclarationError:
@@ -257,6 +269,8 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         raise fail(f"cost {cost!r} must be one of {list(COSTS)}")
     if migrate is not None and not callable(migrate):
         raise fail("migrate must be a function (params, old_version) -> params")
+    if memory is not None and not callable(memory):
+        raise fail("memory must be a function (params) -> (bytes, param) or None")
     if code_version is not None and (not isinstance(code_version, str) or not code_version.strip()):
         raise fail(f"code_version {code_version!r} must be a non-empty string")
     try:
@@ -346,7 +360,7 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         description=description if description is not None else summary, version=version,
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
-        single_output=single, migrate=migrate, source=where, code_version=code_version,
+        single_output=single, migrate=migrate, source=where, code_version=code_version, memory=memory,
     )
 
 

@@ -1,14 +1,23 @@
 """Checking a document against the installed node types. Every problem is an ``Issue`` whose
 message names the node and port at fault; ``validate`` collects them all rather than stopping
-at the first."""
+at the first.
+
+Besides types and links, it enforces what an untrusted graph may do (``nodegraph.policy``):
+output file names (params declared ``Text(output_file=...)``) must be safe and distinct between
+output nodes, path params must lie inside the folders the graph may read, and a node's memory
+estimate (``@node(memory=...)``) must fit the memory budget.
+"""
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
+from .errors import UnsafePath
+from .fsio import check_name, name_key
 from .graph import Document
-from .node import NodeSpec
+from .node import REQUIRED, NodeSpec
 from .registry import Registry
 from .types import ValueError_, can_connect
 
@@ -17,6 +26,7 @@ from .types import ValueError_, can_connect
 class Issue:
     code: str  # unknown_type | node_version | unknown_param | missing_input | bad_value | type_mismatch
     #            | cycle | dangling_link | unknown_port | too_many_links
+    #            | unsafe_output | duplicate_output | read_outside | memory
     message: str
     node: str | None = None
     port: str | None = None
@@ -29,13 +39,19 @@ def _hint(name: str, options: list[str]) -> str:
     return f" (it has: {', '.join(options)})" if options else " (it has none)"
 
 
-def validate(doc: Document, registry: Registry, only: set[str] | None = None) -> list[Issue]:
+def validate(doc: Document, registry: Registry, only: set[str] | None = None, *, policy: Any = None) -> list[Issue]:
     """Every problem of the document; with ``only``, just those nodes' own problems (params,
     required inputs, links into them). The evaluator uses that after edits that added or removed
-    no node or link, when cycles and dangling links cannot have appeared."""
+    no node or link, when cycles and dangling links cannot have appeared (widen ``only`` with
+    ``scope`` first: a file name edited on one output node concerns every output node).
+
+    ``policy`` (``nodegraph.policy.Policy``) gives the folders the graph may read and the memory
+    budget; without one, paths are not checked and the budget is the default one."""
     issues: list[Issue] = []
     add = issues.append
     specs: dict[str, NodeSpec] = {}
+    if only is not None:
+        only = scope(doc, registry, only)
 
     for nid in (doc.node_ids() if only is None else sorted(n for n in only if n in doc)):
         rec = doc.node(nid)
@@ -64,7 +80,8 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None) ->
             try:
                 port.type.from_json(value)
             except ValueError_ as e:
-                add(Issue("bad_value", f"node {nid!r} ({type_id}) param {pname!r}: {e}", nid, pname))
+                code = "unsafe_output" if port.type.opts.get("output_file") else "bad_value"
+                add(Issue(code, f"node {nid!r} ({type_id}) param {pname!r}: {e}", nid, pname))
         for port in spec.inputs:
             if port.required and port.name not in linked and port.name not in rec["params"]:
                 what = "param" if port.is_param else "input"
@@ -100,7 +117,151 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None) ->
     cycle = doc.find_cycle() if only is None else None
     if cycle:
         add(Issue("cycle", "the graph has a cycle: " + " -> ".join(cycle), cycle[0]))
+
+    issues += _duplicate_outputs(doc, registry, only)
+    if policy is None:
+        from .policy import Policy
+
+        policy = Policy(defaults=False)
+    check_reads = policy.base_dir is not None
+    for nid, spec in specs.items():
+        reads = check_reads and any(p.type.id == "path" for p in spec.inputs)
+        if not reads and spec.memory is None:
+            continue
+        params = _literal_params(doc, nid, spec)
+        if reads:
+            issues += _reads(nid, spec, params, policy)
+        if spec.memory is not None:
+            issues += _memory(nid, spec, params, policy)
     return issues
+
+
+# -- what an untrusted graph may do ------------------------------------------------------------------
+
+def output_file_ports(spec: NodeSpec) -> list:
+    """The params of ``spec`` that name a file it writes (declared ``Text(output_file=...)``)."""
+    return [p for p in spec.inputs if p.is_param and p.type.opts.get("output_file")] if spec.output else []
+
+
+def scope(doc: Document, registry: Registry, only: Iterable[str]) -> set[str]:
+    """``only`` widened to every node that writes a named output file when one of them is in it:
+    two outputs clash by their file names, so an edit to one concerns all."""
+    only = set(only)
+    writers = {n for n in doc.node_ids() if (s := registry.specs.get(doc.type_of(n))) is not None and output_file_ports(s)}
+    return only | writers if only & writers else only
+
+
+def final_output_name(name: str, opt: Any) -> str:
+    """The name a node declared ``Text(output_file=(".png", ...))`` writes: the first extension is
+    added when the name ends with none of them."""
+    if isinstance(opt, tuple) and not name.lower().endswith(opt):
+        return name + opt[0]
+    return name
+
+
+def _literal_params(doc: Document, nid: str, spec: NodeSpec) -> dict[str, Any]:
+    """The node's params that are literals (stored, else the default), read by their types; a
+    param fed by a link or holding a bad value is absent."""
+    stored, linked = doc.params(nid), doc.inputs(nid)
+    out: dict[str, Any] = {}
+    for port in spec.inputs:
+        if not port.is_param or port.name in linked:
+            continue
+        if port.name in stored:
+            try:
+                out[port.name] = port.type.from_json(stored[port.name])
+            except ValueError_:
+                continue
+        elif port.default is not REQUIRED:
+            out[port.name] = port.default
+    return out
+
+
+def _duplicate_outputs(doc: Document, registry: Registry, only: set[str] | None) -> list[Issue]:
+    seen: dict[str, list[tuple[str, str, str]]] = {}
+    issues: list[Issue] = []
+    for nid in doc.node_ids():
+        spec = registry.specs.get(doc.type_of(nid))
+        if spec is None:
+            continue
+        ports = output_file_ports(spec)
+        if not ports:
+            continue
+        params = _literal_params(doc, nid, spec)
+        for port in ports:
+            value = params.get(port.name)
+            if not isinstance(value, str):
+                continue
+            name = final_output_name(value, port.type.opts.get("output_file"))
+            try:
+                check_name(value)
+            except UnsafePath:
+                continue  # reported with the param's value
+            try:
+                key = name_key(check_name(name))
+            except UnsafePath as e:  # fine as typed, too long once the node adds its extension
+                if only is None or nid in only:
+                    issues.append(Issue("unsafe_output", f"node {nid!r} ({spec.id}) param {port.name!r}: {e}", nid, port.name))
+                continue
+            seen.setdefault(key, []).append((nid, port.name, name))
+    for writers in seen.values():
+        first_node, first_param, first_name = writers[0]
+        for nid, pname, name in writers[1:]:
+            if only is not None and nid not in only and first_node not in only:
+                continue
+            same = f"{name!r}" if name == first_name else f"{name!r} and {first_name!r} (the same file where case does not count)"
+            issues.append(Issue(
+                "duplicate_output",
+                f"node {nid!r} ({doc.type_of(nid)}) param {pname!r} and node {first_node!r} param {first_param!r} both write the output "
+                f"file {same}; give each output its own file name", nid, pname))
+    return issues
+
+
+def _reads(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> list[Issue]:
+    issues = []
+    for port in spec.inputs:
+        value = params.get(port.name)
+        if port.type.id != "path" or not isinstance(value, str) or not value.strip():
+            continue
+        kind = str(port.type.opts.get("kind") or "")
+        if kind.startswith("model:") and not _model_ref_is_path(value, policy):
+            continue  # a model name or repo id: looked up in the model folders and the HF cache only
+        why = policy.why_not(value)
+        if why is not None:
+            issues.append(Issue("read_outside", f"node {nid!r} ({spec.id}) param {port.name!r}: {why}", nid, port.name))
+    return issues
+
+
+def _model_ref_is_path(value: str, policy: Any) -> bool:
+    """Whether a model reference is taken as a file path (the first rule of ``models.lookup.resolve``)."""
+    expanded = os.path.expanduser(value)
+    if os.path.isabs(expanded) or value.startswith(("./", "../", "~", ".\\", "..\\")) or ".." in value.replace("\\", "/").split("/"):
+        return True
+    return os.path.lexists(policy.resolve(value))
+
+
+def _memory(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> list[Issue]:
+    budget = policy.memory_budget
+    if budget is None:
+        return []
+    try:
+        estimate = spec.memory(params)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return []  # a param it needs comes over a link: nothing to say before the run
+    if not estimate:
+        return []
+    need, names = estimate
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if need <= budget:
+        return []
+    from .cache import format_size
+
+    what = " x ".join(f"param {n!r} = {params[n]!r}" if n in params else f"param {n!r}" for n in names)
+    them = "it" if len(names) == 1 else "them"
+    return [Issue("memory", f"node {nid!r} ({spec.id}): {what} would need about {format_size(need)} of memory, over "
+                            f"the budget of {format_size(budget)} ({policy.memory_budget_source}); lower {them}, or "
+                            f"raise the budget with --memory-budget SIZE or $NODEGRAPH_MEMORY_BUDGET",
+                  nid, names[0] if names else None)]
 
 
 def check_link(registry: Registry, doc: Document, src: str, src_port: str, dst: str, dst_port: str) -> str | None:

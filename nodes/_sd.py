@@ -195,9 +195,9 @@ def clip_vision_folder(path: Path, sha256: str) -> Path:
             import shutil
 
             shutil.copyfile(path, weights)
-        tmp = folder / "config.json.tmp"
-        tmp.write_text(json.dumps(cfg, indent=1), encoding="utf-8")
-        tmp.replace(folder / "config.json")
+        from nodegraph import write_bytes
+
+        write_bytes(folder / "config.json", json.dumps(cfg, indent=1).encode("utf-8"))
     return folder
 
 

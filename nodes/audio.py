@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Int, Number, Path, Text, Variadic, node
+from nodegraph import Audio, Choice, Context, Int, Number, Path, Text, Variadic, atomic_path, node
 
 from . import audiodsp
 
@@ -87,7 +87,7 @@ _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 
 
 @node("audio.save", title="Save audio", category="Output", output=True, cost="io")
-def save(audio: Audio, filename: Text = "audio.wav", format: Choice("auto", "wav", "flac") = "auto",
+def save(audio: Audio, filename: Text(output_file=(".wav", ".flac")) = "audio.wav", format: Choice("auto", "wav", "flac") = "auto",
          depth: Choice("16", "24", "float") = "24", ctx: Context = None) -> Path:
     """Write audio as WAV or FLAC in the output folder.
 
@@ -111,22 +111,16 @@ def save(audio: Audio, filename: Text = "audio.wav", format: Choice("auto", "wav
         filename += ext
     if format == "flac" and depth == "float":
         raise ValueError("depth 'float' cannot be written as FLAC (FLAC holds 16 or 24 bits); choose 16 or 24")
-    target = ctx.output_path(filename)
-    tmp = target.with_name(f".{target.name}.tmp")
+    target = ctx.output_path(filename, "filename")
     samples = np.clip(audio.samples, -1.0, 1.0)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels,
-                          format=format.upper(), subtype=_SUBTYPES[depth]) as f:
-            made = {"node": ctx.node_id, "type": ctx.type_id}
-            if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
-                made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
-            f.comment = json.dumps({"nodegraph": made})
-            f.software = "nodegraph"
-            f.write(samples)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels,
+                                                  format=format.upper(), subtype=_SUBTYPES[depth]) as f:
+        made = {"node": ctx.node_id, "type": ctx.type_id}
+        if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
+            made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
+        f.comment = json.dumps({"nodegraph": made})
+        f.software = "nodegraph"
+        f.write(samples)
     return str(target)
 
 
@@ -163,7 +157,8 @@ def resample(audio: Audio, rate: Rate = 48000) -> Audio:
     return Audio(audiodsp.resample(audio.samples, audio.rate, rate), rate)
 
 
-@node("audio.mix", title="Mix audio", category="Audio")
+@node("audio.mix", title="Mix audio", category="Audio",  # about 8 stereo float32 copies at its peak
+      memory=lambda p: (int(p["duration"] * p["rate"]) * 2 * 4 * 8, ("duration", "rate")) if p["duration"] > 0 else None)
 def mix(tracks: Variadic[Audio], music: Audio | None = None,
         track_gain_db: Number(min=-60.0, max=24.0) = 0.0, music_gain_db: Number(min=-60.0, max=24.0) = -8.0,
         duck_db: Number(min=0.0, max=60.0) = 10.0, duck_threshold_db: Number(min=-90.0, max=0.0) = -40.0,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from nodegraph import Bool, Choice, Context, Int, Number, Path, Seed, Text, Variadic, node
+from nodegraph import Bool, Choice, Context, Int, Number, Path, Seed, Text, Variadic, node, write_bytes
 
 
 @node("core.text", title="Text", category="Core")
@@ -109,15 +109,13 @@ def load_text(path: Path(kind="text", must_exist=True)) -> Text:
 
 
 @node("core.save_text", title="Save text", category="Output", output=True, cost="io")
-def save_text(text: Text, filename: Text = "output.txt", ctx: Context = None) -> Path:
+def save_text(text: Text, filename: Text(output_file=True) = "output.txt", ctx: Context = None) -> Path:
     """Write a text to a file in the output folder.
 
     Args:
         text: what to write.
         filename: file name inside the output folder (folders are created; '..' is refused).
     """
-    target = ctx.output_path(filename)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    target = ctx.output_path(filename, "filename")
+    write_bytes(target, text.encode("utf-8"))
     return str(target)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from nodegraph import Choice, Context, Path, Text, Timeline, node
+from nodegraph import Choice, Context, Path, Text, Timeline, atomic_path, node
 from nodegraph.context import safe_join
 
 FORMATS = {"otio": (".otio", "otio_json"), "fcp7_xml": (".xml", "fcp_xml")}
@@ -37,7 +37,7 @@ class _Item:
 
 
 @node("timeline.export_otio", title="Export timeline (OTIO)", category="Output", output=True, cost="io")
-def export_otio(timeline: Timeline, media: Text = "video.mp4", filename: Text = "timeline.otio",
+def export_otio(timeline: Timeline, media: Text = "video.mp4", filename: Text(output_file=(".otio", ".xml")) = "timeline.otio",
                 format: Choice("otio", "fcp7_xml") = "otio", ctx: Context = None) -> Path:
     """Write the timeline as OpenTimelineIO or Final Cut Pro 7 XML for an editing program.
 
@@ -64,8 +64,8 @@ def export_otio(timeline: Timeline, media: Text = "video.mp4", filename: Text = 
 
     ext, adapter = FORMATS[format]
     filename = _with_extension(filename, ext)
-    target = ctx.output_path(filename)
-    media_path = safe_join(ctx.output_dir, media)
+    target = ctx.output_path(filename, "filename")
+    media_path = safe_join(ctx.output_dir, media, "param 'media': output file name")
     url = media_path.as_uri()
 
     def rt(frames: int) -> Any:
@@ -104,12 +104,8 @@ def export_otio(timeline: Timeline, media: Text = "video.mp4", filename: Text = 
             position = item.right
         otl.tracks.append(track)
 
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with atomic_path(target) as tmp:
         otio.adapters.write_to_file(otl, str(tmp), adapter_name=adapter)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     if not media_path.exists():
         ctx.log(f"{media} is not in the output folder yet; the timeline refers to it by name")
     return str(target)

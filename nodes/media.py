@@ -16,7 +16,7 @@ import blake3
 import msgpack
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Image, Int, Number, Path, Text, Video, node
+from nodegraph import Audio, Choice, Context, Image, Int, Number, Path, Text, Video, atomic_path, node
 from nodegraph.types import ValueError_
 
 AUDIO_RATE = 48000
@@ -210,9 +210,8 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
         segments = list(pool.map(segment, range(len(bounds)))) if workers > 1 else [segment(k) for k in range(len(bounds))]
         sound = msgpack.unpackb(sound.result(), raw=False) if sound is not None else None
     made = len(built)
-    tmp = target + ".part"
-    try:
-        with av.open(tmp, "w", format="mp4", options={"movflags": "use_metadata_tags+faststart"}) as out:
+    with atomic_path(target) as tmp:
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "use_metadata_tags+faststart"}) as out:
             for key, value in (metadata or {}).items():
                 out.metadata[key] = value
             vout = out.add_stream("libx264", rate=video.fps)  # opened with the segments' settings, never fed
@@ -243,10 +242,6 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
                     packet = av.Packet(data)
                     packet.pts, packet.dts, packet.time_base, packet.stream = pts, dts, atb, aout
                     out.mux(packet)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     ctx.progress(1.0)
     return {"segments": len(bounds), "encoded": made, "reused": len(bounds) - made}
 
@@ -302,7 +297,7 @@ def sound(video: Video) -> Audio:
 
 
 @node("video.save_mp4", title="Save MP4", category="Output", output=True, cost="io")
-def save_mp4(video: Video, filename: Text = "video.mp4", audio: Audio | None = None,
+def save_mp4(video: Video, filename: Text(output_file=(".mp4", ".m4v", ".mov")) = "video.mp4", audio: Audio | None = None,
              quality: Int(min=0, max=51) = 20, speed: Choice("ultrafast", "veryfast", "faster", "medium", "slow") = "veryfast",
              ctx: Context = None) -> Path:
     """Write an MP4 (H.264 video, AAC sound) into the output folder, with the graph that made it
@@ -317,7 +312,7 @@ def save_mp4(video: Video, filename: Text = "video.mp4", audio: Audio | None = N
     """
     if not filename.lower().endswith((".mp4", ".m4v", ".mov")):
         filename += ".mp4"
-    target = ctx.output_path(filename)
+    target = ctx.output_path(filename, "filename")
     meta = {"nodegraph_node": json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
             "nodegraph_base": str(ctx.base_dir.resolve())}
     if ctx.graph_text:

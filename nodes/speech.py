@@ -389,7 +389,7 @@ def read_subtitles(path: str | FsPath, language: str = "") -> Subtitles:
 
 
 @node("speech.subtitles_file", title="Save subtitles", category="Output", output=True, cost="io")
-def subtitles_file(subtitles: Subtitles, filename: Text = "subtitles.srt",
+def subtitles_file(subtitles: Subtitles, filename: Text(output_file=(".srt", ".vtt")) = "subtitles.srt",
                    offset: Number(min=0.0, max=36000.0) = 0.0, ctx: Context = None) -> Path:
     """Write subtitles as an SRT or WebVTT file in the output folder (the extension picks the format).
 
@@ -403,12 +403,12 @@ def subtitles_file(subtitles: Subtitles, filename: Text = "subtitles.srt",
     """
     ext = FsPath(filename).suffix.lower()
     if ext not in (".srt", ".vtt"):
-        raise ValueError_(f"subtitle file name {filename!r} must end in .srt (SubRip) or .vtt (WebVTT)")
+        raise ValueError_(f"param 'filename': subtitle file name {filename!r} must end in .srt (SubRip) or .vtt (WebVTT)")
     body = to_srt(subtitles, offset) if ext == ".srt" else to_vtt(subtitles, offset)
-    target = ctx.output_path(filename)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(target)
+    from nodegraph import write_bytes
+
+    target = ctx.output_path(filename, "filename")
+    write_bytes(target, body.encode("utf-8"))
     return str(target)
 
 

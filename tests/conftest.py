@@ -24,6 +24,22 @@ if importlib.util.find_spec("torch") is not None:  # only when an AI extra is in
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def allow_reading_test_folders(tmp_path_factory):
+    """Graphs read only inside their own folder and the folders the user allows (nodegraph.policy);
+    the tests build tiny models and media in pytest's temp folders and name them by absolute path,
+    so they allow that folder the way a user allows a model folder. Tests of the rule itself
+    (test_untrusted_io.py, test_fuzz_graphs.py) take the setting away again."""
+    base = str(tmp_path_factory.getbasetemp())
+    old = os.environ.get("NODEGRAPH_ALLOW_READ")
+    os.environ["NODEGRAPH_ALLOW_READ"] = os.pathsep.join(p for p in (old, base) if p)
+    yield
+    if old is None:
+        os.environ.pop("NODEGRAPH_ALLOW_READ", None)
+    else:
+        os.environ["NODEGRAPH_ALLOW_READ"] = old
+
+
 @pytest.fixture(scope="session")
 def registry():
     from nodegraph.registry import default_registry

@@ -91,9 +91,13 @@ def test_output_paths_cannot_escape_the_output_folder(tmp_path, registry, name):
     Batch([AddNode("core.text", "t", {"value": "x"}),
            AddNode("core.save_text", "s", {"filename": name}), Connect("t", "text", "s", "text")])(doc)
     out = tmp_path / "out"
+    with pytest.raises(GraphInvalid, match="node 's' .*param 'filename': output file name"):
+        Evaluator(registry, output_dir=out).run(doc)
+    # the same name arriving over a link is refused when the node runs
+    Batch([AddNode("core.text", "n", {"value": name}), Connect("n", "text", "s", "filename")])(doc)
     result = Evaluator(registry, output_dir=out).run(doc)
     assert result.nodes["s"].status == "failed"
-    assert "output file" in result.nodes["s"].error
+    assert "'filename'" in result.nodes["s"].error and "output file" in result.nodes["s"].error
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "b.txt").exists()
 
 

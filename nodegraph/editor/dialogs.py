@@ -153,6 +153,7 @@ class FilesMixin:
                 after()
         elif kind == "path" and self._path_target is not None:
             nid, name = self._path_target
+            self._guard(lambda: self.s.allow_read(path), "allow reading")  # the user picked it: it may be read
             self._set_param(nid, name, path)
 
     def show_templates(self) -> None:

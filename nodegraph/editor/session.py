@@ -159,6 +159,8 @@ class EditorSession:
     # -- document and files --------------------------------------------------------------------
     def _set_document(self, doc: Document, path: Path | None) -> None:
         self.doc, self.path = doc, path
+        self._media_base = self._media_source = None  # open() and open_template() set them after
+        self.allowed_read: list[Path] = []  # folders of files picked with Browse (see allow_read)
         self.history = History(doc)
         self.history.listeners.append(self._changed)
         self._saved = dumps(doc)
@@ -206,7 +208,7 @@ class EditorSession:
         graph_path = p if p.suffix.lower() == ".json" else None
         self._set_document(doc, graph_path)
         if graph_path is None:  # a graph taken out of a picture or movie: "save as" gives it a file
-            self._media_base = base
+            self._media_base, self._media_source = base, p
         self._add_recent(p)
         self.log.append(f"opened {p}")
 
@@ -565,12 +567,29 @@ class EditorSession:
         return getattr(self, "_media_base", None) or self.base_dir
 
     # -- runs -------------------------------------------------------------------------------------
+    def allow_read(self, path: str | os.PathLike) -> Path:
+        """Let this graph read the folder of ``path``, a file the user picked with a file dialog
+        (graphs read only inside their own folder, the model folders and folders allowed so)."""
+        folder = Path(path).expanduser().resolve()
+        folder = folder if folder.is_dir() else folder.parent
+        if folder not in self.allowed_read:
+            self.allowed_read.append(folder)
+            if self._evaluator is not None and not self.running:
+                self._evaluator.close()
+            self._evaluator = None  # the next one reads with the new folder allowed
+        return folder
+
     def _evaluator_for(self) -> Evaluator:
+        from ..policy import Policy, graph_root_for
+
         out = self.output_dir or (self._run_base() / "output")
         if self._evaluator is None or self._evaluator.output_dir != out:
-            self._evaluator = Evaluator(self.registry, output_dir=out, base_dir=self._run_base(),
+            base = self._run_base()
+            root = graph_root_for(self._media_source, base) if self._media_source is not None else base
+            self._evaluator = Evaluator(self.registry, output_dir=out, base_dir=base,
                                         cache=self.cache if self.cache is not None else Cache(),
-                                        graph_id=str(self.path.resolve()) if self.path else None)
+                                        graph_id=str(self.path.resolve()) if self.path else None,
+                                        policy=Policy(base, graph_root=root, allow_read=self.allowed_read, output_dir=out))
         return self._evaluator
 
     @property

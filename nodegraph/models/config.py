@@ -94,10 +94,10 @@ def write_config(data: dict[str, Any]) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """``data`` as sorted, indented JSON, written with the project's atomic writer (``nodegraph.fsio``)."""
+    from ..fsio import write_bytes
+
+    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 # -- roots ---------------------------------------------------------------------------------------

@@ -20,16 +20,40 @@ def _check_range(value: float, opts: dict) -> None:
 
 
 class TextType(ValueType):
+    """Text. ``Text(output_file=True)`` declares a param that names a file the node writes in the
+    output folder: validation then refuses unsafe names (absolute, ``..``, NUL, a part over 255
+    bytes) and two output nodes writing the same file. ``output_file=".png"`` (or a tuple of
+    extensions) also says that the node adds the first extension when the name has none of them."""
+
     id, title, color = "text", "Text", (230, 200, 90)
     python, literal, find_rank = (str,), True, 10
     accepts = ("prompt", "choice", "path", "speech")
-    options = ("multiline", "max_length", "placeholder")
+    options = ("multiline", "max_length", "placeholder", "output_file")
+
+    def __call__(self, *args: Any, **opts: Any) -> PortType:  # type: ignore[override]
+        out = opts.get("output_file")
+        if out is not None and out is not True:
+            exts = (out,) if isinstance(out, str) else out
+            if not isinstance(exts, tuple) or not exts or not all(isinstance(e, str) and e.startswith(".") for e in exts):
+                raise TypeError("text(output_file=...) takes True, an extension ('.png') or a tuple of extensions")
+            opts["output_file"] = tuple(e.lower() for e in exts)
+        elif out is None:
+            opts.pop("output_file", None)
+        return super().__call__(*args, **opts)
 
     def check(self, value: Any, opts: dict) -> Any:
         value = super().check(value, opts)
         limit = opts.get("max_length")
         if limit is not None and len(value) > limit:
             raise ValueError_(f"text of {len(value)} characters is longer than the maximum {limit}")
+        if opts.get("output_file"):
+            from ..errors import UnsafePath
+            from ..fsio import check_name
+
+            try:
+                check_name(value)
+            except UnsafePath as e:
+                raise ValueError_(str(e)) from None
         return value
 
     def convert(self, value: Any, source: ValueType) -> Any:
