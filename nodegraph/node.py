@@ -166,7 +166,7 @@ class NodeSpec:
                 return p
         return None
 
-    @property
+    @functools.cached_property
     def major(self) -> int:
         return int(self.version.split(".", 1)[0])
 

@@ -322,7 +322,7 @@ class Scheduler:
             ctx = Context(nid, spec.id, output_dir=ev.output_dir, base_dir=ev.base_dir, cancel=run.cancel,
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
-                          cache=ev.cache if ev.use_cache else None)
+                          cache=ev.cache if ev.use_cache else None, policy=ev.policy)
         kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
         lock = self._resource_lock(spec.resource)
         t = time.perf_counter()
@@ -436,6 +436,6 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
             raise ValueError_(f"required input {name!r} is not connected")
         if ctx is not None and isinstance(value, str) and value and port.type.vtype.id == "path" \
                 and not str(port.type.opts.get("kind") or "").startswith("model:"):  # a model may be a name or a repo id
-            value = str(ctx.input_path(value))
+            value = str(ctx.input_path(value, name))
         kwargs[name] = value
     return kwargs
