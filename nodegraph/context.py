@@ -1,4 +1,5 @@
-"""What a running node can reach: progress, cancellation, input and output files, scratch space."""
+"""What a running node can reach: progress, cancellation, log, input and output files, scratch
+space, and models (``ctx.models``). A node reaches every service through its Context."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import Cancelled, UnsafePath
+from .models.facade import Models
 
 
 class CancelToken:
@@ -49,13 +51,19 @@ def safe_join(root: Path, relative: str) -> Path:
 
 
 class Context:
-    """Handed to a node that declares a ``Context`` parameter."""
+    """Handed to a node that declares a ``Context`` parameter: the node's only door to services.
+
+    ``ctx.models`` finds and loads models (:class:`~nodegraph.models.facade.Models`, relative
+    paths taken from the graph's folder, loaded once per process); ``progress``, ``cancelled`` /
+    ``check_cancelled``, ``log``, ``scratch_dir``, ``input_path``, ``output_path`` and
+    ``artifact`` are the rest.
+    """
 
     def __init__(self, node_id: str, type_id: str, *, output_dir: Path, base_dir: Path,
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
-                 cache: Any = None):
+                 cache: Any = None, models: Models | None = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -65,6 +73,8 @@ class Context:
         self.files: list[Path] = []
         self._graph_text = graph_text
         self._cache = cache
+        #: models: resolve, download, device and dtype choice, load once per process
+        self.models = models if models is not None else Models(base_dir=self.base_dir)
 
     @property
     def graph_text(self) -> str:

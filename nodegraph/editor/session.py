@@ -24,6 +24,7 @@ from ..commands import (
     SetCachePolicy, SetGroup, SetParam, SetPin,
 )
 from ..context import CancelToken
+from ..embedded import load_graph_and_base
 from ..errors import CommandError, NodegraphError
 from ..evaluate import Evaluator, Event
 from ..fileformat import dumps, loads, save, write_atomic
@@ -198,8 +199,6 @@ class EditorSession:
     def open(self, path: str | os.PathLike) -> None:
         """Open a graph file, or the graph a nodegraph PNG/MP4 embeds. On any error the current
         document stays open and the error says what is wrong with which file."""
-        from ..cli import load_graph_and_base
-
         p = Path(path)
         doc, base = load_graph_and_base(str(p))  # raises GraphFileError, leaving everything as it was
         self._stop_run()
