@@ -73,8 +73,15 @@ class Context:
         self.files: list[Path] = []
         self._graph_text = graph_text
         self._cache = cache
-        #: models: resolve, download, device and dtype choice, load once per process
-        self.models = models if models is not None else Models(base_dir=self.base_dir)
+        self._models = models
+
+    @property
+    def models(self) -> Models:
+        """Models: resolve, download, device and dtype choice, loaded once per process (relative
+        paths from the graph's folder; made when first asked for, so nodes without models pay nothing)."""
+        if self._models is None:
+            self._models = Models(base_dir=self.base_dir)
+        return self._models
 
     @property
     def graph_text(self) -> str:
