@@ -188,7 +188,7 @@ def musicgen_case(tmp: Path, device: str, seconds: float) -> Case:
     doc = graph({"gen": ("musicgen.generate", params)}, "gen")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(Models(tmp), str(folder), "audio")
+        m = Models(tmp).local(str(folder), "audio")
         engine, loaded = mgn.load_engine(m, device, "auto")
         assert not loaded, "the engine was loaded again"
         model, hop, rate = engine.model, engine.hop, engine.rate
@@ -253,7 +253,7 @@ def transcribe_case(tmp: Path, device: str, tiny) -> Case:
                  "asr": ("speech.transcribe", params, {"audio": "wav.audio"})}, "asr")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(Models(tmp), str(tiny.whisper), "audio")
+        m = Models(tmp).local(str(tiny.whisper), "audio")
         loads = Models().cache.loads
         (processor, asr), dev, _ = _hf.load(Models(), m, "whisper", _whisper.load_whisper, device, "auto")
         assert Models().cache.loads == loads, "Whisper was loaded again"
@@ -317,7 +317,7 @@ def translate_case(tmp: Path, device: str, tiny) -> Case:
     spoken = espeak_seconds(TRANSLATE_TEXT.replace("\n", " "))
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(Models(tmp), str(tiny.marian), "audio")
+        m = Models(tmp).local(str(tiny.marian), "audio")
         loads = Models().cache.loads
         (tok, mt), dev, _ = _hf.load(Models(), m, "seq2seq", _translate.load_seq2seq, device, "auto")
         assert Models().cache.loads == loads, "Marian was loaded again"
@@ -443,7 +443,7 @@ def clone_case(tmp: Path, device: str, ref_wav: Path) -> Case:
 
     import tinycoqui
     from nodegraph import Models
-    from nodes import _coqui, _hf, voiceclone
+    from nodes import _coqui, voiceclone
 
     folder = tinycoqui.build_xtts(tmp / "models" / "tts" / "xtts_v2")
     params = {"text": CLONE_TEXT, "language": "en", "model": str(folder), "temperature": 0.75, "speed": 1.0,
@@ -452,7 +452,7 @@ def clone_case(tmp: Path, device: str, ref_wav: Path) -> Case:
                  "gen": ("voice.clone_speak", params, {"reference": "ref.audio"})}, "gen")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(Models(tmp), str(folder), "audio")
+        m = Models(tmp).local(str(folder), "audio")
         engine, loaded = _coqui.load_xtts(Models(), m, device)
         assert not loaded, "XTTS was loaded again"
         ref = res.value("ref", "audio")
@@ -515,7 +515,7 @@ def convert_case(tmp: Path, device: str, ref_wav: Path) -> Case:
 
     import tinycoqui
     from nodegraph import Models
-    from nodes import _coqui, _hf, audiodsp, voiceclone
+    from nodes import _coqui, audiodsp, voiceclone
 
     folder = tinycoqui.build_openvoice(tmp / "models" / "openvoice" / "converter")
     doc = graph({"ref": ("audio.load", {"path": str(ref_wav)}),
@@ -526,7 +526,7 @@ def convert_case(tmp: Path, device: str, ref_wav: Path) -> Case:
     def prepare(res) -> Prepared:
         from TTS.utils.audio.torch_transforms import wav_to_spec
 
-        m = _hf.resolve_local(Models(tmp), str(folder), "audio")
+        m = Models(tmp).local(str(folder), "audio")
         engine, loaded = _coqui.load_openvoice(Models(), m, device)
         assert not loaded, "OpenVoice was loaded again"
         ref, sp = res.value("ref", "audio"), res.value("say", "speech")

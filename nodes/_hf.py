@@ -27,11 +27,6 @@ def require(*modules: str, what: str = "this node") -> None:
                          f"installed: {INSTALL}")
 
 
-def resolve_local(models: Models, ref: str, kind: str) -> ResolvedModel:
-    """A model reference resolved to local files (downloaded first when it names the hub and the hub may be used)."""
-    return models.local(ref, kind)
-
-
 def quiet() -> None:
     import transformers
 
@@ -100,7 +95,7 @@ def config_of(m: ResolvedModel) -> dict:
 
 def transformers_model(models: Models, ref: str, what: str) -> ResolvedModel:
     """An ``audio`` model reference resolved to a local transformers folder (``what`` needs it)."""
-    m = resolve_local(models, ref, "audio")
+    m = models.local(ref, "audio")
     if m.format != "transformers":
         raise UnsupportedModel(f"{m.path}: not a transformers model folder (config.json + weights), which the "
                                f"{what} needs")

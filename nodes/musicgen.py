@@ -323,7 +323,7 @@ def generate(model: MusicgenRef = "facebook/musicgen-small",
     if not 0.0 < float(duration) <= MAX_DURATION:
         raise ValueError_(f"duration {duration!r} must be more than 0 and at most {MAX_DURATION:g} seconds")
     text = from_prompt.text if from_prompt is not None else prompt
-    m = _hf.resolve_local(ctx.models, model, "audio")
+    m = ctx.models.local(model, "audio")
     if m.format == "transformers" and m.path is not None and melody is not None \
             and model_type(m.path) != "musicgen_melody":
         raise ValueError_(f"model {m.name!r} ({m.path}) is a MusicgenForConditionalGeneration, which cannot follow "

@@ -36,7 +36,7 @@ import numpy as np
 
 from nodegraph import Audio, Character, Choice, Context, Number, Path, Seed, Speech, Text, Timing, ValueError_, node
 
-from . import _coqui, _hf, audiodsp
+from . import _coqui, audiodsp
 from ._subtitles import Subtitles
 
 MIN_VOICE_S = 1.0         # a voice needs at least this much voiced sound across its recordings
@@ -410,7 +410,7 @@ def clone_speak(text: SpeakText, character: Character | None = None,
     if not text.strip():
         raise ValueError_("text is empty: nothing to say")
     _coqui.require("Speak (cloned voice)")
-    m = _hf.resolve_local(ctx.models, model, "audio")
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_xtts_folder(m)
     languages, rate = _xtts_settings(folder)
     lang = check_language(languages, language, m.name)
@@ -496,7 +496,7 @@ def clone_dub(subtitles: Subtitles, original: Audio | None = None, character: Ch
     if not lang_in:
         raise ValueError_("the subtitles do not say their language: set language")
     _coqui.require("Dub subtitles (cloned voice)")
-    m = _hf.resolve_local(ctx.models, model, "audio")
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_xtts_folder(m)
     languages, rate = _xtts_settings(folder)
     lang = check_language(languages, lang_in, m.name)
@@ -610,7 +610,7 @@ def convert(speech: Speech | None = None, audio: Audio | None = None, character:
         raise ValueError_("connect either speech or audio (the voice to convert), not " +
                           ("both" if speech is not None else "neither"))
     _coqui.require("Convert voice (OpenVoice)")
-    m = _hf.resolve_local(ctx.models, model, "audio")
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_openvoice_folder(m)
     refs, who = recordings(character, reference, "Convert voice (OpenVoice)")
     voice, seconds = prepare_voice(refs, int(_coqui._config(folder)["data"]["sampling_rate"]), who)
