@@ -189,7 +189,7 @@ def musicgen_case(tmp: Path, device: str, seconds: float) -> Case:
 
     def prepare(res) -> Prepared:
         m = Models(tmp).local(str(folder), "audio")
-        engine, loaded = mgn.load_engine(m, device, "auto")
+        engine, loaded = mgn.load_engine(Models(tmp), m, device, "auto")
         assert not loaded, "the engine was loaded again"
         model, hop, rate = engine.model, engine.hop, engine.rate
         total = int(round(seconds * rate))
