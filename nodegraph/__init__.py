@@ -34,13 +34,13 @@ What is here:
 - stateless helpers: ``read_json_object``, ``read_safetensors_header``, ``sniff_architecture``
   (model files, read as untrusted input), ``canonical_bytes``, ``hasher``, ``digest_obj``,
   ``digest_array``, ``hexdigest`` (content hashing), ``read_embedded_graph`` (the graph a
-  nodegraph PNG/MP4/FLAC carries);
+  nodegraph PNG/MP4/FLAC carries; ``GraphKeys``: where a writer puts it);
 - documents, for tools and tests: ``Document``, ``Link``.
 """
 from __future__ import annotations
 
 from .context import CancelToken, Context, safe_join
-from .embedded import read_embedded_graph
+from .embedded import GraphKeys, read_embedded_graph
 from .errors import (
     Cancelled, CommandError, GraphFileError, GraphInvalid, NodegraphError, NodeFailed, UnsafePath,
 )
@@ -80,7 +80,7 @@ __all__ = [
     "Context", "CancelToken", "safe_join", "Models", "ResolvedModel",
     # stateless helpers
     "read_json_object", "read_safetensors_header", "sniff_architecture", "canonical_bytes", "hasher", "digest_obj",
-    "digest_array", "hexdigest", "read_embedded_graph",
+    "digest_array", "hexdigest", "read_embedded_graph", "GraphKeys",
     # documents
     "Document", "Link", "__version__",
 ]

@@ -19,8 +19,15 @@ from .graph import Document
 
 #: file endings that may carry a graph (everything else is read as a graph file)
 MEDIA_WITH_GRAPHS = (".png", ".mp4", ".m4v", ".mov", ".flac")
-PNG_GRAPH, PNG_BASE = "nodegraph:graph", "nodegraph:base"
-MP4_GRAPH, MP4_BASE = "nodegraph_graph", "nodegraph_base"
+
+
+class GraphKeys:
+    """Where a written file carries the graph that made it: the writers (node packs) and the
+    reader below share these names."""
+
+    png_node, png_graph, png_base = "nodegraph:node", "nodegraph:graph", "nodegraph:base"     # PNG text chunks
+    mp4_node, mp4_graph, mp4_base = "nodegraph_node", "nodegraph_graph", "nodegraph_base"     # container metadata
+    flac = "nodegraph"      # the FLAC comment is the JSON {"nodegraph": {"node", "type", "graph", "base"}}
 
 
 def read_embedded_graph(path: str) -> tuple[str, str] | None:
@@ -32,7 +39,7 @@ def read_embedded_graph(path: str) -> tuple[str, str] | None:
 
         with sf.SoundFile(path) as f:
             try:
-                made = json.loads(f.comment or "{}").get("nodegraph", {})
+                made = json.loads(f.comment or "{}").get(GraphKeys.flac, {})
             except ValueError:
                 made = {}
         graph, base = made.get("graph"), made.get("base", "")
@@ -41,12 +48,12 @@ def read_embedded_graph(path: str) -> tuple[str, str] | None:
 
         with PILImage.open(path) as im:
             text = getattr(im, "text", {})
-            graph, base = text.get(PNG_GRAPH), text.get(PNG_BASE, "")
+            graph, base = text.get(GraphKeys.png_graph), text.get(GraphKeys.png_base, "")
     else:
         import av
 
         with av.open(path) as c:
-            graph, base = c.metadata.get(MP4_GRAPH), c.metadata.get(MP4_BASE, "")
+            graph, base = c.metadata.get(GraphKeys.mp4_graph), c.metadata.get(GraphKeys.mp4_base, "")
     return (graph, base) if graph else None
 
 
@@ -74,4 +81,4 @@ def load_graph(path: str) -> Document:
     return load_graph_and_base(path)[0]
 
 
-__all__ = ["MEDIA_WITH_GRAPHS", "read_embedded_graph", "load_graph_and_base", "load_graph"]
+__all__ = ["MEDIA_WITH_GRAPHS", "GraphKeys", "read_embedded_graph", "load_graph_and_base", "load_graph"]

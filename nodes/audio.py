@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Int, Number, Path, Text, Variadic, node
+from nodegraph import Audio, Choice, Context, GraphKeys, Int, Number, Path, Text, Variadic, node
 
 from . import audiodsp
 
@@ -120,7 +120,7 @@ def save(audio: Audio, filename: Text = "audio.wav", format: Choice("auto", "wav
             made = {"node": ctx.node_id, "type": ctx.type_id}
             if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
                 made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
-            f.comment = json.dumps({"nodegraph": made})
+            f.comment = json.dumps({GraphKeys.flac: made})
             f.software = "nodegraph"
             f.write(samples)
         tmp.replace(target)

@@ -16,7 +16,7 @@ import blake3
 import msgpack
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Image, Int, Number, Path, Text, ValueError_, Video, node
+from nodegraph import Audio, Choice, Context, GraphKeys, Image, Int, Number, Path, Text, ValueError_, Video, node
 
 AUDIO_RATE = 48000
 
@@ -317,10 +317,10 @@ def save_mp4(video: Video, filename: Text = "video.mp4", audio: Audio | None = N
     if not filename.lower().endswith((".mp4", ".m4v", ".mov")):
         filename += ".mp4"
     target = ctx.output_path(filename)
-    meta = {"nodegraph_node": json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
-            "nodegraph_base": str(ctx.base_dir.resolve())}
+    meta = {GraphKeys.mp4_node: json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
+            GraphKeys.mp4_base: str(ctx.base_dir.resolve())}
     if ctx.graph_text:
-        meta["nodegraph_graph"] = ctx.graph_text
+        meta[GraphKeys.mp4_graph] = ctx.graph_text
     stats = write_mp4(video, str(target), ctx, audio, quality, speed, meta)
     ctx.log(f"{stats['encoded']} of {stats['segments']} segments encoded, {stats['reused']} reused")
     return str(target)
