@@ -1,9 +1,10 @@
 """Imports point down: editor -> engine <- packs.
 
 Every module of the engine (``nodegraph/``) and of the built-in packs (``nodes/``) is parsed with
-``ast`` (nothing is imported or run); every import statement counts, at module level or inside a
-function, ``if TYPE_CHECKING`` included, with relative imports resolved against the module's
-package. ``from package import name`` is an import of the module ``package.name`` when that is a
+``ast`` (nothing is imported or run); every import statement that can run counts, at module
+level or inside a function, with relative imports resolved against the module's package. Imports
+under ``if TYPE_CHECKING:`` never run (they only name types for a type checker) and are not
+counted. ``from package import name`` is an import of the module ``package.name`` when that is a
 module, else of ``package`` itself. A package's ``__init__`` is not counted as imported by its
 submodules (Python runs it first, but that is how packages work, not a dependency one chose).
 """
@@ -55,6 +56,24 @@ def _shadowed(package: Path) -> set[str]:
     return out
 
 
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runnable(tree: ast.AST):
+    """Every node of ``tree`` except what sits under ``if TYPE_CHECKING:`` (its ``else`` counts)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and _type_checking(node.test):
+            stack.extend(node.orelse)
+            stack.append(node.test)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
 def imports_of(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str, int]]:
     """The project modules ``name`` imports, with the line of each import."""
     is_package = path.name == "__init__.py"
@@ -69,7 +88,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[st
         if target and target != name:
             found.append((target, line))
 
-    for node in ast.walk(tree):
+    for node in _runnable(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name, node.lineno)
@@ -126,7 +145,8 @@ def test_the_parser_sees_every_kind_of_import(tmp_path):
     (pkg / "cli.py").write_text("def main():\n    from nodes.media import x\n")
     (pkg / "editor" / "__init__.py").write_text("")
     (pkg / "editor" / "app.py").write_text("from .. import cli\nfrom . import view\n")
-    (pkg / "editor" / "view.py").write_text("def f():\n    from .app import g\n")
+    (pkg / "editor" / "view.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import cli\n"
+                                            "def f():\n    from .app import g\n")
     (tmp_path / "nodes" / "__init__.py").write_text("")
     (tmp_path / "nodes" / "media.py").write_text("from nodegraph import node, hashing\n"
                                                  "from nodegraph.node import node\n")
