@@ -178,6 +178,7 @@ def musicgen_case(tmp: Path, device: str, seconds: float) -> Case:
 
     import tinymusicgen
     from nodegraph.context import Context
+    from nodegraph import Models
     from nodes import _hf
     from nodes import musicgen as mgn
 
@@ -187,8 +188,8 @@ def musicgen_case(tmp: Path, device: str, seconds: float) -> Case:
     doc = graph({"gen": ("musicgen.generate", params)}, "gen")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(str(folder), "audio", tmp)
-        engine, loaded = mgn.load_engine(m, device, "auto")
+        m = Models(tmp).local(str(folder), "audio")
+        engine, loaded = mgn.load_engine(Models(tmp), m, device, "auto")
         assert not loaded, "the engine was loaded again"
         model, hop, rate = engine.model, engine.hop, engine.rate
         total = int(round(seconds * rate))
@@ -242,7 +243,8 @@ def musicgen_case(tmp: Path, device: str, seconds: float) -> Case:
 
 
 def transcribe_case(tmp: Path, device: str, tiny) -> Case:
-    from nodes import _hf, speech
+    from nodegraph import Models
+    from nodes import _hf, _whisper, speech
 
     wav, _ = espeak_wav(tmp / "speech.wav", SPEECH_TEXT)
     params = {"model": str(tiny.whisper), "language": "en", "task": "transcribe", "word_timestamps": True,
@@ -251,10 +253,10 @@ def transcribe_case(tmp: Path, device: str, tiny) -> Case:
                  "asr": ("speech.transcribe", params, {"audio": "wav.audio"})}, "asr")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(str(tiny.whisper), "audio", tmp)
-        loads = _hf.shared_cache().loads
-        (processor, asr), dev, _ = _hf.load(m, "whisper", speech._load_whisper, device, "auto")
-        assert _hf.shared_cache().loads == loads, "Whisper was loaded again"
+        m = Models(tmp).local(str(tiny.whisper), "audio")
+        loads = Models().cache.loads
+        (processor, asr), dev, _ = _hf.load(Models(), m, "whisper", _whisper.load_whisper, device, "auto")
+        assert Models().cache.loads == loads, "Whisper was loaded again"
         audio = res.value("wav", "audio")
         tok, fe = processor.tokenizer, processor.feature_extractor
         last: dict = {}
@@ -282,7 +284,7 @@ def transcribe_case(tmp: Path, device: str, tiny) -> Case:
             return [Timing(w0, w1, w) for _, _, ws in segs for w0, w1, w in ws]
 
         def same(v, d) -> bool:   # the node puts spaces between its words and segments: compare without
-            return "".join(v.split()) == "".join(speech._printable(d).split())
+            return "".join(v.split()) == "".join(_hf.printable(d).split())
 
         direct()
         n_words = len(words())
@@ -296,7 +298,7 @@ def transcribe_case(tmp: Path, device: str, tiny) -> Case:
         from nodegraph.models import choose_device, dtype_for, torch_dtype
 
         dev = choose_device(device)
-        return speech._load_whisper(str(tiny.whisper), dev, torch_dtype(dtype_for(dev, None)))
+        return _whisper.load_whisper(str(tiny.whisper), dev, torch_dtype(dtype_for(dev, None)))
 
     return Case("transcribe", "speech.transcribe", "Whisper", doc, "asr", "text",
                 "resampling to 16 kHz mono (speech.mono_16k) + the feature extractor + asr.generate (same kwargs: "
@@ -306,7 +308,8 @@ def transcribe_case(tmp: Path, device: str, tiny) -> Case:
 
 
 def translate_case(tmp: Path, device: str, tiny) -> Case:
-    from nodes import _hf, speech
+    from nodegraph import Models
+    from nodes import _hf, _translate
 
     params = {"text": TRANSLATE_TEXT, "model": str(tiny.marian), "source": "auto", "target": "", "batch": 8,
               "device": device}
@@ -314,11 +317,11 @@ def translate_case(tmp: Path, device: str, tiny) -> Case:
     spoken = espeak_seconds(TRANSLATE_TEXT.replace("\n", " "))
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(str(tiny.marian), "audio", tmp)
-        loads = _hf.shared_cache().loads
-        (tok, mt), dev, _ = _hf.load(m, "seq2seq", speech._load_seq2seq, device, "auto")
-        assert _hf.shared_cache().loads == loads, "Marian was loaded again"
-        lines = speech._units_of_text(TRANSLATE_TEXT)
+        m = Models(tmp).local(str(tiny.marian), "audio")
+        loads = Models().cache.loads
+        (tok, mt), dev, _ = _hf.load(Models(), m, "seq2seq", _translate.load_seq2seq, device, "auto")
+        assert Models().cache.loads == loads, "Marian was loaded again"
+        lines = _translate.units_of_text(TRANSLATE_TEXT)
         todo = sorted({u for line in lines for u in line if u.strip()}, key=lambda u: (len(u), u))
         batches = [todo[i:i + 8] for i in range(0, len(todo), 8)]
         limit = int(getattr(mt.config, "max_position_embeddings", 0) or 512)
@@ -334,7 +337,7 @@ def translate_case(tmp: Path, device: str, tiny) -> Case:
             return done
 
         def same(v, d) -> bool:
-            want = "\n".join(" ".join(speech._printable(d.get(s, "")).strip() for s in line) for line in lines)
+            want = "\n".join(" ".join(_hf.printable(d.get(s, "")).strip() for s in line) for line in lines)
             return v == want
 
         print(f"  tiny Marian en-de (2+2 layers, d_model 32): {len(todo)} sentences in {len(batches)} batches; "
@@ -345,7 +348,7 @@ def translate_case(tmp: Path, device: str, tiny) -> Case:
         from nodegraph.models import choose_device, dtype_for, torch_dtype
 
         dev = choose_device(device)
-        return speech._load_seq2seq(str(tiny.marian), dev, torch_dtype(dtype_for(dev, None)))
+        return _translate.load_seq2seq(str(tiny.marian), dev, torch_dtype(dtype_for(dev, None)))
 
     return Case("translate", "speech.translate", "Marian", doc, "tr", "text",
                 "tokenising each batch of 8 sentences (sorted by length, as the node does) + mt.generate (same "
@@ -354,6 +357,7 @@ def translate_case(tmp: Path, device: str, tiny) -> Case:
 
 
 def wav2lip_case(tmp: Path, device: str, seconds: float, fps: int) -> Case:
+    from nodegraph import Models
     from nodegraph.models import choose_device
     from nodes import _wav2lip as w2l
     from nodes import wav2lip as node
@@ -372,11 +376,11 @@ def wav2lip_case(tmp: Path, device: str, seconds: float, fps: int) -> Case:
     dev = choose_device(device)
 
     def prepare(res) -> Prepared:
-        m = node.checkpoint_file(str(ckpt), tmp)
+        m = node.checkpoint_file(Models(tmp), str(ckpt))
         from nodegraph.models import shared_cache
 
         loads = shared_cache().loads
-        net = node.load_model(m, dev, "float32", None)
+        net = node.load_model(Models(), m, dev, "float32", None)
         assert shared_cache().loads == loads, "Wav2Lip was loaded again"
         v, snd = res.value("vid", "video"), res.value("wav", "audio")
         fps_ = float(v.fps)
@@ -438,7 +442,8 @@ def clone_case(tmp: Path, device: str, ref_wav: Path) -> Case:
     import torch
 
     import tinycoqui
-    from nodes import _coqui, _hf, voiceclone
+    from nodegraph import Models
+    from nodes import _coqui, voiceclone
 
     folder = tinycoqui.build_xtts(tmp / "models" / "tts" / "xtts_v2")
     params = {"text": CLONE_TEXT, "language": "en", "model": str(folder), "temperature": 0.75, "speed": 1.0,
@@ -447,8 +452,8 @@ def clone_case(tmp: Path, device: str, ref_wav: Path) -> Case:
                  "gen": ("voice.clone_speak", params, {"reference": "ref.audio"})}, "gen")
 
     def prepare(res) -> Prepared:
-        m = _hf.resolve_local(str(folder), "audio", tmp)
-        engine, loaded = _coqui.load_xtts(m, device)
+        m = Models(tmp).local(str(folder), "audio")
+        engine, loaded = _coqui.load_xtts(Models(), m, device)
         assert not loaded, "XTTS was loaded again"
         ref = res.value("ref", "audio")
         model, s, rate = engine.model, engine.settings, engine.cond_rate
@@ -509,7 +514,8 @@ def convert_case(tmp: Path, device: str, ref_wav: Path) -> Case:
     import torch
 
     import tinycoqui
-    from nodes import _coqui, _hf, audiodsp, voiceclone
+    from nodegraph import Models
+    from nodes import _coqui, audiodsp, voiceclone
 
     folder = tinycoqui.build_openvoice(tmp / "models" / "openvoice" / "converter")
     doc = graph({"ref": ("audio.load", {"path": str(ref_wav)}),
@@ -520,8 +526,8 @@ def convert_case(tmp: Path, device: str, ref_wav: Path) -> Case:
     def prepare(res) -> Prepared:
         from TTS.utils.audio.torch_transforms import wav_to_spec
 
-        m = _hf.resolve_local(str(folder), "audio", tmp)
-        engine, loaded = _coqui.load_openvoice(m, device)
+        m = Models(tmp).local(str(folder), "audio")
+        engine, loaded = _coqui.load_openvoice(Models(), m, device)
         assert not loaded, "OpenVoice was loaded again"
         ref, sp = res.value("ref", "audio"), res.value("say", "speech")
         model = engine.model

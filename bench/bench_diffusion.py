@@ -82,9 +82,9 @@ def failed(res) -> str:
 # -- 2. model load, first vs second use ----------------------------------------------------------
 
 def bench_loads(registry, tmp: Path, models, device: str, torch_device: str) -> None:
-    from nodes import _sd
+    from nodegraph import Models
 
-    cache = _sd.shared_cache()
+    cache = Models().cache
     print("\n2. model load, first vs second use (one process; the second evaluator has a fresh result cache)")
     print(f"  {'model':<34}{'use':<8}{'run ms':>9}{'node ms':>9}{'loads':>7}{'hits':>6}   expected")
     sources = (("diffusers folder", models.sd, None),
@@ -155,6 +155,7 @@ def bench_overhead(registry, tmp: Path, models, device: str, sizes: list[int], s
                    reps: int) -> list[tuple]:
     import torch
 
+    from nodegraph import Models
     from nodegraph.commands import SetParam
     from nodes import _sd
 
@@ -180,7 +181,7 @@ def bench_overhead(registry, tmp: Path, models, device: str, sizes: list[int], s
                 sys.exit(f"graph run failed: {failed(res)}")
             text = res.value("prompt", "text")
             handle = res.value("model")
-            pipe = _sd.base_pipeline(handle)
+            pipe = _sd.base_pipeline(Models(), handle)
             kw = dict(prompt=[text], num_inference_steps=steps, guidance_scale=GUIDANCE, width=size, height=size,
                       output_type="np")
 
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     import tinymodels
 
+    from nodegraph import Models
     from nodegraph.models import ModelError, choose_device
     from nodegraph.registry import default_registry
     from nodes import _sd
@@ -368,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_loads:
         bench_loads(registry, tmp, models, args.device, device)
     else:  # the pipeline still has to be loaded before section 1
-        _sd.base_pipeline(_sd.describe(str(models.sd), "checkpoints", tmp, "", args.device, "auto"))
+        _sd.base_pipeline(Models(tmp), _sd.describe(Models(tmp), str(models.sd), "checkpoints", "", args.device, "auto"))
     rows = bench_overhead(registry, tmp, models, args.device, args.sizes, args.steps, args.reps)
     if args.profile:
         size, steps = min(args.sizes), min(args.steps)

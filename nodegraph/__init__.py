@@ -1,35 +1,89 @@
 """nodegraph: a local-first node-graph engine for AI-assisted audiovisual production.
 
-The names a node author needs are here::
+This module is the whole public API for node packs: a pack imports from ``nodegraph`` and
+nothing else of the engine (``tests/test_imports.py`` checks it). Importing it is cheap: no
+torch, no dearpygui. A node in one short file::
 
-    from nodegraph import node, Outputs, Variadic, Context, Text, Int, Number, Bool, Choice, Seed, Path
-    from nodegraph import Image, Images, Audio, Video, Speech, Prompt, Character, Timeline, Model
+    from nodegraph import node, Context, Image, Int, ValueError_
 
-An output node writes through ``ctx.output_path(name)`` and the atomic writer::
+    @node("mypack.brighten", title="Brighten", category="Image")
+    def brighten(image: Image, amount: Int(min=0, max=255) = 20, ctx: Context = None) -> Image:
+        if image.channels == 1:
+            raise ValueError_("a grey image: use Levels instead")
+        ctx.progress(0.5, "brightening")
+        return Image((image.pixels.astype("int16") + amount).clip(0, 255).astype("uint8"))
 
-    from nodegraph import write_bytes, open_atomic, atomic_path
+What is here:
+
+- declaring nodes: ``node``, ``Outputs``, ``Variadic``, ``NodeSpec``, ``DeclarationError``;
+- value types (annotations and values): ``Text``, ``Int``, ``Number``, ``Bool``, ``Choice``,
+  ``Seed``, ``Path``, ``AnyValue``, ``Image``, ``Images``, ``Audio``, ``Video``, ``Speech``,
+  ``Timing``, ``Prompt``, ``Character``, ``Voice``, ``Timeline``, ``Clip``, ``AudioClip``,
+  ``Model``, ``LoraRef``, ``AdapterRef``;
+- new value types: ``Record`` + ``register_record`` (a frozen dataclass carried on wires,
+  optionally with its own ``RecordType`` subclass), ``ValueType`` + ``register_type``,
+  ``Preview``, ``Encoded``;
+- errors: ``ValueError_`` (bad input: the message names the value), ``ModelError``,
+  ``ModelNotFound``, ``ModelOffline``, ``UnsupportedModel``, ``UnsafeModelFile``,
+  ``NodegraphError``, ``Cancelled``, ``UnsafePath`` ...;
+- the ``Context`` a node asks for (``ctx: Context = None``): progress, cancellation, log,
+  scratch space, input paths, safe output paths (``ctx.output_path(name)``; ``safe_join`` for
+  a file inside a folder the node was given) written through the one atomic writer
+  (``write_bytes``, ``open_atomic``, ``atomic_path``; ``WriteFailed`` when it cannot), and models through ``ctx.models`` (``Models``:
+  ``local``/``resolve``/``download``, ``device``, ``dtype``, ``torch_dtype``, ``digest``, and
+  ``load(key, loader)``, which loads once per process); ``ResolvedModel`` is what it resolves to;
+- stateless helpers: ``read_json_object``, ``read_safetensors_header``, ``sniff_architecture``
+  (model files, read as untrusted input), ``canonical_bytes``, ``hasher``, ``digest_obj``,
+  ``digest_array``, ``hexdigest`` (content hashing), ``read_embedded_graph`` (the graph a
+  nodegraph PNG/MP4/FLAC carries; ``GraphKeys``: where a writer puts it);
+- documents, for tools and tests: ``Document``, ``Link``.
 """
 from __future__ import annotations
 
-from .context import CancelToken, Context
+from .context import CancelToken, Context, safe_join
+from .embedded import GraphKeys, read_embedded_graph
 from .errors import (
     Cancelled, CommandError, GraphFileError, GraphInvalid, NodegraphError, NodeFailed, UnsafePath,
 )
 from .fsio import WriteFailed, atomic_path, open_atomic, write_bytes
 from .graph import Document, Link
+from .hashing import canonical_bytes, digest_array, digest_obj, hasher, hexdigest
+from .models.checkpoints import read_json_object, read_safetensors_header, sniff_architecture
+from .models.errors import (
+    DigestMismatch, ModelError, ModelNotFound, ModelOffline, SingleFileConfigMissing, UnsafeModelFile,
+    UnsupportedModel,
+)
+from .models.facade import Models
+from .models.lookup import ResolvedModel
 from .node import DeclarationError, NodeSpec, Outputs, Variadic, node
 from .types import (
-    AnyValue, Audio, AudioClip, Bool, Character, Choice, Clip, Image, Images, Int, Model, Number, Path,
-    Prompt, Seed, Speech, Text, Timeline, Timing, Video, Voice,
+    AdapterRef, AnyValue, Audio, AudioClip, Bool, Character, Choice, Clip, Encoded, Image, Images, Int, LoraRef,
+    Model, Number, Path, Preview, Prompt, Record, Seed, Speech, Text, Timeline, Timing, ValueError_, ValueType,
+    Video, Voice, register_record, register_type,
 )
+from .types.records import RecordType
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CancelToken", "Context", "Cancelled", "CommandError", "GraphFileError", "GraphInvalid",
-    "NodegraphError", "NodeFailed", "UnsafePath", "Document", "Link", "DeclarationError",
-    "NodeSpec", "Outputs", "Variadic", "node", "AnyValue", "Audio", "AudioClip", "Bool",
-    "Character", "Choice", "Clip", "Image", "Images", "Int", "Model", "Number", "Path", "Prompt", "Seed", "Speech",
-    "Text", "Timeline", "Timing", "Video", "Voice", "__version__",
+    # declaring nodes
+    "node", "Outputs", "Variadic", "NodeSpec", "DeclarationError",
+    # value types
+    "AnyValue", "Audio", "AudioClip", "Bool", "Character", "Choice", "Clip", "Image", "Images", "Int", "Model",
+    "Number", "Path", "Prompt", "Seed", "Speech", "Text", "Timeline", "Timing", "Video", "Voice", "LoraRef",
+    "AdapterRef",
+    # new value types
+    "Record", "RecordType", "register_record", "ValueType", "register_type", "Preview", "Encoded",
+    # errors
+    "ValueError_", "NodegraphError", "Cancelled", "CommandError", "GraphFileError", "GraphInvalid", "NodeFailed",
+    "UnsafePath", "ModelError", "ModelNotFound", "ModelOffline", "UnsupportedModel", "UnsafeModelFile",
+    "SingleFileConfigMissing", "DigestMismatch",
+    # services
+    "Context", "CancelToken", "safe_join", "Models", "ResolvedModel",
     "WriteFailed", "atomic_path", "open_atomic", "write_bytes",
+    # stateless helpers
+    "read_json_object", "read_safetensors_header", "sniff_architecture", "canonical_bytes", "hasher", "digest_obj",
+    "digest_array", "hexdigest", "read_embedded_graph", "GraphKeys",
+    # documents
+    "Document", "Link", "__version__",
 ]

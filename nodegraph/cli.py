@@ -13,6 +13,7 @@ from typing import Sequence
 
 from . import __version__
 from .cache import format_size as _size
+from .embedded import load_graph, load_graph_and_base
 from .errors import NodegraphError, format_error
 from .graph import Document
 
@@ -21,37 +22,6 @@ def _registry():
     from .registry import default_registry
 
     return default_registry()
-
-
-MEDIA_WITH_GRAPHS = (".png", ".mp4", ".m4v", ".mov", ".flac")
-
-
-def load_graph(path: str) -> Document:
-    """A graph file, or the graph embedded in a PNG or MP4 that nodegraph wrote."""
-    return load_graph_and_base(path)[0]
-
-
-def load_graph_and_base(path: str) -> tuple[Document, Path]:
-    """The graph and the folder its relative paths are relative to."""
-    from .errors import GraphFileError
-    from .fileformat import load, loads
-
-    if path.lower().endswith(MEDIA_WITH_GRAPHS):
-        if not Path(path).is_file():
-            raise GraphFileError(path, "no such file")
-        try:
-            from nodes.media import read_embedded_graph
-
-            found = read_embedded_graph(path)
-        except Exception as e:  # not a readable image or video
-            raise GraphFileError(path, f"cannot read the file: {e}") from None
-        if found is None:
-            raise GraphFileError(path, "this file carries no nodegraph graph (it was not made by nodegraph)")
-        text, base = found
-        doc = loads(text, source=f"{path} (embedded graph)")
-        base_dir = Path(base) if base and Path(base).is_dir() else Path(path).resolve().parent
-        return doc, base_dir
-    return load(path), Path(path).resolve().parent
 
 
 def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:

@@ -1,4 +1,5 @@
-"""What a running node can reach: progress, cancellation, input and output files, scratch space."""
+"""What a running node can reach: progress, cancellation, log, input and output files, scratch
+space, and models (``ctx.models``). A node reaches every service through its Context."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ from typing import Any, Callable
 
 from .errors import Cancelled, UnsafePath
 from .fsio import check_name
+from .models.facade import Models
 
 
 class CancelToken:
@@ -44,13 +46,19 @@ def safe_join(root: Path, relative: str, what: str = "output file name") -> Path
 
 
 class Context:
-    """Handed to a node that declares a ``Context`` parameter."""
+    """Handed to a node that declares a ``Context`` parameter: the node's only door to services.
+
+    ``ctx.models`` finds and loads models (:class:`~nodegraph.models.facade.Models`, relative
+    paths taken from the graph's folder, loaded once per process); ``progress``, ``cancelled`` /
+    ``check_cancelled``, ``log``, ``scratch_dir``, ``input_path``, ``output_path`` and
+    ``artifact`` are the rest.
+    """
 
     def __init__(self, node_id: str, type_id: str, *, output_dir: Path, base_dir: Path,
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
-                 cache: Any = None, policy: Any = None):
+                 cache: Any = None, policy: Any = None, models: Models | None = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -61,6 +69,15 @@ class Context:
         self._graph_text = graph_text
         self._cache = cache
         self._policy = policy
+        self._models = models
+
+    @property
+    def models(self) -> Models:
+        """Models: resolve, download, device and dtype choice, loaded once per process (relative
+        paths from the graph's folder; made when first asked for, so nodes without models pay nothing)."""
+        if self._models is None:
+            self._models = Models(base_dir=self.base_dir, policy=self._policy)
+        return self._models
 
     @property
     def graph_text(self) -> str:

@@ -71,45 +71,7 @@ def _v0_to_v1(data: dict) -> dict:
 
 # -- writing ---------------------------------------------------------------------------------
 def to_data(doc: Document) -> dict:
-    nodes = {}
-    dangling: dict[str, list[Link]] = {}
-    for d in doc.dangling:
-        dangling.setdefault(d.dst, []).append(d)
-    for nid in doc.node_ids():
-        rec = doc.node(nid)
-        entry: dict[str, Any] = {"type": rec["type"], "version": rec["version"]}
-        if rec["params"]:
-            entry["params"] = rec["params"]
-        ins = {}
-        grouped: dict[str, list[Link]] = {}
-        for l in sorted(doc.links_into(nid) + dangling.get(nid, [])):
-            grouped.setdefault(l.dst_port, []).append(l)
-        for port, links in grouped.items():
-            refs = [f"{l.src}.{l.src_port}" for l in links]
-            ins[port] = refs[0] if len(refs) == 1 else refs
-        if ins:
-            entry["inputs"] = ins
-        for key in ("label", "notes"):
-            if rec.get(key):
-                entry[key] = rec[key]
-        if rec.get("cache", "default") != "default":
-            entry["cache"] = rec["cache"]
-        if rec.get("pinned"):
-            entry["pinned"] = rec["pinned"]
-        nodes[nid] = entry
-    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "nodes": nodes}
-    if doc.meta:
-        data["meta"] = doc.meta
-    used = {doc.type_of(n).split(".", 1)[0] for n in doc.node_ids()}
-    packs = {ns: d for ns, d in doc.packs.items() if ns in used}
-    if packs:
-        data["packs"] = packs
-    if doc.groups:
-        data["groups"] = doc.groups
-    layout = {k: v for k, v in sorted(doc.layout.items()) if v and k in doc}
-    if layout:
-        data["layout"] = layout
-    return data
+    return {"format": FORMAT, "version": VERSION, **doc.content()}
 
 
 def dumps(doc: Document) -> str:

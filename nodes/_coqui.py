@@ -1,6 +1,6 @@
 """coqui-tts for the voice cloning nodes: the install check, a compatibility layer for PyPI's
 torchaudio and torchcodec on machines with the CPU torch, and weights-only loading of the user's
-XTTS-v2 and OpenVoice folders into the shared model cache (``nodes._hf.load``).
+XTTS-v2 and OpenVoice folders through the node's ``ctx.models`` (``nodes._hf.load``).
 
 **torchaudio / torchcodec.** coqui-tts (0.28) refuses to import unless both are installed, but PyPI
 only has CUDA builds of them: with the CPU torch their libraries do not load (``libc10_cuda.so:
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from nodegraph.models import ModelError, ResolvedModel, UnsupportedModel, read_json_object
+from nodegraph import ModelError, Models, ResolvedModel, UnsupportedModel, read_json_object
 
 from . import _hf
 
@@ -303,13 +303,13 @@ def _load_xtts(path: str, device: str, dtype: Any) -> XttsEngine:
                       settings=settings)
 
 
-def load_xtts(m: ResolvedModel, device: str = "auto") -> tuple[XttsEngine, bool]:
+def load_xtts(models: Models, m: ResolvedModel, device: str = "auto") -> tuple[XttsEngine, bool]:
     """The XTTS-v2 model of ``m`` (loaded once per process) and whether this call loaded it."""
     require("Speak (cloned voice)")
     check_xtts_folder(m)
-    loads = _hf.shared_cache().loads
-    engine, _, _ = _hf.load(m, "xtts", _load_xtts, device, "float32")
-    return engine, _hf.shared_cache().loads > loads
+    loads = models.cache.loads
+    engine, _, _ = _hf.load(models, m, "xtts", _load_xtts, device, "float32")
+    return engine, models.cache.loads > loads
 
 
 # -- OpenVoice -----------------------------------------------------------------------------------------
@@ -359,13 +359,13 @@ def _load_openvoice(path: str, device: str, dtype: Any) -> OpenVoiceEngine:
     return OpenVoiceEngine(model=model, rate=rate, fft=fft, hop=hop, win=win)
 
 
-def load_openvoice(m: ResolvedModel, device: str = "auto") -> tuple[OpenVoiceEngine, bool]:
+def load_openvoice(models: Models, m: ResolvedModel, device: str = "auto") -> tuple[OpenVoiceEngine, bool]:
     """The OpenVoice converter of ``m`` (loaded once per process) and whether this call loaded it."""
     require("Convert voice (OpenVoice)")
     check_openvoice_folder(m)
-    loads = _hf.shared_cache().loads
-    engine, _, _ = _hf.load(m, "openvoice", _load_openvoice, device, "float32")
-    return engine, _hf.shared_cache().loads > loads
+    loads = models.cache.loads
+    engine, _, _ = _hf.load(models, m, "openvoice", _load_openvoice, device, "float32")
+    return engine, models.cache.loads > loads
 
 
 if __name__ == "__main__":     # python -m nodes._coqui: is voice cloning usable here?

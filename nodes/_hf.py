@@ -1,6 +1,6 @@
-"""Loading transformers models (MusicGen, Whisper, Marian ...) for the audio AI nodes: resolved by the
-model manager, loaded once per process into the shared model cache keyed by (digest, device,
-dtype), and progress + cancellation for ``generate`` through a streamer.
+"""Loading transformers models (MusicGen, Whisper, Marian ...) for the audio AI nodes: resolved and
+loaded through the node's ``ctx.models`` (once per process, keyed by (digest, tag, device,
+dtype)), and progress + cancellation for ``generate`` through a streamer.
 
 torch and transformers are imported inside the functions: the packs register without them.
 """
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from nodegraph import Context
-from nodegraph.models import (ModelError, ResolvedModel, UnsupportedModel, choose_device, download, dtype_for,
-                              resolve, shared_cache)
+from nodegraph import Context, ModelError, Models, ResolvedModel, UnsupportedModel
 
 INSTALL = "pip install -c constraints.txt -e '.[ai]'"
 
@@ -27,14 +27,6 @@ def require(*modules: str, what: str = "this node") -> None:
                          f"installed: {INSTALL}")
 
 
-def resolve_local(ref: str, kind: str, base_dir: Path) -> ResolvedModel:
-    """A model reference resolved to local files (downloaded first when it names the hub and the hub may be used)."""
-    m = resolve(ref, kind, base_dir)
-    if m.format == "hub":
-        m = download(m)
-    return m
-
-
 def quiet() -> None:
     import transformers
 
@@ -42,24 +34,22 @@ def quiet() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def load(m: ResolvedModel, tag: str, loader: Callable[[str, str, Any], Any], device: str = "auto",
+def load(models: Models, m: ResolvedModel, tag: str, loader: Callable[[str, str, Any], Any], device: str = "auto",
          dtype: str = "auto") -> tuple[Any, str, str]:
     """``(obj, device, dtype)``: ``loader(path, device, torch_dtype)`` runs once per process per
     (weights digest, tag, device, dtype); a failed load leaves nothing behind and names the folder."""
     require("torch", "transformers", what=f"the {tag} model")
-    dev = choose_device(device)
-    dt = dtype_for(dev, None if dtype == "auto" else dtype)
+    dev = models.device(device)
+    dt = models.dtype(dev, dtype)
     if m.path is None:
         raise ModelError(f"model {m.name!r} has no local files")
 
     def run() -> Any:
-        from nodegraph.models import torch_dtype
-
         quiet()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return loader(str(m.path), dev, torch_dtype(dt))
+                return loader(str(m.path), dev, models.torch_dtype(dt))
         except ModelError:
             raise
         except Exception as e:
@@ -67,7 +57,7 @@ def load(m: ResolvedModel, tag: str, loader: Callable[[str, str, Any], Any], dev
             raise UnsupportedModel(f"{m.path}: could not load it as a {tag} model ({type(e).__name__}: "
                                    f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
-    obj = shared_cache().get_or_load((m.digest(), tag, dev, dt), run, size=m.size)
+    obj = models.load((m.digest(), tag, dev, dt), run, size=m.size)
     return obj, dev, dt
 
 
@@ -91,3 +81,41 @@ class Progress:
 
     def end(self) -> None:
         pass
+
+
+# -- helpers of the speech nodes (Whisper, translation) ---------------------------------------------------
+
+def config_of(m: ResolvedModel) -> dict:
+    """The model folder's config.json ({} when it has none or it cannot be read)."""
+    try:
+        return json.loads((Path(m.path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def transformers_model(models: Models, ref: str, what: str) -> ResolvedModel:
+    """An ``audio`` model reference resolved to a local transformers folder (``what`` needs it)."""
+    m = models.local(ref, "audio")
+    if m.format != "transformers":
+        raise UnsupportedModel(f"{m.path}: not a transformers model folder (config.json + weights), which the "
+                               f"{what} needs")
+    return m
+
+
+def cancel_criteria(ctx: Context) -> Any:
+    """Stopping criteria that end ``generate`` as soon as the run is cancelled."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            return torch.full((input_ids.shape[0],), ctx.cancelled, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Cancelled()])
+
+
+def printable(s: str) -> str:
+    """Text without control characters and broken ones (U+FFFD); tabs become spaces."""
+    return "".join(" " if ch == "\t" else ch for ch in s
+                   if ch == "\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufffd"))

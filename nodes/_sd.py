@@ -18,11 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nodegraph import Context, Image, Model
-from nodegraph.models import (ModelError, ResolvedModel, UnsupportedModel, choose_device, download, dtype_for,
-                              path_digest, read_json_object, resolve, shared_cache, single_file_config,
-                              sniff_architecture)
-from nodegraph.types import ValueError_
+from nodegraph import (Context, Image, Model, ModelError, Models, ResolvedModel, UnsupportedModel, ValueError_,
+                       read_json_object, read_safetensors_header, sniff_architecture)
 
 INSTALL = "pip install -c constraints.txt -e '.[ai]'"
 
@@ -97,24 +94,24 @@ def pipeline_class(folder: Path) -> str:
     return cls
 
 
-def describe(ref: str, kind: str, base_dir: Path, config: str = "", device: str = "auto",
+def describe(models: Models, ref: str, kind: str, config: str = "", device: str = "auto",
              dtype: str = "auto") -> Model:
     """A :class:`Model` handle for ``ref``: resolved, checked and digested, no weights loaded."""
-    m = resolve(ref, kind, base_dir)
+    m = models.resolve(ref, kind)
     if m.format == "hub":
         require_ai()
-        m = download(m)
-    dev = choose_device(device)
-    dt = dtype_for(dev, None if dtype == "auto" else dtype)
+        m = models.download(m)
+    dev = models.device(device)
+    dt = models.dtype(dev, dtype)
     if m.format == "diffusers":
         cls, cfg, cfg_sha = pipeline_class(m.path), "", ""
     elif m.format == "single_file":
         if m.weights_only:
             raise UnsupportedModel(f"{m.path}: a pickled checkpoint; diffusion models load from .safetensors only")
         arch = sniff_architecture(m.path)
-        cfg_path = single_file_config(m.path, config or None)
+        cfg_path = models.single_file_config(m.path, config)
         cls = SINGLE_FILE_PIPELINE.get(arch or "", "") or pipeline_class(cfg_path)
-        cfg, cfg_sha = str(cfg_path), path_digest(cfg_path)
+        cfg, cfg_sha = str(cfg_path), models.digest(cfg_path)
     elif m.format == "transformers":
         raise UnsupportedModel(f"{m.path}: a transformers model (config.json), not a diffusion pipeline "
                                f"(a diffusers folder has model_index.json)")
@@ -124,11 +121,9 @@ def describe(ref: str, kind: str, base_dir: Path, config: str = "", device: str 
                  repo_id=m.repo_id or "", config=cfg, config_sha256=cfg_sha, device=dev, dtype=dt, size=m.size)
 
 
-def resolved_file(ref: str, kind: str, base_dir: Path, what: str) -> ResolvedModel:
+def resolved_file(models: Models, ref: str, kind: str, what: str) -> ResolvedModel:
     """A LoRA / IP-Adapter / image-encoder reference, downloaded first when it names the hub."""
-    m = resolve(ref, kind, base_dir)
-    if m.format == "hub":
-        m = download(m)
+    m = models.local(ref, kind)
     if m.weights_only:
         raise UnsupportedModel(f"{m.path}: a pickled file; {what} weights load from .safetensors only")
     return m
@@ -136,8 +131,6 @@ def resolved_file(ref: str, kind: str, base_dir: Path, what: str) -> ResolvedMod
 
 def is_plus_adapter(path: Path) -> bool:
     """The IP-Adapter Plus (Resampler) has ``image_proj.latents``; the basic one a linear projection."""
-    from nodegraph.models import read_safetensors_header
-
     keys = [k for k in read_safetensors_header(path) if k != "__metadata__"]
     if not any(k.startswith("ip_adapter.") for k in keys):
         raise UnsupportedModel(f"{path}: not IP-Adapter weights (no ip_adapter.* tensors)")
@@ -153,8 +146,6 @@ def clip_vision_config(path: Path) -> dict:
     """A transformers ``CLIPVisionConfig`` for a single-file CLIP vision encoder (ComfyUI's
     ``models/clip_vision/*.safetensors``: h94's image_encoder weights without their config.json),
     read from its tensor shapes."""
-    from nodegraph.models import read_safetensors_header
-
     header = read_safetensors_header(path)
 
     def shape(name: str) -> list[int]:
@@ -177,12 +168,10 @@ def clip_vision_config(path: Path) -> dict:
             "projection_dim": shape("visual_projection.weight")[0], "layer_norm_eps": 1e-5}
 
 
-def clip_vision_folder(path: Path, sha256: str) -> Path:
+def clip_vision_folder(models: Models, path: Path, sha256: str) -> Path:
     """A folder transformers can load for a single-file encoder: its config (from the shapes) and
     a link to the file, kept under the nodegraph config folder (made once per file content)."""
-    from nodegraph.models import config_dir
-
-    folder = config_dir() / "derived" / f"clip_vision-{sha256[:16]}"
+    folder = models.derived_dir(f"clip_vision-{sha256[:16]}")
     weights = folder / "model.safetensors"
     if not (folder / "config.json").is_file() or not weights.exists():
         cfg = clip_vision_config(path)
@@ -225,16 +214,14 @@ def quiet_libraries() -> None:
     _hf.quiet()
 
 
-def _load_base(h: Model) -> Any:
+def _load_base(models: Models, h: Model) -> Any:
     require_ai()
     quiet_libraries()
     import diffusers
 
-    from nodegraph.models import torch_dtype
-
     cls = getattr(diffusers, h.pipeline)
     params = inspect.signature(cls.__init__).parameters
-    kw: dict[str, Any] = {"torch_dtype": torch_dtype(h.dtype)}
+    kw: dict[str, Any] = {"torch_dtype": models.torch_dtype(h.dtype)}
     if "safety_checker" in params:
         kw.update(safety_checker=None, requires_safety_checker=False)
     try:
@@ -258,31 +245,29 @@ def _load_base(h: Model) -> Any:
     return pipe
 
 
-def base_pipeline(h: Model) -> Any:
+def base_pipeline(models: Models, h: Model) -> Any:
     """The loaded base pipeline of a handle, shared by every node of the process."""
-    return shared_cache().get_or_load(h.base_key, lambda: _load_base(h), size=h.size)
+    return models.load(h.base_key, lambda: _load_base(models, h), size=h.size)
 
 
-def _encoder(a: Any, device: str, dtype: str) -> Any:
+def _encoder(models: Models, a: Any, device: str, dtype: str) -> Any:
     def load():
         from transformers import CLIPVisionModelWithProjection
 
-        from nodegraph.models import torch_dtype
-
         try:
-            return CLIPVisionModelWithProjection.from_pretrained(a.encoder, dtype=torch_dtype(dtype),
+            return CLIPVisionModelWithProjection.from_pretrained(a.encoder, dtype=models.torch_dtype(dtype),
                                                                  local_files_only=True).to(device)
         except Exception as e:
             _free()
             raise UnsupportedModel(f"{a.encoder}: could not load the IP-Adapter image encoder "
                                    f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    return shared_cache().get_or_load(("clip_vision", a.encoder_sha256, device, dtype), load)
+    return models.load(("clip_vision", a.encoder_sha256, device, dtype), load)
 
 
-def configured(h: Model) -> Any:
+def configured(models: Models, h: Model) -> Any:
     """The base pipeline with exactly the handle's LoRAs and IP-Adapter on it (callers hold the
     gpu lock, so nodes sharing a pipeline take turns)."""
-    pipe = base_pipeline(h)
+    pipe = base_pipeline(models, h)
     state = pipe._ng
     loaded: dict = state["loras"]
     for lo in h.loras:
@@ -320,7 +305,7 @@ def configured(h: Model) -> Any:
         if current is not None:
             pipe.unload_ip_adapter()
             state["adapter"] = None
-        enc = _encoder(a, h.device, h.dtype)
+        enc = _encoder(models, a, h.device, h.dtype)
         pipe.register_modules(image_encoder=enc)
         path = Path(a.path)
         try:
@@ -338,10 +323,10 @@ def configured(h: Model) -> Any:
     return pipe
 
 
-def task_pipeline(h: Model, task: str) -> Any:
+def task_pipeline(models: Models, h: Model, task: str) -> Any:
     """The configured pipeline for ``txt2img``, ``img2img`` or ``inpaint`` (the same weights)."""
     family = FAMILIES.get(h.pipeline, "")
-    base = configured(h)
+    base = configured(models, h)
     if task == "txt2img":
         if family == "sdxl_refiner":
             raise UnsupportedModel(f"{h.name}: an SDXL refiner only does image-to-image")
@@ -416,7 +401,7 @@ def set_scheduler(pipe: Any, state: dict, name: str) -> None:
     pipe.scheduler = cls.from_config(state["scheduler"], **extra)
 
 
-def generate(pipe: Any, h: Model, ctx: Context | None, *, prompt: str, negative: str, steps: int, guidance: float,
+def generate(models: Models, pipe: Any, h: Model, ctx: Context | None, *, prompt: str, negative: str, steps: int, guidance: float,
              seed: int, batch: int = 1, scheduler: str = "default", width: int | None = None,
              height: int | None = None, image: Any = None, mask: Any = None, strength: float | None = None,
              references: list | None = None, reference_scale: float = 0.0,
@@ -424,7 +409,7 @@ def generate(pipe: Any, h: Model, ctx: Context | None, *, prompt: str, negative:
     """One diffusers call; images in the order of their seeds (``seed``, ``seed+1`` ...)."""
     import torch
 
-    set_scheduler(pipe, base_pipeline(h)._ng, scheduler)
+    set_scheduler(pipe, base_pipeline(models, h)._ng, scheduler)
     family = FAMILIES.get(h.pipeline, "sd")
     kw: dict[str, Any] = dict(prompt=[prompt] * batch, num_inference_steps=steps, guidance_scale=guidance,
                               generator=[torch.Generator("cpu").manual_seed(int(seed) + i) for i in range(batch)],

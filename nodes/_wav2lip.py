@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nodegraph.models import UnsupportedModel
+from nodegraph import UnsupportedModel
 
 IMG = 96                    # the generator's face size
 SAMPLE_RATE = 16000

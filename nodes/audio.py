@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Int, Number, Path, Text, Variadic, atomic_path, node
+from nodegraph import Audio, Choice, Context, GraphKeys, Int, Number, Path, Text, Variadic, atomic_path, node
 
 from . import audiodsp
 
@@ -118,7 +118,7 @@ def save(audio: Audio, filename: Text(output_file=(".wav", ".flac")) = "audio.wa
         made = {"node": ctx.node_id, "type": ctx.type_id}
         if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
             made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
-        f.comment = json.dumps({"nodegraph": made})
+        f.comment = json.dumps({GraphKeys.flac: made})
         f.software = "nodegraph"
         f.write(samples)
     return str(target)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodegraph import Audio, Character, Choice, Image, Int, Number, Seed, Text, Variadic, Voice, node
-from nodegraph.types import ValueError_
+from nodegraph import Audio, Character, Choice, Image, Int, Number, Seed, Text, ValueError_, Variadic, Voice, node
 
 MOUTHS = ("rest", "A", "E", "O", "U", "M", "F", "L")
 

@@ -17,9 +17,8 @@ import numpy as np
 
 from nodes import fonts
 from nodes.colours import parse_hex as _hex
-from nodegraph import Audio, Choice, Int, Number, Speech, Text, Video, node
-from nodegraph.types import ValueError_
-from nodes.speech import Subtitles
+from nodegraph import Audio, Choice, Int, Number, Speech, Text, ValueError_, Video, node
+from nodes._subtitles import Subtitles
 
 BLENDS = ("normal", "add", "multiply", "screen")
 

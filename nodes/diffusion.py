@@ -4,7 +4,7 @@ inpainting, and a style grid that compares looks, seeds and LoRAs on one contact
 
 A Character keeps its identity from shot to shot: its description is folded into the prompt,
 its seed offsets the node's seed, and its reference pictures condition the image through the
-model's IP-Adapter. Weights load once per process (``nodegraph.models.shared_cache``) and are
+model's IP-Adapter. Weights load once per process (through ``ctx.models``) and are
 never written to the result cache; handles are keyed by the weights' digests.
 """
 from __future__ import annotations
@@ -18,11 +18,9 @@ import numpy as np
 
 from nodes import _sd
 from nodes.preview import CellWidth, labelled_grid
-from nodegraph import (Bool, Character, Choice, Context, Image, Images, Int, Model, Number, Outputs, Path, Prompt,
-                       Seed, Text, Variadic, node)
-from nodegraph import hashing
-from nodegraph.models import read_safetensors_header
-from nodegraph.types import AdapterRef, LoraRef, ValueError_
+from nodegraph import (AdapterRef, Bool, Character, Choice, Context, Image, Images, Int, LoraRef, Model, Number,
+                       Outputs, Path, Prompt, Seed, Text, ValueError_, Variadic, canonical_bytes, node,
+                       read_safetensors_header)
 
 # a grid cell made by other code (or other library versions) is not reused
 _CODE = blake3.blake3(b"".join(p.read_bytes() for p in (pathlib.Path(__file__), pathlib.Path(_sd.__file__)))
@@ -61,10 +59,10 @@ def load_model(model: CheckpointRef, config: Text = "", device: Device = "auto",
         dtype: auto is float16 on a GPU and float32 on the cpu.
     """
     _sd.require_ai()
-    handle = _sd.describe(model, "checkpoints", ctx.base_dir, config, device, dtype)
-    loads = _sd.shared_cache().loads
-    _sd.base_pipeline(handle)
-    if _sd.shared_cache().loads > loads:
+    handle = _sd.describe(ctx.models, model, "checkpoints", config, device, dtype)
+    loads = ctx.models.cache.loads
+    _sd.base_pipeline(ctx.models, handle)
+    if ctx.models.cache.loads > loads:
         ctx.log(f"loaded {handle.name} ({handle.pipeline}) on {handle.device} as {handle.dtype}")
     return handle
 
@@ -84,7 +82,7 @@ def lora(model: Model, lora: LoraFile, strength: Number(min=-4.0, max=4.0) = 0.8
         lora: a .safetensors LoRA (path, or a name under the model folders' loras folder).
         strength: how strongly it applies (0 = not at all, 1 = as trained; negative pushes away).
     """
-    m = _sd.resolved_file(lora, "loras", ctx.base_dir, "LoRA")
+    m = _sd.resolved_file(ctx.models, lora, "loras", "LoRA")
     if m.path is None or not m.path.is_file():
         raise ValueError_(f"{m.path}: a LoRA is one .safetensors file, not a folder")
     _lora_check(str(m.path))
@@ -104,21 +102,21 @@ def ip_adapter(model: Model, adapter: AdapterFile,
             .safetensors as in ComfyUI's models/clip_vision (empty: the image_encoder folder next
             to the weights, as in the h94/IP-Adapter layout).
     """
-    a = _sd.resolved_file(adapter, "ip_adapter", ctx.base_dir, "IP-Adapter")
+    a = _sd.resolved_file(ctx.models, adapter, "ip_adapter", "IP-Adapter")
     if a.path is None or not a.path.is_file():
         raise ValueError_(f"{a.path}: give the IP-Adapter weights file (.safetensors), not a folder")
     plus = _sd.is_plus_adapter(a.path)
     if image_encoder:
-        enc = _sd.resolved_file(image_encoder, "clip_vision", ctx.base_dir, "image encoder")
+        enc = _sd.resolved_file(ctx.models, image_encoder, "clip_vision", "image encoder")
     else:
         near = [a.path.parent / "image_encoder", a.path.parent.parent / "image_encoder"]
         found = next((p for p in near if (p / "config.json").is_file()), None)
         if found is None:
             raise ValueError_(f"{a.path}: no image encoder given and none found at {near[0]} or {near[1]}; "
                               f"set image_encoder to the CLIP vision folder this adapter was trained with")
-        enc = _sd.resolve(str(found), "clip_vision", ctx.base_dir)
+        enc = ctx.models.resolve(str(found), "clip_vision")
     if enc.format == "single_file" and enc.path is not None and enc.path.suffix.lower() == ".safetensors":
-        folder = _sd.clip_vision_folder(enc.path, enc.digest())       # ComfyUI's clip_vision files
+        folder = _sd.clip_vision_folder(ctx.models, enc.path, enc.digest())       # ComfyUI's clip_vision files
     elif enc.format == "transformers":
         folder = enc.path
     else:
@@ -177,13 +175,13 @@ def _resized(img: Image, width: int, height: int, mode: str = "RGB"):
     return pil
 
 
-def _redraw_setup(model: Model, task: str, image: Image, width: int, height: int, steps: int,
+def _redraw_setup(ctx: Context, model: Model, task: str, image: Image, width: int, height: int, steps: int,
                   strength: float) -> tuple[Any, int, int]:
     """The pipeline and output size of an image-to-image or inpaint run (0: the picture's size,
     rounded down to what the model needs), refusing a strength that leaves no step to run."""
     if int(steps * strength) < 1:
         raise ValueError_(f"strength {strength:g} x steps {steps} leaves no step to run: raise one of them")
-    pipe = _sd.task_pipeline(model, task)
+    pipe = _sd.task_pipeline(ctx.models, model, task)
     m = _sd.size_multiple(pipe)
     w = width or _sd.round_size(image.width, m)
     h = height or _sd.round_size(image.height, m)
@@ -217,9 +215,9 @@ def txt2img(model: Model, prompt: Prompt, character: Character | None = None, re
         reference_strength: how strongly reference pictures steer the result (IP-Adapter scale).
     """
     text, neg, seed, refs = condition(prompt, character, reference, model, seed, ctx)
-    pipe = _sd.task_pipeline(model, "txt2img")
+    pipe = _sd.task_pipeline(ctx.models, model, "txt2img")
     _sd.check_size(pipe, width, height, model.name)
-    imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
+    imgs = _sd.generate(ctx.models, pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler, width=width, height=height,
                         references=refs, reference_scale=reference_strength)
     return _batch(imgs, seed)
@@ -250,9 +248,9 @@ def img2img(model: Model, image: Image, prompt: Prompt, character: Character | N
         batch: as in Text to image.
         reference_strength: as in Text to image.
     """
-    pipe, w, h = _redraw_setup(model, "img2img", image, width, height, steps, strength)
+    pipe, w, h = _redraw_setup(ctx, model, "img2img", image, width, height, steps, strength)
     text, neg, seed, refs = condition(prompt, character, reference, model, seed, ctx)
-    imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
+    imgs = _sd.generate(ctx.models, pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler,
                         image=_resized(image, w, h), strength=strength, references=refs,
                         reference_scale=reference_strength)
@@ -287,10 +285,10 @@ def inpaint(model: Model, image: Image, mask: Image, prompt: Prompt, character: 
         batch: as in Text to image.
         reference_strength: as in Text to image.
     """
-    pipe, w, h = _redraw_setup(model, "inpaint", image, width, height, steps, strength)
+    pipe, w, h = _redraw_setup(ctx, model, "inpaint", image, width, height, steps, strength)
     text, neg, seed, refs = condition(prompt, character, reference, model, seed, ctx)
     source, soft = _resized(image, w, h), _resized(mask, w, h, "L")
-    imgs = _sd.generate(pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
+    imgs = _sd.generate(ctx.models, pipe, model, ctx, prompt=text, negative=_negative(neg, negative), steps=steps,
                         guidance=guidance, seed=seed, batch=batch, scheduler=scheduler, width=w, height=h,
                         image=source, mask=soft, strength=strength, references=refs,
                         reference_scale=reference_strength)
@@ -408,12 +406,12 @@ def style_grid(model: Model, prompt: Prompt, variants: Variadic[Model], characte
             def make(s=s, k=k) -> bytes:
                 nonlocal pipe
                 if pipe is None:
-                    pipe = _sd.task_pipeline(m, "txt2img")
+                    pipe = _sd.task_pipeline(ctx.models, m, "txt2img")
                     _sd.check_size(pipe, width, height, m.name)
 
                 def report(f: float, msg: str, pv: Image | None) -> None:
                     ctx.progress((k + f) / n, f"cell {k + 1}/{n} ({label}, seed {s}): {msg}", pv)
-                img, = _sd.generate(pipe, m, None, prompt=text, negative=neg, steps=steps, guidance=guidance,
+                img, = _sd.generate(ctx.models, pipe, m, None, prompt=text, negative=neg, steps=steps, guidance=guidance,
                                     seed=base_seed + s, scheduler=scheduler, width=width, height=height,
                                     references=refs, reference_scale=reference_strength, progress=report)
                 return _cell_bytes(img)
@@ -435,7 +433,7 @@ def _cell_key(m: Model, text: str, negative: str, seed: int, width: int, height:
               guidance: float, scheduler: str, refs: list, scale: float) -> bytes:
     h = blake3.blake3(b"nodegraph.style_grid.cell\0" + _CODE)
     h.update(m.digest())
-    h.update(hashing.canonical_bytes([text, negative, int(seed), width, height, steps, float(guidance), scheduler,
+    h.update(canonical_bytes([text, negative, int(seed), width, height, steps, float(guidance), scheduler,
                                       float(scale) if refs else 0.0]))
     for r in refs:
         h.update(blake3.blake3(np.asarray(r).tobytes()).digest())

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from nodegraph import Choice, Context, Path, Text, Timeline, atomic_path, node
-from nodegraph.context import safe_join
+from nodegraph import Choice, Context, Path, Text, Timeline, atomic_path, node, safe_join
 
 FORMATS = {"otio": (".otio", "otio_json"), "fcp7_xml": (".xml", "fcp_xml")}
 

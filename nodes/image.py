@@ -7,7 +7,7 @@ import numpy as np
 
 from nodes import fonts
 from nodes.colours import parse_hex
-from nodegraph import Choice, Context, Image, Int, Number, Path, Seed, Text, atomic_path, node
+from nodegraph import Choice, Context, GraphKeys, Image, Int, Number, Path, Seed, Text, atomic_path, node
 
 Size = Int(min=1, max=16384)
 Channel = Int(min=0, max=255)
@@ -129,10 +129,10 @@ def save_png(image: Image, filename: Text(output_file=".png") = "image.png", ctx
         filename += ".png"
     target = ctx.output_path(filename, "filename")
     info = PngInfo()
-    info.add_text("nodegraph:node", json.dumps({"node": ctx.node_id, "type": ctx.type_id}))
+    info.add_text(GraphKeys.png_node, json.dumps({"node": ctx.node_id, "type": ctx.type_id}))
     if ctx.graph_text:
-        info.add_itxt("nodegraph:graph", ctx.graph_text, zip=True)
-        info.add_text("nodegraph:base", str(ctx.base_dir.resolve()))
+        info.add_itxt(GraphKeys.png_graph, ctx.graph_text, zip=True)
+        info.add_text(GraphKeys.png_base, str(ctx.base_dir.resolve()))
     with atomic_path(target) as tmp:
         PILImage.fromarray(np.ascontiguousarray(image.pixels if image.channels != 1 else image.pixels[:, :, 0])).save(
             tmp, format="PNG", pnginfo=info)

@@ -16,8 +16,7 @@ import blake3
 import msgpack
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Image, Int, Number, Path, Text, Video, atomic_path, node
-from nodegraph.types import ValueError_
+from nodegraph import Audio, Choice, Context, GraphKeys, Image, Int, Number, Path, Text, ValueError_, Video, atomic_path, node
 
 AUDIO_RATE = 48000
 
@@ -313,35 +312,10 @@ def save_mp4(video: Video, filename: Text(output_file=(".mp4", ".m4v", ".mov")) 
     if not filename.lower().endswith((".mp4", ".m4v", ".mov")):
         filename += ".mp4"
     target = ctx.output_path(filename, "filename")
-    meta = {"nodegraph_node": json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
-            "nodegraph_base": str(ctx.base_dir.resolve())}
+    meta = {GraphKeys.mp4_node: json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
+            GraphKeys.mp4_base: str(ctx.base_dir.resolve())}
     if ctx.graph_text:
-        meta["nodegraph_graph"] = ctx.graph_text
+        meta[GraphKeys.mp4_graph] = ctx.graph_text
     stats = write_mp4(video, str(target), ctx, audio, quality, speed, meta)
     ctx.log(f"{stats['encoded']} of {stats['segments']} segments encoded, {stats['reused']} reused")
     return str(target)
-
-
-def read_embedded_graph(path: str) -> tuple[str, str] | None:
-    """The graph a nodegraph PNG or MP4 file embeds and the folder its relative paths were
-    relative to, or None when the file carries no graph."""
-    low = path.lower()
-    if low.endswith(".flac"):
-        import soundfile as sf
-
-        with sf.SoundFile(path) as f:
-            try:
-                made = json.loads(f.comment or "{}").get("nodegraph", {})
-            except ValueError:
-                made = {}
-        graph, base = made.get("graph"), made.get("base", "")
-    elif low.endswith(".png"):
-        from PIL import Image as PILImage
-
-        with PILImage.open(path) as im:
-            text = getattr(im, "text", {})
-            graph, base = text.get("nodegraph:graph"), text.get("nodegraph:base", "")
-    else:
-        with av.open(path) as c:
-            graph, base = c.metadata.get("nodegraph_graph"), c.metadata.get("nodegraph_base", "")
-    return (graph, base) if graph else None

@@ -7,7 +7,7 @@ continuation: the tail is encoded by the model's own EnCodec into the codes the 
 from), and joined with a short crossfade where the two renderings of that tail overlap.
 
 Per-step progress counts the decoder steps of all windows together; cancelling stops at the
-next step. The weights load once per process (``nodegraph.models.shared_cache``); torch and
+next step. The weights load once per process (through ``ctx.models``); torch and
 transformers are imported inside the functions, so the pack registers without them.
 
 Checked with transformers 5.23: ``MusicgenForConditionalGeneration.generate`` does not hand its
@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Int, Number, Path, Prompt, Seed, Text, node
-from nodegraph.models import ResolvedModel, UnsupportedModel, read_json_object
-from nodegraph.types import ValueError_
+from nodegraph import (Audio, Choice, Context, Int, Models, Number, Path, Prompt, ResolvedModel, Seed, Text,
+                       UnsupportedModel, ValueError_, node, read_json_object)
 
 from . import _hf, audiodsp
 
@@ -121,15 +120,15 @@ def _loader(arch: str):
     return load
 
 
-def load_engine(m: ResolvedModel, device: str = "auto", dtype: str = "auto") -> tuple[Engine, bool]:
+def load_engine(models: Models, m: ResolvedModel, device: str = "auto", dtype: str = "auto") -> tuple[Engine, bool]:
     """The model of ``m`` (loaded once per process) and whether this call loaded it."""
     if m.format != "transformers" or m.path is None:
         raise UnsupportedModel(f"{m.path or m.name}: MusicGen loads from a transformers folder (config.json + "
                                f"weights), such as a download of facebook/musicgen-small")
     arch = model_type(m.path)
-    loads = _hf.shared_cache().loads
-    engine, _, _ = _hf.load(m, arch, _loader(arch), device, dtype)
-    return engine, _hf.shared_cache().loads > loads
+    loads = models.cache.loads
+    engine, _, _ = _hf.load(models, m, arch, _loader(arch), device, dtype)
+    return engine, models.cache.loads > loads
 
 
 # -- windows -----------------------------------------------------------------------------------------
@@ -324,12 +323,12 @@ def generate(model: MusicgenRef = "facebook/musicgen-small",
     if not 0.0 < float(duration) <= MAX_DURATION:
         raise ValueError_(f"duration {duration!r} must be more than 0 and at most {MAX_DURATION:g} seconds")
     text = from_prompt.text if from_prompt is not None else prompt
-    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    m = ctx.models.local(model, "audio")
     if m.format == "transformers" and m.path is not None and melody is not None \
             and model_type(m.path) != "musicgen_melody":
         raise ValueError_(f"model {m.name!r} ({m.path}) is a MusicgenForConditionalGeneration, which cannot follow "
                           f"a melody: use a melody model such as facebook/musicgen-melody, or disconnect melody")
-    engine, loaded = load_engine(m, device, dtype)
+    engine, loaded = load_engine(ctx.models, m, device, dtype)
     if loaded:
         ctx.log(f"loaded {m.name} ({engine.arch}, {engine.rate} Hz, {'stereo' if engine.channels == 2 else 'mono'}) "
                 f"on {engine.model.device}")

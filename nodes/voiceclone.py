@@ -20,7 +20,7 @@ OpenVoice keeps the input's length sample for sample (at its own rate), so a con
 keeps the words and phonemes of the Speech it came from. Long input is converted in parts of at
 most 20 s cut at quiet moments: progress per part, cancellation between parts.
 
-The models load once per process (``nodegraph.models.shared_cache``); torch and coqui-tts are
+The models load once per process (through ``ctx.models``); torch and coqui-tts are
 imported inside the functions, so the pack registers without them (``nodes._coqui`` says what to
 install when they are missing).
 """
@@ -34,11 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from nodegraph import Audio, Character, Choice, Context, Number, Path, Seed, Speech, Text, Timing, node
-from nodegraph.types import ValueError_
+from nodegraph import Audio, Character, Choice, Context, Number, Path, Seed, Speech, Text, Timing, ValueError_, node
 
-from . import _coqui, _hf, audiodsp
-from .speech import Subtitles
+from . import _coqui, audiodsp
+from ._subtitles import Subtitles
 
 MIN_VOICE_S = 1.0         # a voice needs at least this much voiced sound across its recordings
 FRAME_S = 0.02            # voice activity frames
@@ -411,13 +410,13 @@ def clone_speak(text: SpeakText, character: Character | None = None,
     if not text.strip():
         raise ValueError_("text is empty: nothing to say")
     _coqui.require("Speak (cloned voice)")
-    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_xtts_folder(m)
     languages, rate = _xtts_settings(folder)
     lang = check_language(languages, language, m.name)
     refs, who = recordings(character, reference, "Speak (cloned voice)")
     voice, seconds = prepare_voice(refs, rate, who)            # checked before the (slow) load
-    engine, loaded = _coqui.load_xtts(m, device)
+    engine, loaded = _coqui.load_xtts(ctx.models, m, device)
     if loaded:
         ctx.log(f"loaded {m.name} (XTTS-v2, {len(engine.languages)} languages) on {engine.model.device}")
     if engine.cond_rate != rate:
@@ -497,7 +496,7 @@ def clone_dub(subtitles: Subtitles, original: Audio | None = None, character: Ch
     if not lang_in:
         raise ValueError_("the subtitles do not say their language: set language")
     _coqui.require("Dub subtitles (cloned voice)")
-    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_xtts_folder(m)
     languages, rate = _xtts_settings(folder)
     lang = check_language(languages, lang_in, m.name)
@@ -506,7 +505,7 @@ def clone_dub(subtitles: Subtitles, original: Audio | None = None, character: Ch
     else:
         refs, who = recordings(character, reference, "Dub subtitles (cloned voice)")
     voice, seconds = prepare_voice(refs, rate, who)
-    engine, loaded = _coqui.load_xtts(m, device)
+    engine, loaded = _coqui.load_xtts(ctx.models, m, device)
     if loaded:
         ctx.log(f"loaded {m.name} (XTTS-v2) on {engine.model.device}")
     if engine.cond_rate != rate:
@@ -611,11 +610,11 @@ def convert(speech: Speech | None = None, audio: Audio | None = None, character:
         raise ValueError_("connect either speech or audio (the voice to convert), not " +
                           ("both" if speech is not None else "neither"))
     _coqui.require("Convert voice (OpenVoice)")
-    m = _hf.resolve_local(model, "audio", ctx.base_dir)
+    m = ctx.models.local(model, "audio")
     folder = _coqui.check_openvoice_folder(m)
     refs, who = recordings(character, reference, "Convert voice (OpenVoice)")
     voice, seconds = prepare_voice(refs, int(_coqui._config(folder)["data"]["sampling_rate"]), who)
-    engine, loaded = _coqui.load_openvoice(m, device)
+    engine, loaded = _coqui.load_openvoice(ctx.models, m, device)
     if loaded:
         ctx.log(f"loaded {m.name} (OpenVoice, {engine.rate} Hz) on {next(engine.model.parameters()).device}")
     ctx.log(f"voice of {who}: {len(voice)} recording(s), {seconds:.1f} s of voice")

@@ -11,18 +11,14 @@ pulled, so a long video never sits in memory.
 from __future__ import annotations
 
 import importlib.util
-import os
 import struct
 from pathlib import Path as FsPath
 
 import blake3
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, Int, Path, Speech, Video, node
-from nodegraph.models import (ModelError, ModelNotFound, UnsupportedModel, choose_device, download, dtype_for,
-                              resolve, shared_cache)
-from nodegraph.models.runtime import ENV_DTYPE
-from nodegraph.types import ValueError_
+from nodegraph import (Audio, Choice, Context, Int, ModelError, ModelNotFound, Models, Path, Speech, UnsupportedModel,
+                       ValueError_, Video, node)
 
 Wav2LipRef = Path(kind="model:wav2lip")
 Pad = Int(min=0, max=1000)
@@ -34,14 +30,14 @@ WHERE = ("the Wav2Lip weights are wav2lip_gan.pth (sharper) or wav2lip.pth from 
          "put one in a 'wav2lip' folder under a model root (NODEGRAPH_MODELS), or give its path")
 
 
-def checkpoint_file(ref: str, base_dir: FsPath):
+def checkpoint_file(models: Models, ref: str):
     """The resolved checkpoint file for a model reference (a folder holding one is accepted)."""
     try:
-        m = resolve(ref, "wav2lip", base_dir)
+        m = models.resolve(ref, "wav2lip")
     except ModelNotFound as e:
         raise type(e)(f"{e}; {WHERE}") from None
     if m.format == "hub":
-        m = download(m)
+        m = models.download(m)
     if m.path is not None and m.path.is_dir():
         named = [m.path / n for n in CHECKPOINT_NAMES] + [m.path / "checkpoints" / n for n in CHECKPOINT_NAMES]
         found = next((p for p in named if p.is_file()), None)
@@ -51,22 +47,21 @@ def checkpoint_file(ref: str, base_dir: FsPath):
                 raise UnsupportedModel(f"{m.path}: a folder with {'no' if not files else len(files)} weight files; "
                                        f"give the Wav2Lip checkpoint file itself (wav2lip_gan.pth or wav2lip.pth)")
             found = files[0]
-        m = resolve(str(found), "wav2lip", base_dir)
+        m = models.resolve(str(found), "wav2lip")
     if m.path is None or not m.path.is_file():
         raise UnsupportedModel(f"{ref}: not a Wav2Lip checkpoint file; {WHERE}")
     return m
 
 
-def load_model(m, device: str, dtype: str, ctx: Context | None):
+def load_model(models: Models, m, device: str, dtype: str, ctx: Context | None):
     """The generator for a resolved checkpoint, shared by every node of the process."""
     from nodes import _wav2lip
 
-    cache = shared_cache()
-    loads = cache.loads
+    loads = models.cache.loads
     key = (m.digest(), "wav2lip", device, dtype)
     size = _wav2lip.PARAMETERS * (4 if dtype == "float32" else 2)
-    model = cache.get_or_load(key, lambda: _wav2lip.load_generator(m.path, device, dtype), size=size)
-    if ctx is not None and cache.loads > loads:
+    model = models.load(key, lambda: _wav2lip.load_generator(m.path, device, dtype), size=size)
+    if ctx is not None and models.cache.loads > loads:
         ctx.log(f"loaded {m.path.name} (Wav2Lip) on {device} as {dtype}")
     return model
 
@@ -117,11 +112,11 @@ def wav2lip(video: Video, audio: Audio, model: Wav2LipRef = "wav2lip_gan",
         raise ValueError_("the video has no frames")
     report = ctx.progress if ctx is not None else (lambda fraction, message="", preview=None: None)
     where = f"video (input of node {ctx.node_id!r})" if ctx is not None else "video"
-    base_dir = ctx.base_dir if ctx is not None else FsPath.cwd()
+    models = ctx.models if ctx is not None else Models(FsPath.cwd())
 
-    ckpt = checkpoint_file(model, base_dir)
-    dev = choose_device(device)
-    dt = dtype_for(dev, os.environ.get(ENV_DTYPE) or "float32")   # a small network: full precision unless told
+    ckpt = checkpoint_file(models, model)
+    dev = models.device(device)
+    dt = models.dtype(dev, default="float32")   # a small network: full precision unless told
     fps = float(video.fps)
     n_out = w2l.frame_count(sound.duration, fps)
     n_src = min(video.n_frames, n_out)
@@ -155,7 +150,7 @@ def wav2lip(video: Video, audio: Audio, model: Wav2LipRef = "wav2lip_gan",
     windows = w2l.mel_windows(w2l.audio_mel(sound.samples, sound.rate), n_out, fps)
 
     report(0.15, f"loading {ckpt.name}")
-    net = load_model(ckpt, dev, dt, ctx)
+    net = load_model(models, ckpt, dev, dt, ctx)
     report(0.2, "lipsync")
     patches = np.zeros((n_out, w2l.IMG, w2l.IMG, 3), np.uint8)
     todo = [i for i in range(n_out) if boxes[src[i]] is not None]

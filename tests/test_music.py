@@ -9,7 +9,8 @@ from nodegraph.context import CancelToken, Context
 from nodegraph.errors import Cancelled, GraphInvalid
 from nodegraph.evaluate import Evaluator
 from nodegraph.graph import Document
-from nodes.music import KEYS, SCALES, compose, parse_chord, write_score, ENSEMBLES
+from nodes._score import parse_chord
+from nodes.music import KEYS, SCALES, compose, write_score, ENSEMBLES
 
 RATE = 48000
 

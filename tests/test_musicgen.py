@@ -18,7 +18,7 @@ from nodegraph.context import CancelToken
 from nodegraph.errors import GraphInvalid
 from nodegraph.evaluate import Evaluator
 from nodegraph.fileformat import from_data
-from nodegraph.models import resolve, shared_cache
+from nodegraph.models import Models, resolve, shared_cache
 from nodegraph.types import Audio
 
 RATE = 32000
@@ -190,7 +190,7 @@ def test_the_audio_prompt_is_what_generate_makes_of_input_values(m):
     import torch
     from nodes import musicgen as mg
 
-    engine, _ = mg.load_engine(resolve(str(m.musicgen), "audio"), "cpu")
+    engine, _ = mg.load_engine(Models(), resolve(str(m.musicgen), "audio"), "cpu")
     rng = np.random.default_rng(0)
     tail = (0.1 * rng.standard_normal((15 * 640, 1))).astype(np.float32)
     proc = engine.text

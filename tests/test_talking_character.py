@@ -173,7 +173,7 @@ def test_editing_one_line_recomputes_that_shot_and_the_assembly(demo):
 
 
 def test_a_graph_reopens_from_the_movie(demo, tmp_path):
-    from nodes.media import read_embedded_graph
+    from nodegraph import read_embedded_graph
 
     text, base = read_embedded_graph(str(demo["movie"]))
     assert json.loads(text)["nodes"]["line_1"]["params"]["value"].startswith("Hi, I'm Mira")
@@ -242,7 +242,7 @@ def test_cli_names_node_and_file(tmp_path, capsys):
 
 
 def test_saved_flac_carries_its_graph(registry, tmp_path):
-    from nodes.media import read_embedded_graph
+    from nodegraph import read_embedded_graph
 
     path = ROOT / "graphs" / "music_only.json"
     out = tmp_path / "out"

@@ -351,10 +351,10 @@ def test_the_target_voice_is_the_mean_of_the_recordings_embeddings(m, voices, tm
     """(A random reference encoder barely tells voices apart, so the effect on the audio is small:
     here the voice the converter is given is checked.)"""
     import torch
-    from nodegraph.models import resolve
+    from nodegraph.models import Models, resolve
     from nodes import _coqui
 
-    engine, _ = _coqui.load_openvoice(resolve(str(m.openvoice), "audio"), "cpu")
+    engine, _ = _coqui.load_openvoice(Models(), resolve(str(m.openvoice), "audio"), "cpu")
     seen = []
     real = engine.model.inference
 

@@ -9,7 +9,9 @@ transformers are imported only inside the functions that need them.
 - digests (:func:`file_digest`, :func:`folder_digest`, :func:`verify`) and the registry
   (:func:`add`, :func:`list_models`, :func:`verify_all`);
 - :func:`choose_device`, :func:`dtype_for`, and :class:`ModelCache` / :func:`shared_cache`, the
-  in-RAM cache of loaded pipelines keyed by (digest, device, dtype).
+  in-RAM cache of loaded pipelines keyed by (digest, device, dtype);
+- :class:`Models`, the facade a node reaches all of this through (``ctx.models``): node packs
+  use it, never the functions above.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .checkpoints import (ARCHITECTURES, read_json_object, read_safetensors_head
 from .cli import add_cli
 from .config import KIND_FOLDERS, KINDS, add_root, config_dir, kind_folders, model_roots
 from .digests import file_digest, folder_digest, path_digest, verify
+from .facade import Models
 from .errors import (DigestMismatch, ModelError, ModelNotFound, ModelOffline, SingleFileConfigMissing,
                      UnsafeModelFile, UnsupportedModel)
 from .registry import VerifyResult, add, list_models, remove, scan_roots, verify_all
@@ -27,7 +30,7 @@ from .runtime import ModelCache, ModelKey, choose_device, dtype_for, shared_cach
 
 __all__ = [
     "ARCHITECTURES", "KINDS", "KIND_FOLDERS", "DigestMismatch", "ModelCache", "ModelError", "ModelKey",
-    "ModelNotFound", "ModelOffline", "ResolvedModel", "SingleFileConfigMissing", "UnsafeModelFile",
+    "ModelNotFound", "ModelOffline", "Models", "ResolvedModel", "SingleFileConfigMissing", "UnsafeModelFile",
     "UnsupportedModel", "VerifyResult", "add", "add_cli", "add_root", "choose_device", "config_dir",
     "download", "dtype_for", "file_digest", "folder_digest", "hf_cached_snapshot", "hf_hub_cache", "hub_subpath", "is_offline",
     "is_repo_id", "kind_folders", "list_models", "model_roots", "path_digest", "read_json_object", "read_safetensors_header",

@@ -65,9 +65,10 @@ def choose_device(preference: str = "auto") -> str:
     return pref
 
 
-def dtype_for(device: str, preference: str | None = None) -> str:
-    """``float16`` on cuda/mps, ``float32`` on cpu; ``preference`` or ``$NODEGRAPH_DTYPE`` overrides."""
-    pref = (preference or os.environ.get(ENV_DTYPE, "") or "auto").strip().lower()
+def dtype_for(device: str, preference: str | None = None, default: str | None = None) -> str:
+    """``float16`` on cuda/mps, ``float32`` on cpu; ``preference``, else ``$NODEGRAPH_DTYPE``, else
+    ``default`` overrides."""
+    pref = (preference or os.environ.get(ENV_DTYPE, "") or default or "auto").strip().lower()
     if pref != "auto":
         if pref not in DTYPES:
             raise ModelError(f"dtype {pref!r}: expected auto, {', '.join(DTYPES)}")

@@ -133,11 +133,14 @@ class RecordType(ValueType):
         return Preview("record", value.summary() if hasattr(value, "summary") else repr(value))
 
 
-def register_record(cls: type, title: str, color: tuple[int, int, int], accepts: tuple[str, ...] = ()) -> RecordType:
+def register_record(cls: type, title: str, color: tuple[int, int, int], accepts: tuple[str, ...] = (),
+                    type_class: type[RecordType] = RecordType) -> RecordType:
+    """Register a record class as a value type (``type_class``: a ``RecordType`` subclass, for a
+    type that converts what it ``accepts`` in its own way)."""
     if not cls.type_id:
         raise ValueError(f"{cls.__name__} needs a type_id")
     RECORD_CLASSES[cls.type_id] = cls
-    return register_type(RecordType(cls, title, color, accepts))  # type: ignore[return-value]
+    return register_type(type_class(cls, title, color, accepts))  # type: ignore[return-value]
 
 
 def _tuple(v: Any) -> tuple:

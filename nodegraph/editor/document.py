@@ -1,0 +1,378 @@
+"""An open graph document for the editor, without a screen: the document and its undo history,
+files (open, save, recent, templates), autosave and recovery, every edit as a command object, and
+the clipboard.
+
+``EditorSession`` (``nodegraph.editor.session``) builds on this with runs in the background and
+what the view shows; the view never changes the document except through these methods, which go
+through the command objects (so everything is undoable and autosave is a dump of the document).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from ..commands import (
+    UNSET, AddNode, Batch, Collapse, Command, Connect, Disconnect, History, Move, RemoveNode,
+    SetCachePolicy, SetGroup, SetParam,
+)
+from ..embedded import load_graph_and_base
+from ..errors import CommandError, NodegraphError
+from ..fileformat import dumps, loads, save, write_atomic
+from ..graph import Document
+from ..registry import Registry, default_registry
+from ..types import ValueError_
+from ..validate import check_link
+
+
+def _templates_dir() -> Path | None:
+    here = Path(__file__).resolve().parents[2] / "graphs"
+    return here if here.is_dir() else None
+
+
+class DocumentSession:
+    """One open document, its history and files, and every edit of it (no runs, no screen)."""
+
+    AUTOSAVE_SUFFIX = ".autosave.json"
+
+    def __init__(self, registry: Registry | None = None, config_dir: str | os.PathLike | None = None):
+        self.registry = registry or default_registry()
+        if config_dir is None:
+            from platformdirs import user_config_dir
+
+            config_dir = os.environ.get("NODEGRAPH_CONFIG_DIR") or user_config_dir("nodegraph", appauthor=False)
+        self.config_dir = Path(config_dir)
+        self.log: list[str] = []
+        self.revision = 0
+        self._set_document(Document(), None)
+
+    # -- document and files --------------------------------------------------------------------
+    def _set_document(self, doc: Document, path: Path | None) -> None:
+        """Another document is open (subclasses forget what they knew of the old one)."""
+        self.doc, self.path = doc, path
+        self._media_base = self._media_source = None  # open() and open_template() set them after
+        self.allowed_read: list[Path] = []  # folders of files picked with Browse (see allow_read)
+        self.history = History(doc)
+        self.history.listeners.append(self._changed)
+        self._saved = dumps(doc)
+        self._autosaved = self._saved
+        self.revision += 1
+
+    def _changed(self, change: Any) -> None:
+        """A command changed the document (``change.nodes``: the nodes it dirtied)."""
+        self.revision += 1
+
+    def _stop_run(self) -> None:
+        """Stop a background run before another document is opened (none here)."""
+
+    @property
+    def dirty(self) -> bool:
+        return dumps(self.doc) != self._saved
+
+    @property
+    def title(self) -> str:
+        name = self.path.name if self.path else "untitled"
+        return f"{name}{'*' if self.dirty else ''} - nodegraph"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.resolve().parent if self.path else Path.cwd()
+
+    def new(self) -> None:
+        self._stop_run()
+        self._set_document(Document(), None)
+
+    def open(self, path: str | os.PathLike) -> None:
+        """Open a graph file, or the graph a nodegraph PNG/MP4 embeds. On any error the current
+        document stays open and the error says what is wrong with which file."""
+        p = Path(path)
+        doc, base = load_graph_and_base(str(p))  # raises GraphFileError, leaving everything as it was
+        self._stop_run()
+        graph_path = p if p.suffix.lower() == ".json" else None
+        self._set_document(doc, graph_path)
+        if graph_path is None:  # a graph taken out of a picture or movie: "save as" gives it a file
+            self._media_base, self._media_source = base, p
+        self._add_recent(p)
+        self.log.append(f"opened {p}")
+
+    def open_template(self, path: str | os.PathLike) -> None:
+        """Start a new, untitled graph from a template (the template file itself is not touched)."""
+        p = Path(path)
+        from ..fileformat import load
+
+        doc = load(p)
+        self._stop_run()
+        self._set_document(doc, None)
+        self._media_base = p.resolve().parent  # its relative asset paths still resolve
+        self._saved = ""  # untitled: unsaved until saved somewhere
+        self.log.append(f"new graph from template {p.name}")
+
+    def save(self) -> Path:
+        if self.path is None:
+            raise NodegraphError("this graph has no file yet: use save as")
+        return self.save_as(self.path)
+
+    def save_as(self, path: str | os.PathLike) -> Path:
+        p = Path(path)
+        if p.suffix.lower() != ".json":
+            p = p.with_suffix(".json")
+        if not self.doc.packs:
+            self.doc.packs = self.registry.pack_of_namespace()
+        save(self.doc, p)
+        self.path = p
+        self._saved = dumps(self.doc)
+        self._drop_autosave()
+        self._add_recent(p)
+        self.revision += 1
+        self.log.append(f"saved {p}")
+        return p
+
+    @property
+    def recent(self) -> list[str]:
+        try:
+            data = json.loads((self.config_dir / "recent.json").read_text(encoding="utf-8"))
+            return [str(x) for x in data if isinstance(x, str)][:12]
+        except (OSError, ValueError):
+            return []
+
+    def _add_recent(self, p: Path) -> None:
+        items = [str(p.resolve())] + [r for r in self.recent if r != str(p.resolve())]
+        try:
+            write_atomic(self.config_dir / "recent.json", json.dumps(items[:12], indent=1).encode())
+        except OSError:
+            pass
+
+    def templates(self) -> list[tuple[str, Path, str, str]]:
+        """The graph templates that ship with nodegraph: (name, path, title, description)."""
+        folder = _templates_dir()
+        out = []
+        for p in sorted(folder.glob("*.json")) if folder else []:
+            try:
+                meta = json.loads(p.read_text(encoding="utf-8")).get("meta", {})
+            except (OSError, ValueError):
+                continue
+            out.append((p.stem, p, str(meta.get("title", p.stem)), str(meta.get("description", ""))))
+        return out
+
+    # -- autosave and recovery ------------------------------------------------------------------
+    def autosave_path(self, path: Path | None = None) -> Path:
+        path = path if path is not None else self.path
+        if path is None:
+            return self.config_dir / f"untitled{self.AUTOSAVE_SUFFIX}"
+        return path.with_name(f".{path.name}{self.AUTOSAVE_SUFFIX}")
+
+    def autosave(self) -> Path | None:
+        """Write unsaved work to a side file (nothing when there is nothing new to keep)."""
+        text = dumps(self.doc)
+        if text == self._saved or text == self._autosaved:
+            return None
+        target = self.autosave_path()
+        write_atomic(target, text.encode("utf-8"))
+        self._autosaved = text
+        return target
+
+    def discard_autosave(self) -> None:
+        """Forget unsaved work on purpose ("discard" when closing): no recovery will be offered."""
+        self._drop_autosave()
+
+    def _drop_autosave(self) -> None:
+        try:
+            self.autosave_path().unlink()
+        except OSError:
+            pass
+
+    def recovery_for(self, path: str | os.PathLike | None) -> Path | None:
+        """An autosave side file newer than ``path`` (work a crash left unsaved), if any."""
+        p = Path(path) if path else None
+        side = self.autosave_path(p)
+        if not side.exists():
+            return None
+        if p is not None and p.exists() and side.stat().st_mtime < p.stat().st_mtime:
+            return None
+        return side
+
+    def recover(self, path: str | os.PathLike | None) -> None:
+        """Open ``path`` and replace its content by the autosaved work (left unsaved: marked dirty)."""
+        side = self.recovery_for(path)
+        if side is None:
+            raise NodegraphError(f"there is no autosaved work for {path or 'an untitled graph'}")
+        doc = loads(side.read_bytes(), source=str(side))
+        p = Path(path) if path else None
+        self._stop_run()
+        self._set_document(doc, p)
+        self._saved = p.read_text(encoding="utf-8") if p is not None and p.exists() else ""  # unsaved until saved
+        self.log.append(f"recovered unsaved work from {side}")
+
+    # -- edits ------------------------------------------------------------------------------------
+    def _do(self, command: Command) -> Any:
+        return self.history.do(command)
+
+    def node_ids(self) -> list[str]:
+        return self.doc.node_ids()
+
+    def add_node(self, type_id: str, pos: tuple[float, float] = (0.0, 0.0)) -> str:
+        spec = self.registry.get(type_id)
+        cmd = AddNode(type_id, None, {}, version=spec.version, pos=pos)
+        self._do(cmd)
+        return cmd.id  # type: ignore[return-value]
+
+    def remove_nodes(self, ids: list[str]) -> None:
+        ids = [i for i in ids if i in self.doc]
+        if ids:
+            self._do(Batch([RemoveNode(i) for i in ids], "delete"))
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """Link two pins; returns None, or the reason the link is refused (shown to the user)."""
+        why = check_link(self.registry, self.doc, src, src_port, dst, dst_port)
+        if why:
+            return why
+        port = self.registry.get(self.doc.type_of(dst)).input(dst_port)
+        try:
+            self._do(Connect(src, src_port, dst, dst_port, append=port.variadic))
+        except CommandError as e:
+            return str(e)
+        return None
+
+    def disconnect(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
+        self._do(Disconnect(src, src_port, dst, dst_port))
+
+    def set_param(self, node_id: str, name: str, value: Any) -> str | None:
+        """Set a param from a widget; returns None, or why the value is refused (kept as it was)."""
+        spec = self.registry.get(self.doc.type_of(node_id))
+        port = spec.input(name)
+        if port is None or not port.is_param:
+            return f"node {node_id!r} has no param {name!r}"
+        try:
+            checked = port.type.from_json(value)
+        except ValueError_ as e:
+            return f"{name}: {e}"
+        current = self.doc.params(node_id).get(name, UNSET)
+        new = port.type.vtype.to_json(checked)
+        if current is UNSET and port.default is not None and new == port.type.vtype.to_json(port.default):
+            return None
+        if new != current:
+            self._do(SetParam(node_id, name, new))
+        return None
+
+    def randomize_seed(self, node_id: str, name: str) -> int:
+        value = random.SystemRandom().randrange(0, 2**31)
+        self.set_param(node_id, name, value)
+        return value
+
+    def _moved(self, node_id: str, pos: tuple[float, float]) -> bool:
+        """Whether ``pos`` is a real move (half a pixel or more: view shifts leave fractions behind)."""
+        cur = self.doc.layout.get(node_id, {}).get("pos")
+        return cur is None or abs(cur[0] - pos[0]) >= 0.5 or abs(cur[1] - pos[1]) >= 0.5
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        if self._moved(node_id, pos):
+            self._do(Move(node_id, (round(pos[0]), round(pos[1]))))
+
+    def move_many(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move several nodes as one undo step (dragging a selection)."""
+        moves = [Move(nid, (round(pos[0]), round(pos[1]))) for nid, pos in positions.items()
+                 if nid in self.doc and self._moved(nid, pos)]
+        if moves:
+            self._do(Batch(moves, "move"))
+
+    def set_label(self, node_id: str, text: str) -> None:
+        from ..commands import SetLabel
+
+        if text != self.doc.node(node_id).get("label", ""):
+            self._do(SetLabel(node_id, text))
+
+    def rename_group(self, group_id: str, title: str) -> None:
+        g = self.doc.groups[group_id]
+        self._do(SetGroup(group_id, {**g, "title": title}))
+
+    def set_collapsed(self, node_id: str, collapsed: bool) -> None:
+        self._do(Collapse(node_id, collapsed))
+
+    def set_cache_policy(self, node_id: str, policy: str) -> None:
+        self._do(SetCachePolicy(node_id, policy))
+
+    def undo(self) -> bool:
+        return self.history.undo() is not None
+
+    def redo(self) -> bool:
+        return self.history.redo() is not None
+
+    def group(self, ids: list[str], title: str) -> str:
+        n = 1
+        while f"group_{n}" in self.doc.groups:
+            n += 1
+        gid = f"group_{n}"
+        self._do(SetGroup(gid, {"title": title, "nodes": [i for i in ids if i in self.doc]}))
+        return gid
+
+    def ungroup(self, group_id: str) -> None:
+        self._do(SetGroup(group_id, None))
+
+    def groups_view(self) -> list[tuple[str, str, list[str]]]:
+        return [(gid, g.get("title", ""), list(g["nodes"])) for gid, g in sorted(self.doc.groups.items())]
+
+    # -- clipboard --------------------------------------------------------------------------------
+    def copy(self, ids: list[str]) -> str:
+        """The selected nodes and the links between them, as text (paste into any graph)."""
+        ids = [i for i in ids if i in self.doc]
+        nodes = {}
+        for nid in ids:
+            rec = self.doc.node(nid)
+            nodes[nid] = {"type": rec["type"], "version": rec["version"], "params": rec["params"],
+                          "label": rec.get("label", ""), "pos": self.doc.layout.get(nid, {}).get("pos", [0, 0])}
+        links = [[l.src, l.src_port, l.dst, l.dst_port] for l in self.doc.links() if l.src in nodes and l.dst in nodes]
+        return json.dumps({"nodegraph-clipboard": 1, "nodes": nodes, "links": links})
+
+    def paste(self, text: str, pos: tuple[float, float] | None = None) -> list[str]:
+        try:
+            data = json.loads(text)
+            nodes, links = data["nodes"], data["links"]
+            if data.get("nodegraph-clipboard") != 1 or not isinstance(nodes, dict) or not isinstance(links, list):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise NodegraphError("the clipboard does not hold nodegraph nodes") from None
+        if not nodes:
+            return []
+        xs = [n.get("pos", [0, 0]) for n in nodes.values()]
+        ox, oy = min(p[0] for p in xs), min(p[1] for p in xs)
+        px, py = pos if pos is not None else (ox + 40, oy + 40)
+        mapping: dict[str, str] = {}
+        cmds: list[Command] = []
+        taken = set(self.doc.node_ids())
+        for old, n in nodes.items():
+            if n.get("type") not in self.registry:
+                raise NodegraphError(self.registry.explain_unknown(str(n.get("type")), self.doc.packs))
+            new = self._fresh_id(str(old), taken)
+            taken.add(new)
+            mapping[old] = new
+            p = n.get("pos", [0, 0])
+            cmds.append(AddNode(n["type"], new, dict(n.get("params", {})), version=n.get("version", "1.0.0"),
+                                pos=(px + p[0] - ox, py + p[1] - oy), label=str(n.get("label", ""))))
+        for src, sport, dst, dport in links:
+            if src in mapping and dst in mapping:
+                port = self.registry.get(nodes[dst]["type"]).input(dport)
+                cmds.append(Connect(mapping[src], sport, mapping[dst], dport, append=bool(port and port.variadic)))
+        self._do(Batch(cmds, "paste"))
+        return list(mapping.values())
+
+    def duplicate(self, ids: list[str]) -> list[str]:
+        return self.paste(self.copy(ids))
+
+    def _fresh_id(self, base: str, taken: set[str]) -> str:
+        if base not in taken:
+            return base
+        stem = re.sub(r"_\d+$", "", base)
+        n = 2
+        while f"{stem}_{n}" in taken:
+            n += 1
+        return f"{stem}_{n}"
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else self._run_base() / p
+
+    def _run_base(self) -> Path:
+        return getattr(self, "_media_base", None) or self.base_dir
