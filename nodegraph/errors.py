@@ -58,7 +58,8 @@ def format_error(e: BaseException) -> str:
         target = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
         return f"{target}: {what}"
     msg = " ".join(str(e).split()) if "\n" not in str(e).strip() else str(e).strip()
-    msg = msg or type(e).__name__
+    if not msg:
+        return type(e).__name__
     if isinstance(e, _PLAIN):
         return msg
     return f"{type(e).__name__}: {msg}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any, Iterable
 
+from .errors import format_error
 from .node import DeclarationError, NodeSpec, _collecting
 
 GROUP = "nodegraph.nodes"
@@ -122,7 +123,7 @@ class Registry:
         try:
             self.add_target(load(), pack)
         except Exception as e:  # a pack that cannot be imported must not break the others
-            pack.error = f"{type(e).__name__}: {e}"
+            pack.error = format_error(e)
         finally:
             _collecting.reset(token)
         for nid, message in collected:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from ..errors import format_error
+
 MAX_BATCH = 2000  # results per transaction at most
 
 
@@ -73,7 +75,7 @@ class BatchWriter:
             try:
                 self._commit(batch)
             except Exception as e:  # noqa: BLE001 - reported, never raised into a run
-                self.error = f"{type(e).__name__}: {e}"
+                self.error = format_error(e)
             finally:
                 with self._cond:
                     self._busy = False

@@ -23,6 +23,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from ..errors import format_error
 from .view import GraphView
 
 
@@ -91,7 +92,7 @@ class EditorApp:
         try:
             self.view.update()
         except Exception as e:  # keep the window (and the user's work) alive; say what broke, once
-            text = f"internal error: {type(e).__name__}: {e}"
+            text = f"internal error: {format_error(e)}"
             if text != self._last_error:
                 self._last_error = text
                 traceback.print_exc()
@@ -115,7 +116,7 @@ class EditorApp:
             except Exception as e:  # a bug in a callback must not take the user's work down
                 traceback.print_exc()
                 try:
-                    self.view.message(f"internal error: {type(e).__name__}: {e}", (235, 110, 100))
+                    self.view.message(f"internal error: {format_error(e)}", (235, 110, 100))
                 except Exception:
                     pass
 

@@ -19,7 +19,7 @@ from typing import Any
 from ..cache import Cache
 from ..commands import SetPin
 from ..context import CancelToken
-from ..errors import NodegraphError
+from ..errors import NodegraphError, format_error
 from ..evaluate import Evaluator, Event
 from ..graph import Document
 from ..node import REQUIRED
@@ -279,7 +279,7 @@ class EditorSession(DocumentSession):
                 result = ev.run(snapshot, targets, on_event=events.put, cancel=token)
                 events.put(("done", result))
             except Exception as e:  # reported in the log, never raised into the UI thread
-                events.put(("error", f"{type(e).__name__}: {e}"))
+                events.put(("error", format_error(e)))
 
         self._runner = _Runner(threading.Thread(target=work, name="nodegraph-run", daemon=True), token, events)
         for nid in snapshot.upstream(targets) if targets else snapshot.node_ids():

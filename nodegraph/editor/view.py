@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
-from ..errors import NodegraphError
+from ..errors import NodegraphError, format_error
 from .actions import ActionsMixin
 from .canvas import CanvasMixin, _NodeItem
 from .dialogs import FilesMixin, SearchMixin
@@ -342,7 +342,7 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         except NodegraphError as e:
             self.message(f"{what}: {e}", ERROR)
         except Exception as e:  # never let an action kill the UI
-            self.message(f"{what}: {type(e).__name__}: {e}", ERROR)
+            self.message(f"{what}: {format_error(e)}", ERROR)
         return None
 
 
