@@ -16,7 +16,7 @@ from nodegraph import Context
 from nodegraph.models import (ModelError, ResolvedModel, UnsupportedModel, choose_device, download, dtype_for,
                               resolve, shared_cache)
 
-INSTALL = "pip install -c constraints.txt -e '.[ai]'"
+INSTALL = "pip install -c requirements.lock -e '.[ai]'"
 
 
 def require(*modules: str, what: str = "this node") -> None:

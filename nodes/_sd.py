@@ -24,7 +24,7 @@ from nodegraph.models import (ModelError, ResolvedModel, UnsupportedModel, choos
                               sniff_architecture)
 from nodegraph.types import ValueError_
 
-INSTALL = "pip install -c constraints.txt -e '.[ai]'"
+INSTALL = "pip install -c requirements.lock -e '.[ai]'"
 
 # diffusers pipeline classes we run, by family
 FAMILIES: dict[str, str] = {
