@@ -158,7 +158,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     try:
         from .editor.app import run_editor
     except ImportError as e:
-        raise NodegraphError(f"the editor needs dearpygui: pip install -c constraints.txt -e '.[editor]' ({e})") from None
+        raise NodegraphError(f"the editor needs dearpygui: pip install -c requirements.lock -e '.[editor]' ({e})") from None
     return run_editor(args.graph, screenshot=args.screenshot, frames=args.frames or 0)
 
 

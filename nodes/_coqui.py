@@ -38,7 +38,7 @@ from nodegraph import ModelError, Models, ResolvedModel, UnsupportedModel, read_
 
 from . import _hf
 
-INSTALL = "pip install -c constraints.txt -e '.[voiceclone]'"
+INSTALL = "pip install -c requirements.lock -e '.[voiceclone]'"
 # what the voiceclone extra installs: (distribution, import name)
 PACKAGES = (("torch", "torch"), ("coqui-tts", "TTS"), ("torchaudio", "torchaudio"), ("torchcodec", "torchcodec"),
             ("six", "six"))

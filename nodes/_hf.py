@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from nodegraph import Context, ModelError, Models, ResolvedModel, UnsupportedModel
 
-INSTALL = "pip install -c constraints.txt -e '.[ai]'"
+INSTALL = "pip install -c requirements.lock -e '.[ai]'"
 
 
 def require(*modules: str, what: str = "this node") -> None:

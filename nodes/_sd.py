@@ -21,7 +21,7 @@ import numpy as np
 from nodegraph import (Context, Image, Model, ModelError, Models, ResolvedModel, UnsupportedModel, ValueError_,
                        read_json_object, read_safetensors_header, sniff_architecture)
 
-INSTALL = "pip install -c constraints.txt -e '.[ai]'"
+INSTALL = "pip install -c requirements.lock -e '.[ai]'"
 
 # diffusers pipeline classes we run, by family
 FAMILIES: dict[str, str] = {

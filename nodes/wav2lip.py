@@ -102,7 +102,7 @@ def wav2lip(video: Video, audio: Audio, model: Wav2LipRef = "wav2lip_gan",
         device: auto picks cuda, then mps, then cpu.
     """
     if importlib.util.find_spec("torch") is None:
-        raise ModelError("the Wav2Lip node needs torch, which is not installed: pip install -c constraints.txt -e '.[ai]'")
+        raise ModelError("the Wav2Lip node needs torch, which is not installed: pip install -c requirements.lock -e '.[ai]'")
     from nodes import _wav2lip as w2l
 
     sound = audio.audio if isinstance(audio, Speech) else audio

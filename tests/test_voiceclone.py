@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 if importlib.util.find_spec("TTS") is None:
-    pytest.skip("the voiceclone extra is not installed: pip install -c constraints.txt -e '.[voiceclone]'",
+    pytest.skip("the voiceclone extra is not installed: pip install -c requirements.lock -e '.[voiceclone]'",
                 allow_module_level=True)
 
 from nodegraph.cache import Cache  # noqa: E402
@@ -471,7 +471,7 @@ def test_without_the_extra_the_nodes_say_what_to_install(m, voices, tmp_path, mo
     for doc, node in ((speak_graph(m.xtts, voices["ana"]), "gen"), (convert_graph(m.openvoice, voices["ana"]), "conv")):
         err = error_of(run(doc, tmp_path / node)[1], node)
         assert "needs coqui-tts, torchcodec, which are not installed" in err
-        assert "pip install -c constraints.txt -e '.[voiceclone]'" in err
+        assert "pip install -c requirements.lock -e '.[voiceclone]'" in err
 
 
 def test_speech_or_audio_must_be_connected_not_both(m, voices, tmp_path):

@@ -353,7 +353,7 @@ def _from_hub(repo_id: str, kind: str, offline: bool | None, looked: str) -> Res
         offline = is_offline()
     if offline:
         why = ("HF_HUB_OFFLINE is set" if offline_by_env()
-               else "no download client: pip install -c constraints.txt -e '.[ai]'")
+               else "no download client: pip install -c requirements.lock -e '.[ai]'")
         raise ModelOffline(
             f"model {repo_id!r} ({kind}) is not available offline ({why}): it is not in the Hugging Face cache "
             f"{hf_hub_cache()} nor in {looked}. Get it on a connected machine with "
