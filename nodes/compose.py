@@ -58,34 +58,59 @@ def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int, opacity: float = 1
     d[:] = np.clip(df + (top - df) * a + 0.5, 0, 255).astype(np.uint8)
 
 
-class Prepared:
-    """A layer image ready to blend fast: premultiplied colour and inverse alpha (uint8, so a
-    prepared layer costs no more memory than the layer)."""
+def div255(x: np.ndarray) -> np.ndarray:
+    """``(x + 127) // 255`` for uint16 ``x`` up to 255 * 255, in place and exactly, with shifts
+    and adds (several times faster than numpy's integer division)."""
+    x += 127
+    x += x >> 8
+    x += 1
+    x >>= 8
+    return x
 
-    __slots__ = ("rgb", "premult", "inv_alpha", "shape")
+
+class Prepared:
+    """A layer image ready to blend fast: cropped to its visible part, premultiplied colour and
+    inverse alpha per channel (uint8, so a prepared layer costs no more memory than the layer, and
+    the blend runs on whole rows). ``shape`` is the uncropped (height, width); the visible part
+    starts at (``y0``, ``x0``)."""
+
+    __slots__ = ("rgb", "premult", "inv_alpha", "shape", "x0", "y0", "nbytes")
 
     def __init__(self, src: np.ndarray):
         self.shape = src.shape[:2]
+        self.x0 = self.y0 = 0
         if src.shape[2] == 4:
-            a = src[:, :, 3:4].astype(np.uint16)
-            self.premult = ((src[:, :, :3] * a + 127) // 255).astype(np.uint8)
-            self.inv_alpha = (255 - a).astype(np.uint8)
+            alpha = src[:, :, 3]
+            rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+            if len(rows):  # fully transparent rows and columns leave the base as it is: skip them
+                self.y0, self.x0 = int(rows[0]), int(cols[0])
+                src = src[self.y0:rows[-1] + 1, self.x0:cols[-1] + 1]
+            else:
+                src = src[:0, :0]
+            a = np.repeat(src[:, :, 3:4], 3, axis=2)
+            self.premult = div255(np.multiply(src[:, :, :3], a, dtype=np.uint16)).astype(np.uint8)
+            self.inv_alpha = 255 - a
             self.rgb = None
         else:
             self.rgb = src
             self.premult = self.inv_alpha = None
+        self.nbytes = sum(a.nbytes for a in (self.rgb, self.premult, self.inv_alpha) if a is not None)
 
     def rgba(self) -> np.ndarray:
+        """The (cropped) layer as RGB or RGBA again, for blends other than a plain paste."""
         if self.rgb is not None:
             return self.rgb
-        a = 255 - self.inv_alpha.astype(np.uint16)
+        a = 255 - self.inv_alpha[:, :, :1].astype(np.uint16)
         rgb = np.where(a > 0, (self.premult.astype(np.uint16) * 255 + a // 2) // np.maximum(a, 1), 0)
         return np.dstack([np.minimum(rgb, 255), a]).astype(np.uint8)
 
 
 def paste_prepared(dst: np.ndarray, prep: Prepared, x0: int, y0: int) -> None:
-    """``paste`` at full opacity in normal mode, about five times faster (integer blend)."""
-    h, w = prep.shape
+    """``paste`` at full opacity in normal mode, about five times faster (integer blend), with
+    the layer's top-left at (x0, y0)."""
+    x0, y0 = x0 + prep.x0, y0 + prep.y0
+    src = prep.rgb if prep.rgb is not None else prep.premult
+    h, w = src.shape[:2]
     H, W = dst.shape[:2]
     ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
     if ax0 >= ax1 or ay0 >= ay1:
@@ -95,7 +120,41 @@ def paste_prepared(dst: np.ndarray, prep: Prepared, x0: int, y0: int) -> None:
     if prep.premult is None:
         d[:] = prep.rgb[sy, sx]
         return
-    d[:] = (d * prep.inv_alpha[sy, sx].astype(np.uint16) + 127) // 255 + prep.premult[sy, sx]
+    blend = div255(np.multiply(d, prep.inv_alpha[sy, sx], dtype=np.uint16))
+    blend += prep.premult[sy, sx]
+    d[:] = blend  # at most 255: the base's share and the layer's add up to one
+
+
+class _PreparedCache:
+    """Prepared layer pictures by (frame key, width, height), least recently used dropped past
+    ``max_bytes``: a talking character shows a few dozen mouth pictures over and over, in every
+    shot it appears in."""
+
+    def __init__(self, max_bytes: int):
+        from collections import OrderedDict
+        import threading
+
+        self.max_bytes, self.size = max_bytes, 0
+        self.items: OrderedDict[tuple, Prepared] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple, make) -> Prepared:
+        with self.lock:
+            p = self.items.get(key)
+            if p is not None:
+                self.items.move_to_end(key)
+                return p
+        p = make()  # outside the lock: two threads may make the same picture, both correct
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = p
+                self.size += p.nbytes
+                while self.size > self.max_bytes and len(self.items) > 1:
+                    self.size -= self.items.popitem(last=False)[1].nbytes
+        return p
+
+
+PREPARED = _PreparedCache(96 * 1024**2)
 
 
 def _params_key(*values: object) -> bytes:
@@ -167,18 +226,10 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
                 y + ((y_to if y_to is not None else y) - y) * t,
                 scale + ((scale_to if scale_to is not None else scale) - scale) * t)
 
-    prepared: dict[tuple[bytes, float], Prepared] = {}
-
     def scaled(j: int, s: float) -> Prepared:
-        k = (layer.key(j), s)  # the same picture at another frame index is prepared once
-        p = prepared.get(k)
-        if p is None:
-            w, h = max(1, round(layer.width * s)), max(1, round(layer.height * s))
-            p = Prepared(resize(layer.frame(j), w, h))
-            if len(prepared) >= 8:
-                prepared.pop(next(iter(prepared)))
-            prepared[k] = p
-        return p
+        w, h = max(1, round(layer.width * s)), max(1, round(layer.height * s))
+        # the same picture at another frame index, in another shot, is prepared once
+        return PREPARED.get((layer.key(j), w, h), lambda: Prepared(resize(layer.frame(j), w, h)))
 
     def visible(i: int) -> bool:
         return first <= i < last
@@ -197,7 +248,7 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
             if opacity >= 1.0 and blend == "normal":
                 paste_prepared(out, src, px, py)
             else:
-                paste(out, src.rgba(), px, py, opacity, blend)
+                paste(out, src.rgba(), px + src.x0, py + src.y0, opacity, blend)
         return out
 
     def key(i: int) -> bytes:
@@ -207,7 +258,7 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
                           base.key(i), layer.key(layer_index(i)))
 
     audio = _mix_audio(base.audio, layer.audio, first / float(fps))
-    return Video(frame, n, base.width, base.height, fps, audio, keep=(base, layer), frame_key=key)
+    return Video(frame, n, base.width, base.height, fps, audio, keep=(base, layer), frame_key=key, cuts=base.cuts)
 
 
 @node("compose.motion", title="Pan and zoom", category="Compose")
@@ -255,7 +306,7 @@ def motion(video: Video, duration: Number(min=0.0, max=36000.0) = 0.0, fps: Int(
     def key(i: int) -> bytes:
         return _frame_key(b"motion", pkey, struct.pack("<q", i), video.key(0 if still else min(i, video.n_frames - 1)))
 
-    return Video(frame, n, W, H, rate, video.audio, keep=video, frame_key=key)
+    return Video(frame, n, W, H, rate, video.audio, keep=video, frame_key=key, cuts=() if still else video.cuts)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -307,7 +358,8 @@ def _overlay(base: Video, captions: list[tuple[int, int, np.ndarray, bytes]], x:
         cap = active(i)
         return _frame_key(b"caption", cap[1] if cap else b"-", base.key(i))
 
-    return Video(frame, base.n_frames, base.width, base.height, base.fps, base.audio, keep=(base, captions), frame_key=key)
+    return Video(frame, base.n_frames, base.width, base.height, base.fps, base.audio, keep=(base, captions),
+                 frame_key=key, cuts=base.cuts)
 
 
 @node("compose.text", title="Text overlay", category="Compose")
