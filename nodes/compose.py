@@ -238,17 +238,18 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
         return min(i - first, layer.n_frames - 1)
 
     def frame(i: int) -> np.ndarray:
+        if not visible(i):
+            return base.rgb_frame(i)  # frames are never written into by their users: no copy
         out = np.array(base.rgb_frame(i))
-        if visible(i):
-            cx, cy, s = geometry(i)
-            src = scaled(layer_index(i), round(s, 4))
-            h, w = src.shape
-            px = int(round(cx * base.width - w / 2))
-            py = int(round(cy * base.height - {"center": h / 2, "bottom": h, "top": 0}[anchor]))
-            if opacity >= 1.0 and blend == "normal":
-                paste_prepared(out, src, px, py)
-            else:
-                paste(out, src.rgba(), px + src.x0, py + src.y0, opacity, blend)
+        cx, cy, s = geometry(i)
+        src = scaled(layer_index(i), round(s, 4))
+        h, w = src.shape
+        px = int(round(cx * base.width - w / 2))
+        py = int(round(cy * base.height - {"center": h / 2, "bottom": h, "top": 0}[anchor]))
+        if opacity >= 1.0 and blend == "normal":
+            paste_prepared(out, src, px, py)
+        else:
+            paste(out, src.rgba(), px + src.x0, py + src.y0, opacity, blend)
         return out
 
     def key(i: int) -> bytes:
@@ -344,14 +345,15 @@ def _overlay(base: Video, captions: list[tuple[int, int, np.ndarray, bytes]], x:
         return None
 
     def frame(i: int) -> np.ndarray:
-        out = np.array(base.rgb_frame(i))
         cap = active(i)
-        if cap is not None:
-            prep = cap[0]
-            h, w = prep.shape
-            px = int(round(x * base.width - w / 2))
-            py = int(round(y * base.height - {"center": h / 2, "bottom": h, "top": 0}[anchor]))
-            paste_prepared(out, prep, px, py)
+        if cap is None:
+            return base.rgb_frame(i)  # frames are never written into by their users: no copy
+        out = np.array(base.rgb_frame(i))
+        prep = cap[0]
+        h, w = prep.shape
+        px = int(round(x * base.width - w / 2))
+        py = int(round(y * base.height - {"center": h / 2, "bottom": h, "top": 0}[anchor]))
+        paste_prepared(out, prep, px, py)
         return out
 
     def key(i: int) -> bytes:
