@@ -156,8 +156,8 @@ def _encode_segment(video: Video, start: int, stop: int, settings: dict) -> byte
     cc = _encoder(settings, video.fps)
     cc.thread_count = 1  # segments are encoded in parallel instead
     packets = []
-    for i in range(start, stop):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(video.rgb_frame(i)), format="rgb24")
+    for i in range(start, stop):  # the frame's pixels are read in place (no copy) when converted for x264
+        frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(video.rgb_frame(i)), format="rgb24")
         frame.pts = i - start
         packets += [[p.pts, p.dts, p.is_keyframe, bytes(p)] for p in cc.encode(frame)]
     packets += [[p.pts, p.dts, p.is_keyframe, bytes(p)] for p in cc.encode(None)]
