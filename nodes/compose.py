@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import textwrap
+from typing import Callable
 
 import blake3
 import cv2
@@ -72,13 +73,17 @@ class Prepared:
     """A layer image ready to blend fast: cropped to its visible part, premultiplied colour and
     inverse alpha per channel (uint8, so a prepared layer costs no more memory than the layer, and
     the blend runs on whole rows). ``shape`` is the uncropped (height, width); the visible part
-    starts at (``y0``, ``x0``)."""
+    starts at (``y0``, ``x0``). A layer that is mostly solid or clear (a character, a logo) also
+    keeps a mask of its solid pixels and a list of its edge pixels: pasting it copies the solid
+    ones and blends only the edge."""
 
-    __slots__ = ("rgb", "premult", "inv_alpha", "shape", "x0", "y0", "nbytes")
+    __slots__ = ("rgb", "premult", "inv_alpha", "shape", "x0", "y0", "nbytes", "solid", "edge", "edge_premult",
+                 "edge_inv")
 
     def __init__(self, src: np.ndarray):
         self.shape = src.shape[:2]
         self.x0 = self.y0 = 0
+        self.solid = None
         if src.shape[2] == 4:
             alpha = src[:, :, 3]
             rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
@@ -87,14 +92,21 @@ class Prepared:
                 src = src[self.y0:rows[-1] + 1, self.x0:cols[-1] + 1]
             else:
                 src = src[:0, :0]
+            alpha = src[:, :, 3]
             a = np.repeat(src[:, :, 3:4], 3, axis=2)
             self.premult = div255(np.multiply(src[:, :, :3], a, dtype=np.uint16)).astype(np.uint8)
             self.inv_alpha = 255 - a
             self.rgb = None
+            edge = (alpha > 0) & (alpha < 255)
+            if 4 * int(edge.sum()) < edge.size:
+                self.solid = (alpha == 255).view(np.uint8)
+                self.edge = np.nonzero(edge)
+                self.edge_premult, self.edge_inv = self.premult[self.edge], self.inv_alpha[self.edge]
         else:
             self.rgb = src
             self.premult = self.inv_alpha = None
-        self.nbytes = sum(a.nbytes for a in (self.rgb, self.premult, self.inv_alpha) if a is not None)
+        arrays = (self.rgb, self.premult, self.inv_alpha, self.solid)
+        self.nbytes = sum(a.nbytes for a in arrays if a is not None) + (4 * self.edge_inv.nbytes if self.solid is not None else 0)
 
     def rgba(self) -> np.ndarray:
         """The (cropped) layer as RGB or RGBA again, for blends other than a plain paste."""
@@ -106,8 +118,8 @@ class Prepared:
 
 
 def paste_prepared(dst: np.ndarray, prep: Prepared, x0: int, y0: int) -> None:
-    """``paste`` at full opacity in normal mode, about five times faster (integer blend), with
-    the layer's top-left at (x0, y0)."""
+    """``paste`` at full opacity in normal mode, with the layer's top-left at (x0, y0): the same
+    pixels, several times faster (an integer blend, and only where the layer is see-through)."""
     x0, y0 = x0 + prep.x0, y0 + prep.y0
     src = prep.rgb if prep.rgb is not None else prep.premult
     h, w = src.shape[:2]
@@ -120,9 +132,28 @@ def paste_prepared(dst: np.ndarray, prep: Prepared, x0: int, y0: int) -> None:
     if prep.premult is None:
         d[:] = prep.rgb[sy, sx]
         return
-    blend = div255(np.multiply(d, prep.inv_alpha[sy, sx], dtype=np.uint16))
-    blend += prep.premult[sy, sx]
-    d[:] = blend  # at most 255: the base's share and the layer's add up to one
+    if prep.solid is None:
+        blend = div255(np.multiply(d, prep.inv_alpha[sy, sx], dtype=np.uint16))
+        blend += prep.premult[sy, sx]
+        d[:] = blend  # at most 255: the base's share and the layer's add up to one
+        return
+    _copy_where(d, prep.premult[sy, sx], prep.solid[sy, sx])  # solid: the layer's colour as it is
+    ys, xs = prep.edge
+    ep, ei = prep.edge_premult, prep.edge_inv
+    if (ay1 - ay0, ax1 - ax0) != (h, w):  # cut by the frame's border: the edge pixels inside it
+        inside = (ys >= sy.start) & (ys < sy.stop) & (xs >= sx.start) & (xs < sx.stop)
+        ys, xs, ep, ei = ys[inside] - sy.start, xs[inside] - sx.start, ep[inside], ei[inside]
+    if len(ys):
+        blend = div255(np.multiply(d[ys, xs], ei, dtype=np.uint16))
+        blend += ep
+        d[ys, xs] = blend
+
+
+def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
+    """dst[mask] = src[mask] for a (h, w) uint8 mask, in place (OpenCV's masked copy, ~10x numpy's)."""
+    out = cv2.copyTo(src, mask, dst)
+    if not np.shares_memory(out, dst):  # OpenCV could not write into this view: numpy's copy
+        np.copyto(dst, src, where=mask.view(bool)[:, :, None])
 
 
 class _PreparedCache:
@@ -155,6 +186,27 @@ class _PreparedCache:
 
 
 PREPARED = _PreparedCache(96 * 1024**2)
+
+
+class _Composed(Video):
+    """A video made here. Its frames can also be asked for as new arrays the caller may draw into
+    (``made(i, True)``), so a stack of layers is drawn into one frame instead of copying the whole
+    frame at every layer (frames from ``frame()`` are never written into by their users)."""
+
+    __slots__ = ("made",)
+
+    def __init__(self, made: Callable[[int, bool], np.ndarray], *args, **kwargs):
+        super().__init__(lambda i: made(i, False), *args, **kwargs)
+        self.made = made
+
+
+def _frame(video: Video, i: int, writable: bool) -> np.ndarray:
+    """Frame ``i`` of ``video`` as RGB; ``writable``: an array the caller owns and may draw into
+    (made for it by a video from this module, else a copy)."""
+    if isinstance(video, _Composed):
+        return video.made(i, writable)
+    f = video.rgb_frame(i)
+    return np.array(f) if writable else f
 
 
 def _params_key(*values: object) -> bytes:
@@ -237,10 +289,10 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
     def layer_index(i: int) -> int:
         return min(i - first, layer.n_frames - 1)
 
-    def frame(i: int) -> np.ndarray:
+    def frame(i: int, writable: bool) -> np.ndarray:
         if not visible(i):
-            return base.rgb_frame(i)  # frames are never written into by their users: no copy
-        out = np.array(base.rgb_frame(i))
+            return _frame(base, i, writable)
+        out = _frame(base, i, True)
         cx, cy, s = geometry(i)
         src = scaled(layer_index(i), round(s, 4))
         h, w = src.shape
@@ -259,7 +311,7 @@ def layer(base: Video, layer: Video, x: Number(min=-2.0, max=3.0) = 0.5, y: Numb
                           base.key(i), layer.key(layer_index(i)))
 
     audio = _mix_audio(base.audio, layer.audio, first / float(fps))
-    return Video(frame, n, base.width, base.height, fps, audio, keep=(base, layer), frame_key=key, cuts=base.cuts)
+    return _Composed(frame, n, base.width, base.height, fps, audio, keep=(base, layer), frame_key=key, cuts=base.cuts)
 
 
 @node("compose.motion", title="Pan and zoom", category="Compose")
@@ -293,7 +345,7 @@ def motion(video: Video, duration: Number(min=0.0, max=36000.0) = 0.0, fps: Int(
         raise ValueError(f"width and height must be even for video, got {W}x{H}")
     pkey = _params_key("motion", zoom_from, zoom_to, pan_x, pan_y, W, H, n)
 
-    def frame(i: int) -> np.ndarray:
+    def frame(i: int, writable: bool) -> np.ndarray:  # a new picture each time: always writable
         t = i / max(1, n - 1)
         z = zoom_from + (zoom_to - zoom_from) * t
         src = video.rgb_frame(0 if still else min(i, video.n_frames - 1))
@@ -307,7 +359,7 @@ def motion(video: Video, duration: Number(min=0.0, max=36000.0) = 0.0, fps: Int(
     def key(i: int) -> bytes:
         return _frame_key(b"motion", pkey, struct.pack("<q", i), video.key(0 if still else min(i, video.n_frames - 1)))
 
-    return Video(frame, n, W, H, rate, video.audio, keep=video, frame_key=key, cuts=() if still else video.cuts)
+    return _Composed(frame, n, W, H, rate, video.audio, keep=video, frame_key=key, cuts=() if still else video.cuts)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -344,11 +396,11 @@ def _overlay(base: Video, captions: list[tuple[int, int, np.ndarray, bytes]], x:
                 return img, k
         return None
 
-    def frame(i: int) -> np.ndarray:
+    def frame(i: int, writable: bool) -> np.ndarray:
         cap = active(i)
         if cap is None:
-            return base.rgb_frame(i)  # frames are never written into by their users: no copy
-        out = np.array(base.rgb_frame(i))
+            return _frame(base, i, writable)
+        out = _frame(base, i, True)
         prep = cap[0]
         h, w = prep.shape
         px = int(round(x * base.width - w / 2))
@@ -360,7 +412,7 @@ def _overlay(base: Video, captions: list[tuple[int, int, np.ndarray, bytes]], x:
         cap = active(i)
         return _frame_key(b"caption", cap[1] if cap else b"-", base.key(i))
 
-    return Video(frame, base.n_frames, base.width, base.height, base.fps, base.audio, keep=(base, captions),
+    return _Composed(frame, base.n_frames, base.width, base.height, base.fps, base.audio, keep=(base, captions),
                  frame_key=key, cuts=base.cuts)
 
 

@@ -205,14 +205,21 @@ def test_segments_are_cut_at_the_cuts():
 
 
 @pytest.mark.parametrize("x0, y0", [(5, 7), (-30, -20), (60, 50), (200, 10)])
-def test_the_fast_blend_gives_the_plain_blends_pixels(x0, y0):
+@pytest.mark.parametrize("shape", ["speckled", "solid"])
+def test_the_fast_blend_gives_the_plain_blends_pixels(x0, y0, shape):
     rng = np.random.default_rng(3)
     layer = rng.integers(0, 256, (60, 50, 4), dtype=np.uint8)
-    layer[:, :, 3] = rng.choice([0, 0, 255, 255, 1, 128, 254], (60, 50))
+    if shape == "speckled":  # see-through everywhere: blended whole
+        layer[:, :, 3] = rng.choice([0, 0, 255, 255, 1, 128, 254], (60, 50))
+    else:  # a solid disc with a soft edge (a character, a logo): solid pixels copied, the edge blended
+        y, x = np.mgrid[0:60, 0:50]
+        layer[:, :, 3] = np.clip((22 - np.hypot(y - 30, x - 25)) * 90, 0, 255).astype(np.uint8)
     layer[:8], layer[:, :5], layer[-3:] = 0, 0, 0  # a transparent margin, cropped away
     base = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
     prep = Prepared(layer)
-    assert (prep.y0, prep.x0) == (8, 5) and prep.shape == (60, 50)
+    assert (prep.solid is not None) == (shape == "solid")
+    seen = layer[:, :, 3] > 0
+    assert (prep.y0, prep.x0) == (np.flatnonzero(seen.any(axis=1))[0], np.flatnonzero(seen.any(axis=0))[0]) and prep.shape == (60, 50)
     fast, plain = base.copy(), base.copy()
     paste_prepared(fast, prep, x0, y0)
     a = layer[:, :, 3:4].astype(np.uint16)  # what the blend computes, in plain integer arithmetic
@@ -235,3 +242,26 @@ def _uncropped_rgba(prep: Prepared) -> np.ndarray:
     part = prep.rgba()
     out[prep.y0:prep.y0 + part.shape[0], prep.x0:prep.x0 + part.shape[1]] = part
     return out
+
+
+def test_layers_draw_only_into_frames_made_for_them():
+    from nodegraph import Image
+    from nodes.compose import layer, motion, text_overlay
+
+    shared = np.full((40, 60, 3), 50, np.uint8)  # handed out again on every call, like a decoder's last frame
+    held = Video(lambda i: shared, 4, 60, 40, 24)
+    dot = Video.from_image(Image(np.full((10, 10, 4), 255, np.uint8)))
+    captioned = text_overlay(layer(held, dot, y=0.75), "Hi", size=12)  # the dot at rows 25..35, the text above
+    frames = [captioned.rgb_frame(i) for i in range(4)]
+    assert (shared == 50).all()  # drawn over a copy
+    assert (frames[0][25:35, 25:35] == 255).all() and frames[0][:20].max() > 50  # the dot, the text
+    # over a pan and zoom, the layers draw into the frame it makes for them: same pictures
+    pan = motion(Video.from_image(Image(_picture(1))), duration=0.5, fps=24, width=60, height=40)
+    over = text_overlay(layer(pan, dot, y=0.75), "Hi", size=12)
+    for i in (0, 5, 11):
+        expected = np.array(pan.rgb_frame(i))
+        paste(expected, dot.frame(0), 25, 25)
+        got = over.rgb_frame(i)
+        np.testing.assert_array_equal(got[25:], expected[25:])  # the dot over the pan, below the text
+        assert not np.array_equal(got[:25], expected[:25])  # the text
+        np.testing.assert_array_equal(over.rgb_frame(i), got)
