@@ -185,6 +185,12 @@ class _PreparedCache:
         return p
 
 
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.size = 0
+
+
 PREPARED = _PreparedCache(96 * 1024**2)
 
 
