@@ -106,7 +106,9 @@ class Prepared:
             self.rgb = src
             self.premult = self.inv_alpha = None
         arrays = (self.rgb, self.premult, self.inv_alpha, self.solid)
-        self.nbytes = sum(a.nbytes for a in arrays if a is not None) + (4 * self.edge_inv.nbytes if self.solid is not None else 0)
+        self.nbytes = sum(a.nbytes for a in arrays if a is not None)
+        if self.solid is not None:  # two index arrays (int64) and two colour arrays per edge pixel
+            self.nbytes += 2 * self.edge[0].nbytes + 2 * self.edge_inv.nbytes
 
     def rgba(self) -> np.ndarray:
         """The (cropped) layer as RGB or RGBA again, for blends other than a plain paste."""
@@ -152,7 +154,7 @@ def paste_prepared(dst: np.ndarray, prep: Prepared, x0: int, y0: int) -> None:
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
     """dst[mask] = src[mask] for a (h, w) uint8 mask, in place (OpenCV's masked copy, ~10x numpy's)."""
     out = cv2.copyTo(src, mask, dst)
-    if not np.shares_memory(out, dst):  # OpenCV could not write into this view: numpy's copy
+    if not np.may_share_memory(out, dst):  # OpenCV could not write into this view: numpy's copy
         np.copyto(dst, src, where=mask.view(bool)[:, :, None])
 
 

@@ -1,7 +1,7 @@
 """MP4 segments cut at shot boundaries: after an edit that moves a shot in time, its encoded
 segments are reused; the file stays a valid, seekable MP4 with its sound in sync, and its frames
 at the cuts are the rendered frames. Also the compositor's fast blend gives exactly the pixels of
-the plain one."""
+the plain one, and layers draw only into frames made for them."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -135,8 +135,8 @@ def _check_movie(movie, video: Video) -> dict:
 
 
 def _same_frame(decoded: list[np.ndarray], video: Video, i: int) -> None:
-    """Decoded frame ``i`` is rendered frame ``i`` within the codec's loss (4:2:0 colour on sharp edges), and nearer to it than
-    to the frames next to it (the camera moves a little every frame)."""
+    """Decoded frame ``i`` is rendered frame ``i`` within the codec's loss (4:2:0 colour on sharp
+    edges), and nearer to it than to the frames next to it (the camera moves a little every frame)."""
     near = {j: _psnr(decoded[i], video.rgb_frame(j)) for j in (i - 1, i, i + 1) if 0 <= j < video.n_frames}
     assert near[i] > 28 and max(near, key=near.get) == i, (i, near)
 
@@ -174,7 +174,8 @@ def test_moving_a_shot_reuses_its_segments_and_keeps_the_movie_right(scene, enco
     # shot 2's pictures changed (its move is spread over more frames): its segments and the
     # crossfade's are encoded again; shot 1's and shot 3's come from the cache
     assert sorted(encoded) == [(18, 24), (24, 36), (36, 48), (48, 57)]
-    assert media.segment_plan(video)[1] == [(0, 12), (12, 18), (18, 24), (24, 36), (36, 48), (48, 57), (57, 69), (69, 81)]
+    assert media.segment_plan(video)[1] == [(0, 12), (12, 18), (18, 24), (24, 36), (36, 48), (48, 57),
+                                            (57, 69), (69, 81)]
     d = _check_movie(scene["movie"], video)
     flash, beep = _flash_and_beep(d)
     assert flash == 57 + round(BEEP_AT * FPS)  # moved with its shot
@@ -219,7 +220,8 @@ def test_the_fast_blend_gives_the_plain_blends_pixels(x0, y0, shape):
     prep = Prepared(layer)
     assert (prep.solid is not None) == (shape == "solid")
     seen = layer[:, :, 3] > 0
-    assert (prep.y0, prep.x0) == (np.flatnonzero(seen.any(axis=1))[0], np.flatnonzero(seen.any(axis=0))[0]) and prep.shape == (60, 50)
+    assert (prep.y0, prep.x0) == (np.flatnonzero(seen.any(axis=1))[0], np.flatnonzero(seen.any(axis=0))[0])
+    assert prep.shape == (60, 50)
     fast, plain = base.copy(), base.copy()
     paste_prepared(fast, prep, x0, y0)
     a = layer[:, :, 3:4].astype(np.uint16)  # what the blend computes, in plain integer arithmetic
