@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import textwrap
-from typing import Callable
+from typing import Any, Callable
 
 import blake3
 import cv2
@@ -158,20 +158,21 @@ def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
         np.copyto(dst, src, where=mask.view(bool)[:, :, None])
 
 
-class _PreparedCache:
-    """Prepared layer pictures by (frame key, width, height), least recently used dropped past
-    ``max_bytes``: a talking character shows a few dozen mouth pictures over and over, in every
-    shot it appears in."""
+class ByteLRU:
+    """Values (with an ``nbytes``) made from content keys, kept in this process, least recently
+    used dropped past ``max_bytes``. For work inside a node that its next run repeats on the same
+    content: a talking character's few dozen mouth pictures, prepared once for every shot it
+    appears in; the sound of a shot that did not change."""
 
     def __init__(self, max_bytes: int):
         from collections import OrderedDict
         import threading
 
         self.max_bytes, self.size = max_bytes, 0
-        self.items: OrderedDict[tuple, Prepared] = OrderedDict()
+        self.items: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple, make) -> Prepared:
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         with self.lock:
             p = self.items.get(key)
             if p is not None:
@@ -193,7 +194,7 @@ class _PreparedCache:
             self.size = 0
 
 
-PREPARED = _PreparedCache(96 * 1024**2)
+PREPARED = ByteLRU(96 * 1024**2)  # prepared layer pictures by (frame key, width, height)
 
 
 class _Composed(Video):
