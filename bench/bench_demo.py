@@ -19,8 +19,10 @@ Prints, per repetition and as medians:
   encoded (the others were reused from the cache).
 * a fresh process per command (`nodegraph run`): cold, warm, line-2 edit; peak RSS of a cold run.
 
-The load average is printed before and after: other processes sharing the cores slow the runs
-and the floor alike, so the ratios (measured in one repetition) are steadier than the seconds.
+Every figure is given in wall seconds and in CPU seconds (all threads of the process). The load
+average is printed at each repetition's start and at the end: other processes sharing the cores
+slow the runs and the floor alike, so ratios measured in one repetition are steadier than the
+seconds, and the CPU-time ratios steadier still.
 
     python bench/bench_demo.py [--reps N]
 """
