@@ -1,7 +1,8 @@
 """Video in and out: stills as video, loading video files, and writing MP4 (H.264 + AAC, PyAV).
 
-The MP4 writer encodes one-second segments separately, each keyed by its frames' digests and the
-encoder settings, and keeps the encoded segments in the result cache. Re-rendering after an edit
+The MP4 writer encodes half-second segments separately (cut at the video's shot boundaries, so a
+shot that moved in time keeps its segments), each keyed by its frames' digests and the encoder
+settings, and keeps the encoded segments in the result cache. Re-rendering after an edit
 re-encodes only the segments whose frames changed, then joins all segments into the file (a
 stream copy, no re-encoding). Every file written embeds the graph and the node that made it.
 """
@@ -154,12 +155,25 @@ def _encode_segment(video: Video, start: int, stop: int, settings: dict) -> byte
     cc = _encoder(settings, video.fps)
     cc.thread_count = 1  # segments are encoded in parallel instead
     packets = []
-    for i in range(start, stop):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(video.rgb_frame(i)), format="rgb24")
+    for i in range(start, stop):  # the frame's pixels are read in place (no copy) when converted for x264
+        frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(video.rgb_frame(i)), format="rgb24")
         frame.pts = i - start
         packets += [[p.pts, p.dts, p.is_keyframe, bytes(p)] for p in cc.encode(frame)]
     packets += [[p.pts, p.dts, p.is_keyframe, bytes(p)] for p in cc.encode(None)]
     return msgpack.packb({"extradata": bytes(cc.extradata or b""), "packets": packets}, use_bin_type=True)
+
+
+def segment_plan(video: Video, crf: int = 20, preset: str = "veryfast",
+                 segment_seconds: float = 0.5) -> tuple[dict, list[tuple[int, int]]]:
+    """The encoder settings and the frame ranges [start, stop) encoded as separate segments: the
+    video is cut at its ``cuts`` (shot and crossfade boundaries), and each piece into segments of
+    ``segment_seconds`` counted from the piece's start. A shot that only moves in time keeps the
+    same segments (same frames, same keys), so they are reused, not encoded again."""
+    seg = max(1, round(float(video.fps) * segment_seconds))
+    settings = {"crf": crf, "preset": preset, "w": video.width, "h": video.height, "segment": seg,
+                "fps": [video.fps.numerator, video.fps.denominator], "v": 2}
+    edges = [0, *video.cuts, video.n_frames]
+    return settings, [(s, min(s + seg, b)) for a, b in zip(edges, edges[1:]) for s in range(a, b, seg)]
 
 
 def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = None, crf: int = 20,
@@ -171,10 +185,7 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
         raise ValueError_(f"H.264 needs even dimensions, the video is {video.width}x{video.height}")
     if video.n_frames == 0:
         raise ValueError_("the video has no frames")
-    seg = max(1, round(float(video.fps) * segment_seconds))
-    settings = {"crf": crf, "preset": preset, "w": video.width, "h": video.height, "segment": seg,
-                "fps": [video.fps.numerator, video.fps.denominator], "v": 2}
-    bounds = [(s, min(s + seg, video.n_frames)) for s in range(0, video.n_frames, seg)]
+    settings, bounds = segment_plan(video, crf, preset, segment_seconds)
     head = json.dumps(settings, sort_keys=True).encode()
     keys = []
     for a, b in bounds:

@@ -214,14 +214,20 @@ class Video:
     Frames come from a source function ``frame(i) -> (h, w, 3) uint8`` that must be deterministic
     (a decoder seeking in a file, a renderer, a memory map of the disk cache). ``fps`` is a
     Fraction; ``audio`` an optional Audio track. Iterating ``frames()`` streams them one by one.
+
+    ``cuts`` are the frame indices where the pictures change abruptly (a shot starts or ends, a
+    crossfade begins or ends): a hint for encoders, which start a new segment there, so a shot
+    that only moved in time keeps its encoded segments. They do not change the frames and are
+    not part of the digest.
     """
 
-    __slots__ = ("width", "height", "fps", "n_frames", "audio", "alpha", "_source", "_digest", "_keep", "_frame_key")
+    __slots__ = ("width", "height", "fps", "n_frames", "audio", "alpha", "cuts", "_source", "_digest", "_keep",
+                 "_frame_key")
 
     def __init__(self, source: FrameSource, n_frames: int, width: int, height: int,
                  fps: float | Fraction, audio: Audio | None = None, keep: Any = None,
                  frame_key: Callable[[int], bytes] | None = None, digest: bytes | None = None,
-                 alpha: bool = False):
+                 alpha: bool = False, cuts: Sequence[int] = ()):
         if n_frames < 0 or width < 1 or height < 1:
             raise ValueError_(f"a video needs width, height >= 1 and frames >= 0, got {width}x{height}, {n_frames}")
         fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -235,6 +241,7 @@ class Video:
         self._keep = keep  # keeps a backing object (an mmap, a file) alive with the value
         self._frame_key = frame_key
         self.alpha = bool(alpha)  # frames are (h, w, 4) RGBA: a layer to put over something
+        self.cuts: tuple[int, ...] = tuple(sorted({int(c) for c in cuts if 0 < int(c) < self.n_frames}))
 
     @classmethod
     def from_frames(cls, frames: Sequence[np.ndarray], fps: float | Fraction, audio: Audio | None = None) -> "Video":
@@ -253,7 +260,7 @@ class Video:
     def with_audio(self, audio: Audio | None) -> "Video":
         """The same pictures with another sound track."""
         return Video(self._source, self.n_frames, self.width, self.height, self.fps, audio, keep=self._keep,
-                     frame_key=self._frame_key, alpha=self.alpha)
+                     frame_key=self._frame_key, alpha=self.alpha, cuts=self.cuts)
 
     @classmethod
     def from_image(cls, image: "Image", fps: float | Fraction = 24) -> "Video":
@@ -345,7 +352,8 @@ class VideoType(ValueType):
         frame_bytes = value.width * value.height * 3
         audio_size = value.audio.samples.nbytes if value.audio is not None else 0
         meta = {"w": value.width, "h": value.height, "fps": [value.fps.numerator, value.fps.denominator],
-                "n": value.n_frames, "audio": None, "digest": value._digest}  # only if already known
+                "n": value.n_frames, "audio": None, "digest": value._digest,  # only if already known
+                "cuts": list(value.cuts)}
         chunks: list[Any] = []
         if value.audio is not None:
             meta["audio"] = {"rate": value.audio.rate, **array_meta(value.audio.samples)}
@@ -374,7 +382,7 @@ class VideoType(ValueType):
             return a
 
         return Video(source, n, w, h, Fraction(*meta["fps"]), audio, keep=payload,
-                     digest=bytes(meta["digest"]) if meta.get("digest") else None)
+                     digest=bytes(meta["digest"]) if meta.get("digest") else None, cuts=meta.get("cuts") or ())
 
     def nbytes(self, value: Video) -> int:
         keep = value._keep
