@@ -102,7 +102,8 @@ SHAPES = {"chain": chain, "dag": random_dag, "wide": wide}
 
 # -- measuring -----------------------------------------------------------------------------------
 def timed(ev: Evaluator, doc: Document, sinks: list[str], observer=None) -> tuple[float, int]:
-    """(wall seconds around Evaluator.run minus the nodes' own compute seconds, nodes computed)."""
+    """(wall seconds around Evaluator.run minus the nodes' own compute seconds, nodes computed;
+    identical nodes, same type and inputs, compute once: the random DAG has a few)."""
     t = time.perf_counter()
     res = ev.run(doc, sinks, on_event=observer)
     wall = time.perf_counter() - t
@@ -139,7 +140,6 @@ def measure(shape: str, n: int, reps: int) -> dict[str, float]:
                 doc = fileformat.loads(text)
                 ev = Evaluator(reg, output_dir=Path(tmp) / "out", base_dir=tmp, cache=Cache.memory_only(), workers=workers)
                 over, computed = timed(ev, doc, sinks)
-                assert computed == n, (computed, n)
                 add(f"cold_mem_{key}", over)
                 if key == "parallel":
                     timed(ev, doc, sinks)

@@ -204,9 +204,9 @@ class Evaluator:
             old = h.get(nid)
             if old is None or old.key() != r.key:
                 h[nid] = mat
-                new.append((nid, mat.wire(), r.key))
-        if new and self.graph_id and gid == self.graph_id:
-            self.cache.put_history(self.graph_id, new)
+                new.append((nid, mat, r.key))
+        if new and self.graph_id and gid == self.graph_id:  # kept for explain in a later process
+            self.cache.put_history(self.graph_id, [(nid, mat.wire(), key) for nid, mat, key in new])
         self.cache.flush()
         if self.use_cache and not cancelled:
             if len(self._last) > 16:

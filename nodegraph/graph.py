@@ -85,10 +85,10 @@ class Document:
                       for s, d, data in self.g.edges(data=True))
 
     def links_into(self, node_id: str, port: str | None = None) -> list[Link]:
-        out = [Link(node_id, data["dst_port"], data["order"], s, data["src_port"])
-               for s, keyed in self.g._pred[node_id].items() for data in keyed.values()
-               if port is None or data["dst_port"] == port]
-        return sorted(out)
+        rows = sorted((data["dst_port"], data["order"], s, data["src_port"])  # Link's own order, as tuples
+                      for s, keyed in self.g._pred[node_id].items() for data in keyed.values()
+                      if port is None or data["dst_port"] == port)
+        return [Link(node_id, dp, o, s, sp) for dp, o, s, sp in rows]
 
     def links_from(self, node_id: str) -> list[Link]:
         return sorted(Link(d, data["dst_port"], data["order"], node_id, data["src_port"])
