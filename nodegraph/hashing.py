@@ -10,6 +10,7 @@ bytes together with their dtype and shape.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import blake3
@@ -26,9 +27,15 @@ def hasher(tag: str) -> "blake3.blake3":
     return h
 
 
+_local = threading.local()
+
+
 def canonical_bytes(obj: Any) -> bytes:
     """msgpack of ``obj`` with dict keys sorted, so equal structures give equal bytes."""
-    return msgpack.packb(_canonical(obj), use_bin_type=True)
+    packer = getattr(_local, "packer", None)
+    if packer is None:  # one per thread: a packer is not thread-safe, and making one costs more than packing
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(_canonical(obj))
 
 
 def _canonical(obj: Any) -> Any:

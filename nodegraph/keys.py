@@ -27,7 +27,15 @@ from .node import REQUIRED, NodeSpec
 from .types import ValueError_
 
 MISSING_FILE = b"\0missing"
-_pack = msgpack.Packer(use_bin_type=True).pack  # one packer: no per-call setup
+_local = threading.local()
+
+
+def _pack(obj: Any) -> bytes:
+    """msgpack with one packer per thread (no per-call setup; a packer is not thread-safe)."""
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(obj)
 _NONE = object()
 WIRE = 3  # the layout of ``KeyMaterial.wire()`` (the history of older layouts reads as unknown)
 
@@ -248,7 +256,8 @@ def decide(spec: NodeSpec, mat: KeyMaterial, *, policy: str, use_cache: bool, ca
 
 
 def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: KeyMaterial) -> str:
-    """A user-facing reason a node's key differs from its last run's."""
+    """A user-facing reason a node's key differs from its last run's (each part of the record is
+    compared whole first: most are unchanged)."""
     if old is None:
         return "not yet computed"
     if old.type != new.type:
@@ -256,29 +265,32 @@ def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: Ke
     if old.version != new.version:
         return f"node version changed ({old.version} -> {new.version})"
     reasons = []
-    op, np_ = dict(old.params), dict(new.params)
-    changed = sorted(k for k in set(op) | set(np_) if op.get(k) != np_.get(k))
-    if changed:
-        reasons.append("param " + ", ".join(repr(c) for c in changed) + " changed")
-    oi, ni = dict(old.inputs), dict(new.inputs)
-    ups: list[str] = []
-    for port in sorted(set(oi) | set(ni)):
-        before, after = oi.get(port), ni.get(port)
-        if before == after:
-            continue
-        links = doc.inputs(nid).get(port, []) if doc is not None else []
-        if before is not None and after is not None and len(before) == len(after) == len(links):
-            ups.extend(l.src for l, b, a in zip(links, before, after) if b != a)
-        elif links:
-            ups.extend(l.src for l in links)
-        else:
-            ups.append(f"(input {port})")
-    if ups:
-        reasons.append("upstream " + ", ".join(repr(u) for u in dict.fromkeys(ups)) + " changed")
-    of, nf = dict(old.files), dict(new.files)
-    fchanged = sorted(k for k in set(of) | set(nf) if of.get(k) != nf.get(k))
-    if fchanged:
-        reasons.append("file of " + ", ".join(repr(c) for c in fchanged) + " changed")
+    if old.params != new.params:
+        op, np_ = dict(old.params), dict(new.params)
+        changed = sorted(k for k in set(op) | set(np_) if op.get(k) != np_.get(k))
+        if changed:
+            reasons.append("param " + ", ".join(repr(c) for c in changed) + " changed")
+    if old.inputs != new.inputs:
+        oi, ni = dict(old.inputs), dict(new.inputs)
+        ups: list[str] = []
+        for port in sorted(set(oi) | set(ni)):
+            before, after = oi.get(port), ni.get(port)
+            if before == after:
+                continue
+            links = doc.inputs(nid).get(port, []) if doc is not None else []
+            if before is not None and after is not None and len(before) == len(after) == len(links):
+                ups.extend(l.src for l, b, a in zip(links, before, after) if b != a)
+            elif links:
+                ups.extend(l.src for l in links)
+            else:
+                ups.append(f"(input {port})")
+        if ups:
+            reasons.append("upstream " + ", ".join(repr(u) for u in dict.fromkeys(ups)) + " changed")
+    if old.files != new.files:
+        of, nf = dict(old.files), dict(new.files)
+        fchanged = sorted(k for k in set(of) | set(nf) if of.get(k) != nf.get(k))
+        if fchanged:
+            reasons.append("file of " + ", ".join(repr(c) for c in fchanged) + " changed")
     if old.output_dir != new.output_dir:
         reasons.append("output folder changed")
     if old.code != new.code:

@@ -152,19 +152,35 @@ class NodeSpec:
     @functools.cached_property
     def needs_context(self) -> bool:
         """Whether running it needs a Context: it takes one, or a path param is resolved by one."""
-        return self.context_arg is not None or any(p.type.id == "path" for p in self.inputs)
+        return self.context_arg is not None or self.reads_paths
 
     def input(self, name: str) -> Port | None:
-        for p in self.inputs:
-            if p.name == name:
-                return p
-        return None
+        return self._inputs_by_name.get(name)
 
     def output_port(self, name: str) -> OutPort | None:
-        for p in self.outputs:
-            if p.name == name:
-                return p
-        return None
+        return self._outputs_by_name.get(name)
+
+    @functools.cached_property
+    def _inputs_by_name(self) -> dict[str, Port]:
+        return {p.name: p for p in self.inputs}
+
+    @functools.cached_property
+    def _outputs_by_name(self) -> dict[str, OutPort]:
+        return {p.name: p for p in self.outputs}
+
+    @functools.cached_property
+    def required_inputs(self) -> tuple[Port, ...]:
+        return tuple(p for p in self.inputs if p.required)
+
+    @functools.cached_property
+    def reads_paths(self) -> bool:
+        """Whether it has a path param (whose file the graph must be allowed to read)."""
+        return any(p.type.id == "path" for p in self.inputs)
+
+    @functools.cached_property
+    def output_file_ports(self) -> tuple[Port, ...]:
+        """The params that name a file it writes (declared ``Text(output_file=...)``)."""
+        return tuple(p for p in self.inputs if p.is_param and p.type.opts.get("output_file")) if self.output else ()
 
     @functools.cached_property
     def major(self) -> int:

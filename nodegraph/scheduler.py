@@ -3,8 +3,8 @@
 Nodes are decided in the scheduler's thread as their inputs become known (``Evaluator.decide``).
 A node that must compute runs inline when it is cheap (most nodes: a thread hand-off costs more
 than they do) and on the worker pool when its cost hint (``cost="gpu"`` or ``"io"``) or its
-measured time (in this process, or at its last run as recorded in the cache) says it is worth
-overlapping with other work. Nodes that need the same exclusive resource (the GPU) take turns.
+node type's measured time (in this process, or in an earlier one: the cache keeps it) says it is
+worth overlapping with other work. A type never measured runs inline once and is measured. Nodes that need the same exclusive resource (the GPU) take turns.
 """
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ class Scheduler:
         self._executor: ThreadPoolExecutor | None = None
         self._resource_locks: dict[str, threading.Lock] = {}
         self._types_memo: dict[str, dict] = {}
-        self._seconds: dict[str, float] = {}  # node type -> how long it took last (this process)
+        self._seconds: dict[str, float] = {}  # node type -> how long it takes (a running average)
+        self._known: dict[str, float] | None = None  # what the cache's metadata had (loaded once)
 
     def run(self, doc: Document, tlist: list[tuple[str, str | None]], on_event: Callable[[Event], None] | None,
             cancel: CancelToken, planned: dict | None) -> RunResult:
@@ -93,6 +94,8 @@ class Scheduler:
                             result.value(nid, name)
         finally:
             _resume_gc()
+            if ev.use_cache:
+                self.remember_costs()
             shutil.rmtree(scratch, ignore_errors=True)
             ev.remember(doc, result.nodes, list(run.fresh), run.last, result.cancelled)
         result.seconds = time.perf_counter() - t0
@@ -112,12 +115,9 @@ class Scheduler:
         ready = deque(n for n in order if waiting[n] == 0)
         todo: deque[str] = deque()  # decided: must compute
         running: dict[Any, str] = {}
-        probing: dict[str, int] = {}  # node type of unknown cost -> how many run on the pool to learn it
-        deferred: dict[str, list[str]] = {}  # more of a type being probed: wait for the first measurement
         inflight: dict[bytes, str] = {}  # key -> the node computing it on the pool (its result will be stored)
         same_key: dict[str, list[str]] = {}  # node -> nodes with its very key, waiting to find it cached
         made: set[bytes] = set()  # keys computed and stored in this run
-        probes: set[str] = set()  # nodes on the pool to measure their type's cost
         stores = self.ev.use_cache
         specs, attrs = self.ev.registry.specs, run.doc.g._node
         cancel = run.cancel
@@ -151,12 +151,6 @@ class Scheduler:
                         made.discard(key)
                     continue
                 place = "inline" if workers == 1 else self._placement(run, nid)
-                if place == "probe":  # unknown cost: learn it on the pool, a few at a time per type
-                    if probing.get(types[nid], 0) >= workers:
-                        deferred.setdefault(types[nid], []).append(nid)
-                        continue
-                    probing[types[nid]] = probing.get(types[nid], 0) + 1
-                    probes.add(nid)
                 if place == "inline":
                     self._compute(run, nid)  # cheap: here, no thread hand-off
                     if stores and policy != "never" and nodes[nid].status == "computed":
@@ -185,17 +179,6 @@ class Scheduler:
                             release(other)
                         else:
                             todo.append(other)
-                    t = types[nid]
-                    if nid in probes:
-                        probes.discard(nid)
-                        probing[t] -= 1
-                        todo.extend(deferred.pop(t, ()))  # now measured: placed by their cost
-                        if not probing[t]:
-                            del probing[t]
-            elif not ready and not todo and deferred:  # nothing in flight to learn from
-                for t in list(deferred):
-                    todo.extend(deferred.pop(t))
-                    self._seconds.setdefault(t, 0.0)
         undecided = [n for n in order if n not in nodes]
         if undecided and not cancel.cancelled:  # an engine bug: say so rather than lose nodes
             raise RuntimeError(f"the scheduler left {len(undecided)} node(s) undecided: {', '.join(undecided[:5])}")
@@ -210,19 +193,28 @@ class Scheduler:
                     self._emit(run, "skipped", r.node, {"reason": "cancelled"})
 
     def _placement(self, run: _Run, nid: str) -> str:
-        """"pool" when node ``nid`` is worth a worker thread (a cost hint, or a measured time),
-        "inline" when it is cheap, "probe" when its cost is not known yet."""
+        """"pool" when node ``nid`` is worth a worker thread: a cost hint (``gpu``, ``io``), or a
+        measured time (this node type's, in this process or an earlier one, kept in the cache's
+        metadata). "inline" otherwise: a cheap node, or one whose cost is not known yet (it runs
+        here once and is measured: a thread hand-off costs more than most nodes do)."""
         spec = self.ev.registry.specs[run.types[nid]]
         if spec.cost in ("gpu", "io"):
             return "pool"
+        if self._known is None:
+            self._known = dict(self.ev.cache.get_costs())
+            for t, sec in self._known.items():
+                self._seconds.setdefault(t, sec)
         seconds = self._seconds.get(spec.id)
-        if seconds is None:  # not run in this process yet: how long it took at its last run
-            prev = self.ev.previous(self.ev.gid(run.doc), nid)
-            entry = self.ev.cache.get_action(prev.key()) if prev is not None else None
-            if entry is None:
-                return "probe"
-            seconds = self._seconds[spec.id] = entry["seconds"]
-        return "pool" if seconds >= POOL_SECONDS else "inline"
+        return "pool" if seconds is not None and seconds >= POOL_SECONDS else "inline"
+
+    def remember_costs(self) -> None:
+        """Keep what was measured (node type -> seconds) for the next process."""
+        if self._known is None:
+            self._known = dict(self.ev.cache.get_costs())
+        changed = {t: s for t, s in self._seconds.items() if abs(self._known.get(t, -1.0) - s) > 0.2 * s + 1e-4}
+        if changed:
+            self.ev.cache.put_costs(changed)
+            self._known.update(changed)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -327,7 +319,7 @@ class Scheduler:
                           scratch_root=run.scratch, graph_text=run.graph_text,
                           cache=ev.cache if ev.use_cache else None, policy=ev.policy)
         kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
-        lock = self._resource_lock(spec.resource)
+        lock = self._resource_lock(spec.resource) if spec.resource is not None else None
         t = time.perf_counter()
         if lock is None:
             outputs = spec.call(kwargs, ctx)

@@ -61,7 +61,10 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
             add(Issue("unknown_type", f"node {nid!r}: {registry.explain_unknown(type_id, doc.packs)}", nid))
             continue
         specs[nid] = spec
-        major = int(rec["version"].split(".", 1)[0])
+        version = rec["version"]
+        major = _majors.get(version)
+        if major is None:
+            major = _majors[version] = int(version.split(".", 1)[0])
         if major > spec.major:
             add(Issue("node_version", f"node {nid!r} ({type_id}) was saved with version {rec['version']}, "
                                       f"newer than the installed {spec.version}; update the pack {spec.pack or ''}".rstrip(), nid))
@@ -82,8 +85,8 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
             except ValueError_ as e:
                 code = "unsafe_output" if port.type.opts.get("output_file") else "bad_value"
                 add(Issue(code, f"node {nid!r} ({type_id}) param {pname!r}: {e}", nid, pname))
-        for port in spec.inputs:
-            if port.required and port.name not in linked and port.name not in rec["params"]:
+        for port in spec.required_inputs:
+            if port.name not in linked and port.name not in rec["params"]:
                 what = "param" if port.is_param else "input"
                 verb = "has no value" if port.is_param else "is not connected"
                 add(Issue("missing_input", f"node {nid!r} ({type_id}): required {what} {port.name!r} {verb}", nid, port.name))
@@ -125,7 +128,7 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
         policy = Policy(defaults=False)
     check_reads = policy.base_dir is not None
     for nid, spec in specs.items():
-        reads = check_reads and any(p.type.id == "path" for p in spec.inputs)
+        reads = check_reads and spec.reads_paths
         if not reads and spec.memory is None:
             continue
         params = _literal_params(doc, nid, spec)
@@ -138,9 +141,12 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
 
 # -- what an untrusted graph may do ------------------------------------------------------------------
 
-def output_file_ports(spec: NodeSpec) -> list:
+def output_file_ports(spec: NodeSpec) -> tuple:
     """The params of ``spec`` that name a file it writes (declared ``Text(output_file=...)``)."""
-    return [p for p in spec.inputs if p.is_param and p.type.opts.get("output_file")] if spec.output else []
+    return spec.output_file_ports
+
+
+_majors: dict[str, int] = {}  # a version string -> its major number
 
 
 def scope(doc: Document, registry: Registry, only: Iterable[str]) -> set[str]:

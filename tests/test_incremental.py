@@ -221,10 +221,14 @@ def test_parallel_and_serial_runs_give_identical_outputs(reg, tmp_path):
 
 
 def test_gpu_locked_nodes_never_overlap_but_cpu_branches_do(reg, tmp_path):
+    # a node type is measured the first time it runs (inline: most nodes cost less than a thread
+    # hand-off); from then on, in this process and the next, a slow one goes to the worker pool
+    warm = build({"w": ("t.sleep", {"tag": "warm-up", "seconds": 0.05})})
+    assert ev(reg, tmp_path, workers=4).run(warm, ["w"]).ok
     testpack.INTERVALS.clear()
     doc = build({"g1": ("t.gpu_sleep", {"tag": "g1", "seconds": 0.3}), "g2": ("t.gpu_sleep", {"tag": "g2", "seconds": 0.3}),
                  "c1": ("t.sleep", {"tag": "c1", "seconds": 0.3}), "c2": ("t.sleep", {"tag": "c2", "seconds": 0.3})})
-    assert ev(reg, tmp_path, workers=4).run(doc, ["g1", "g2", "c1", "c2"]).ok
+    assert ev(reg, tmp_path, workers=4).run(doc, ["g1", "g2", "c1", "c2"]).ok  # a new evaluator: the cache knows
     spans = {tag: (s, e) for tag, s, e in testpack.INTERVALS}
     (a0, a1), (b0, b1) = spans["g1"], spans["g2"]
     assert a1 <= b0 or b1 <= a0, "two gpu nodes ran at the same time"
@@ -451,3 +455,28 @@ def test_reuse_after_edits_matches_a_fresh_evaluator(reg, tmp_path):
         got = long_lived.run(doc, ["top", "side"])
         fresh = Evaluator(reg, output_dir=tmp_path / "out", cache=Cache.memory_only()).run(doc, ["top", "side"])
         assert (got.value("top"), got.value("side")) == (fresh.value("top"), fresh.value("side")), step
+
+
+def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path):
+    """More workers are never slower than one: a node of unknown cost runs in the scheduler's
+    thread and is measured; the measurement (kept in the cache) sends slow types to the pool."""
+    import threading
+
+    seen: dict[str, str] = {}
+
+    def watch(e):
+        if e.kind == "started":
+            seen[e.node] = threading.current_thread().name
+
+    doc = build({f"c{i}": ("t.const", {"value": float(i)}) for i in range(20)})
+    e = ev(reg, tmp_path, workers=4)
+    assert e.run(doc, on_event=watch).ok
+    assert set(seen.values()) == {threading.current_thread().name}  # all inline: no thread hand-off
+    seen.clear()
+    first = build({"s1": ("t.sleep", {"tag": "s1", "seconds": 0.02})})
+    assert e.run(first, on_event=watch).ok and seen["s1"] == threading.current_thread().name  # unknown: inline
+    seen.clear()
+    later = build({"s2": ("t.sleep", {"tag": "s2", "seconds": 0.02}), "s3": ("t.sleep", {"tag": "s3", "seconds": 0.03})})
+    fresh = ev(reg, tmp_path, workers=4)  # another process over the same cache knows the type is slow
+    assert fresh.run(later, on_event=watch).ok
+    assert all(name.startswith("nodegraph") for name in seen.values()), seen

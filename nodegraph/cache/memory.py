@@ -92,6 +92,12 @@ class MemoryTier:
     def evict(self, digest: bytes) -> None:
         self.discard(digest)
 
+    def put_result(self, key: bytes, node_type: str, values: dict, entry: dict) -> None:
+        """A node's values and its action (see ``Cache.put_result``)."""
+        for digest, (value, type_id) in values.items():
+            self.put(digest, value, type_id)
+        self.put_action(key, node_type, entry)
+
     # -- action results (small: a few digests each) ------------------------------------------
     def get_action(self, key: bytes) -> dict | None:
         return self._actions.get(key)
