@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import __version__
 from .cache import format_size as _size
-from .embedded import load_graph, load_graph_and_base
+from .embedded import load_graph_and_base
 from .errors import NodegraphError, format_error
 from .graph import Document
 

@@ -23,7 +23,7 @@ import blake3
 import msgpack
 
 from .graph import Document
-from .node import REQUIRED, NodeSpec
+from .node import NodeSpec
 from .types import ValueError_
 
 MISSING_FILE = b"\0missing"
@@ -265,11 +265,9 @@ def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: Ke
     if old.version != new.version:
         return f"node version changed ({old.version} -> {new.version})"
     reasons = []
-    if old.params != new.params:
-        op, np_ = dict(old.params), dict(new.params)
-        changed = sorted(k for k in set(op) | set(np_) if op.get(k) != np_.get(k))
-        if changed:
-            reasons.append("param " + ", ".join(repr(c) for c in changed) + " changed")
+    changed = _changed(old.params, new.params)
+    if changed:
+        reasons.append("param " + ", ".join(repr(c) for c in changed) + " changed")
     if old.inputs != new.inputs:
         oi, ni = dict(old.inputs), dict(new.inputs)
         ups: list[str] = []
@@ -286,11 +284,9 @@ def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: Ke
                 ups.append(f"(input {port})")
         if ups:
             reasons.append("upstream " + ", ".join(repr(u) for u in dict.fromkeys(ups)) + " changed")
-    if old.files != new.files:
-        of, nf = dict(old.files), dict(new.files)
-        fchanged = sorted(k for k in set(of) | set(nf) if of.get(k) != nf.get(k))
-        if fchanged:
-            reasons.append("file of " + ", ".join(repr(c) for c in fchanged) + " changed")
+    changed = _changed(old.files, new.files)
+    if changed:
+        reasons.append("file of " + ", ".join(repr(c) for c in changed) + " changed")
     if old.output_dir != new.output_dir:
         reasons.append("output folder changed")
     if old.code != new.code:
@@ -300,6 +296,14 @@ def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: Ke
     if old.outputs != new.outputs or old.determinism != new.determinism:
         reasons.append("node declaration changed")
     return "; ".join(reasons) or "not in the cache (evicted or cleared)"
+
+
+def _changed(old: tuple, new: tuple) -> list[str]:
+    """The names whose values differ between two ((name, value), ...) records."""
+    if old == new:
+        return []
+    a, b = dict(old), dict(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def check_files_exist(entry_files: list, output_dir: str) -> bool:
