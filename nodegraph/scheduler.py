@@ -3,7 +3,7 @@
 Nodes are decided in the scheduler's thread as their inputs become known (``Evaluator.decide``).
 A node that must compute runs inline when it is cheap (most nodes: a thread hand-off costs more
 than they do) and on the worker pool when its cost hint (``cost="gpu"`` or ``"io"``) or its
-node type's measured time (in this process, or in an earlier one: the cache keeps it) says it is
+node type's measured time (``nodegraph.costs``: in this process, or in an earlier one) says it is
 worth overlapping with other work. A type never measured runs inline once and is measured. Nodes that need the same exclusive resource (the GPU) take turns.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import blake3
 
+from . import costs
 from .context import CancelToken, Context
 from .errors import Cancelled, format_error
 from .fileformat import dumps
@@ -53,6 +54,7 @@ class _Run:
         self.fresh: dict[str, None] = {}  # nodes decided afresh (not reused from the last run), in order
         self.types: dict[str, str] = {}
         self.planned: dict | None = None
+        self.costs: Any = None  # the cost book (nodegraph.costs)
         self.locks: dict[str, threading.Lock] = {}
         self.locks_guard = threading.Lock()
         self.graph_text = _once(lambda: dumps(doc))
@@ -68,8 +70,6 @@ class Scheduler:
         self._executor: ThreadPoolExecutor | None = None
         self._resource_locks: dict[str, threading.Lock] = {}
         self._types_memo: dict[str, dict] = {}
-        self._seconds: dict[str, float] = {}  # node type -> how long it takes (a running average)
-        self._known: dict[str, float] | None = None  # what the cache's metadata had (loaded once)
 
     def run(self, doc: Document, tlist: list[tuple[str, str | None]], on_event: Callable[[Event], None] | None,
             cancel: CancelToken, planned: dict | None) -> RunResult:
@@ -79,6 +79,7 @@ class Scheduler:
         scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
         run = _Run(doc, result, cancel, on_event, scratch)
         run.types, run.planned = types, planned
+        run.costs = costs.book()
         result.materialise = lambda nid, port: self.value(run, nid, port)
         run.last, run.dirty = ev.reusable(doc, order, dependents)
         t0 = time.perf_counter()
@@ -94,8 +95,7 @@ class Scheduler:
                             result.value(nid, name)
         finally:
             _resume_gc()
-            if ev.use_cache:
-                self.remember_costs()
+            run.costs.save()
             shutil.rmtree(scratch, ignore_errors=True)
             ev.remember(doc, result.nodes, list(run.fresh), run.last, result.cancelled)
         result.seconds = time.perf_counter() - t0
@@ -193,28 +193,15 @@ class Scheduler:
                     self._emit(run, "skipped", r.node, {"reason": "cancelled"})
 
     def _placement(self, run: _Run, nid: str) -> str:
-        """"pool" when node ``nid`` is worth a worker thread: a cost hint (``gpu``, ``io``), or a
-        measured time (this node type's, in this process or an earlier one, kept in the cache's
-        metadata). "inline" otherwise: a cheap node, or one whose cost is not known yet (it runs
-        here once and is measured: a thread hand-off costs more than most nodes do)."""
+        """"pool" when node ``nid`` is worth a worker thread: a cost hint (``gpu``, ``io``), or its
+        node type's measured time (``nodegraph.costs``: this process's runs and earlier ones).
+        "inline" otherwise: a cheap node, or one whose cost is not known yet (it runs here once and
+        is measured: a thread hand-off costs more than most nodes do)."""
         spec = self.ev.registry.specs[run.types[nid]]
         if spec.cost in ("gpu", "io"):
             return "pool"
-        if self._known is None:
-            self._known = dict(self.ev.cache.get_costs())
-            for t, sec in self._known.items():
-                self._seconds.setdefault(t, sec)
-        seconds = self._seconds.get(spec.id)
+        seconds = run.costs.get(spec.id)
         return "pool" if seconds is not None and seconds >= POOL_SECONDS else "inline"
-
-    def remember_costs(self) -> None:
-        """Keep what was measured (node type -> seconds) for the next process."""
-        if self._known is None:
-            self._known = dict(self.ev.cache.get_costs())
-        changed = {t: s for t, s in self._seconds.items() if abs(self._known.get(t, -1.0) - s) > 0.2 * s + 1e-4}
-        if changed:
-            self.ev.cache.put_costs(changed)
-            self._known.update(changed)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -327,8 +314,7 @@ class Scheduler:
             with lock:
                 outputs = spec.call(kwargs, ctx)
         seconds = time.perf_counter() - t
-        old = self._seconds.get(spec.id)
-        self._seconds[spec.id] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        run.costs.record(spec.id, seconds)
         key = run.nodes[nid].key
         for name, value in outputs.items():  # a lazy video is identified by its recipe, not rendered to hash it
             if isinstance(value, Video) and value._digest is None:

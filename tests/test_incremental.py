@@ -228,7 +228,7 @@ def test_gpu_locked_nodes_never_overlap_but_cpu_branches_do(reg, tmp_path):
     testpack.INTERVALS.clear()
     doc = build({"g1": ("t.gpu_sleep", {"tag": "g1", "seconds": 0.3}), "g2": ("t.gpu_sleep", {"tag": "g2", "seconds": 0.3}),
                  "c1": ("t.sleep", {"tag": "c1", "seconds": 0.3}), "c2": ("t.sleep", {"tag": "c2", "seconds": 0.3})})
-    assert ev(reg, tmp_path, workers=4).run(doc, ["g1", "g2", "c1", "c2"]).ok  # a new evaluator: the cache knows
+    assert ev(reg, tmp_path, workers=4).run(doc, ["g1", "g2", "c1", "c2"]).ok  # a new evaluator: the type is known
     spans = {tag: (s, e) for tag, s, e in testpack.INTERVALS}
     (a0, a1), (b0, b1) = spans["g1"], spans["g2"]
     assert a1 <= b0 or b1 <= a0, "two gpu nodes ran at the same time"
@@ -457,10 +457,14 @@ def test_reuse_after_edits_matches_a_fresh_evaluator(reg, tmp_path):
         assert (got.value("top"), got.value("side")) == (fresh.value("top"), fresh.value("side")), step
 
 
-def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path):
+def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path, monkeypatch):
     """More workers are never slower than one: a node of unknown cost runs in the scheduler's
-    thread and is measured; the measurement (kept in the cache) sends slow types to the pool."""
+    thread and is measured; the measurement (kept for later processes in the config folder's
+    costs.json) sends slow types to the pool."""
+    import json
     import threading
+
+    monkeypatch.setenv("NODEGRAPH_CONFIG_DIR", str(tmp_path / "config"))  # nothing measured yet
 
     seen: dict[str, str] = {}
 
@@ -477,6 +481,8 @@ def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, 
     assert e.run(first, on_event=watch).ok and seen["s1"] == threading.current_thread().name  # unknown: inline
     seen.clear()
     later = build({"s2": ("t.sleep", {"tag": "s2", "seconds": 0.02}), "s3": ("t.sleep", {"tag": "s3", "seconds": 0.03})})
-    fresh = ev(reg, tmp_path, workers=4)  # another process over the same cache knows the type is slow
+    fresh = ev(reg, tmp_path, workers=4, cache=Cache.memory_only())  # even over an empty cache
     assert fresh.run(later, on_event=watch).ok
     assert all(name.startswith("nodegraph") for name in seen.values()), seen
+    kept = json.loads((tmp_path / "config" / "costs.json").read_text())
+    assert kept["t.sleep"] >= 0.01 and kept["t.const"] < 0.003  # what the next process starts from

@@ -210,12 +210,6 @@ class Cache:
     def put_code(self, name: str, sources: list, identity: str) -> None:
         self.meta.put_code(name, sources, identity)
 
-    def get_costs(self) -> dict[str, float]:
-        return self.meta.get_costs()
-
-    def put_costs(self, costs: dict[str, float]) -> None:
-        self.meta.put_costs(costs)
-
     # -- housekeeping ------------------------------------------------------------------------
     def flush(self) -> None:
         """Make what was stored durable (a tier that writes behind commits its queue)."""

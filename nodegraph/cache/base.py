@@ -62,11 +62,6 @@ class Meta(Protocol):
 
     def put_code(self, name: str, sources: list, identity: str) -> None: ...
 
-    def get_costs(self) -> dict[str, float]:
-        """node type -> how long it takes to compute (seconds, a running average)."""
-
-    def put_costs(self, costs: dict[str, float]) -> None: ...
-
 
 class RamMeta:
     """``Meta`` in RAM, for a cache without a persistent tier."""
@@ -75,7 +70,6 @@ class RamMeta:
         self._files: dict[tuple, bytes] = {}
         self._history: dict[str, dict[str, tuple[Any, bytes]]] = {}
         self._code: dict[str, tuple[list, str]] = {}
-        self._costs: dict[str, float] = {}
 
     def get_file_digest(self, path: str, size: int, mtime: int, inode: int) -> bytes | None:
         return self._files.get((path, size, mtime, inode))
@@ -96,9 +90,3 @@ class RamMeta:
 
     def put_code(self, name: str, sources: list, identity: str) -> None:
         self._code[name] = (sources, identity)
-
-    def get_costs(self) -> dict[str, float]:
-        return dict(self._costs)
-
-    def put_costs(self, costs: dict[str, float]) -> None:
-        self._costs.update(costs)

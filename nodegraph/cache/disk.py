@@ -80,7 +80,6 @@ class DiskTier:
                     CREATE TABLE IF NOT EXISTS files (
                         path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, inode INTEGER, digest BLOB);
                     CREATE TABLE IF NOT EXISTS code (name TEXT PRIMARY KEY, sources BLOB, identity TEXT);
-                    CREATE TABLE IF NOT EXISTS costs (node_type TEXT PRIMARY KEY, seconds REAL);
                     CREATE INDEX IF NOT EXISTS blobs_used ON blobs (pinned, used);
                 """)
                 db.execute(f"PRAGMA user_version={SCHEMA}")
@@ -358,21 +357,6 @@ class DiskTier:
     def put_code(self, name: str, sources: list, identity: str) -> None:
         self._exec("INSERT OR REPLACE INTO code VALUES (?,?,?)", (name, msgpack.packb(sources, use_bin_type=True), identity))
 
-    # -- how long node types take (the scheduler's placement) ---------------------------------
-    def get_costs(self) -> dict[str, float]:
-        return {t: float(sec) for t, sec in self._exec("SELECT node_type, seconds FROM costs")
-                if isinstance(t, str) and isinstance(sec, (int, float))}
-
-    def put_costs(self, costs: dict[str, float]) -> None:
-        with self._lock:
-            self.db.execute("BEGIN")
-            try:
-                self.db.executemany("INSERT OR REPLACE INTO costs VALUES (?,?)", list(costs.items()))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-
     # -- housekeeping ------------------------------------------------------------------------
     def flush_usage(self) -> None:
         """Record last-use times of what this process read (batched: hits stay cheap)."""
@@ -425,7 +409,7 @@ class DiskTier:
         self._writer.flush()
         with self._lock:
             self.db.executescript("DELETE FROM actions; DELETE FROM blobs; DELETE FROM history; DELETE FROM files; "
-                                  "DELETE FROM code; DELETE FROM costs;")
+                                  "DELETE FROM code;")
         for sub in self.blob_dir.iterdir():
             if sub.is_dir():
                 for f in sub.iterdir():

@@ -1,0 +1,74 @@
+"""How long each node type takes on this machine: what the scheduler places work by.
+
+A node runs in the scheduler's own thread unless its cost hint (``cost="gpu"`` or ``"io"``) or
+its node type's measured time says a worker thread is worth the hand-off (see
+``nodegraph.scheduler``). The measurements are a running average per node type, shared by every
+run of the process and kept in ``costs.json`` in the nodegraph config folder, so the next process
+(even over an empty result cache) places work well from its first node. Only the cost of a type
+is kept, never anything about a graph, and a type never measured simply runs inline once.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+_books: dict[str, "CostBook"] = {}
+_books_lock = threading.Lock()
+
+
+def book() -> "CostBook":
+    """The cost book of the current config folder (``$NODEGRAPH_CONFIG_DIR`` or the user's)."""
+    from .models.config import config_dir
+
+    path = config_dir() / "costs.json"
+    key = str(path)
+    got = _books.get(key)
+    if got is None:
+        with _books_lock:
+            got = _books.setdefault(key, CostBook(path))
+    return got
+
+
+class CostBook:
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._seconds: dict[str, float] | None = None
+        self._saved: dict[str, float] = {}
+
+    def _load(self) -> dict[str, float]:
+        if self._seconds is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self._saved = {str(k): float(v) for k, v in data.items()
+                               if isinstance(v, (int, float)) and 0 <= v < 1e6} if isinstance(data, dict) else {}
+            except (OSError, ValueError, TypeError):  # none yet, or unreadable: measure again
+                self._saved = {}
+            self._seconds = dict(self._saved)
+        return self._seconds
+
+    def get(self, type_id: str) -> float | None:
+        return (self._seconds if self._seconds is not None else self._load()).get(type_id)
+
+    def record(self, type_id: str, seconds: float) -> None:
+        costs = self._seconds if self._seconds is not None else self._load()
+        old = costs.get(type_id)
+        costs[type_id] = seconds if old is None else 0.7 * old + 0.3 * seconds
+
+    def save(self) -> None:
+        """Write what changed much (a new type, or twice or half its cost) since the last write."""
+        with self._lock:
+            costs = self._load()
+            changed = [t for t, s in costs.items()
+                       if t not in self._saved or not 0.5 <= (s + 1e-4) / (self._saved[t] + 1e-4) <= 2.0]
+            if not changed:
+                return
+            from .fsio import write_bytes
+
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes(self.path, (json.dumps(costs, indent=1, sort_keys=True) + "\n").encode(), sync=False)
+                self._saved = dict(costs)
+            except OSError:  # a read-only config folder: measure again next time
+                pass
