@@ -261,7 +261,7 @@ class Evaluator:
                 continue
             old = last.get(nid) if nid not in dirty else None
             if old is not None and old.ok and old.status != "pinned":  # as run: unchanged since its last run
-                out[nid] = (Explanation("no", "cached"), None)
+                out[nid] = _REUSED
                 digests[nid] = old.digests
                 continue
             unknown = [s for s in preds[nid] if digests.get(s) is None]
@@ -294,35 +294,37 @@ class Evaluator:
         or it lost the same value), which one recomputes is known only during the run ("maybe")."""
         specs = self.registry.specs
         targets = {n for n, _ in tlist}
-        out_types = {n: {o.type.id for o in specs[doc.type_of(n)].outputs} for n in order}
-        computing_types: dict[str, int] = {}
-        for n in order:
-            if out[n][0].will_run != "no":
-                for t in out_types[n]:
-                    computing_types[t] = computing_types.get(t, 0) + 1
         lost: dict[bytes, list[str]] = {}
         for nid in reversed(order):  # a recomputed node may need its own evicted inputs in turn
             ex = out[nid][0]
             if ex.will_run != "no" or not digests.get(nid) or ex.reason == "pinned":
                 continue
-            missing = [d for d in digests[nid].values() if not self.cache.has_value(d)]
-            if not missing:
-                continue
             needs = {out[d][0].will_run for d in dependents[nid]}
             spec = specs[doc.type_of(nid)]
             if nid in targets and spec.output:
                 needs.add("yes")  # run reads an output node's result (the files it wrote) for the report
+            if needs <= {"no"}:
+                continue  # nothing below it computes: whether its value is still there does not matter
+            missing = [d for d in digests[nid].values() if not self.cache.has_value(d)]
+            if not missing:
+                continue
             ram_only = not any(o.type.vtype.persistent for o in spec.outputs)
             gone = ("its result is kept in memory only (a recipe, cheap to redo), not from run to run" if ram_only
                     else "cached result was evicted")
             if "yes" in needs:
                 out[nid] = (Explanation("yes", f"{gone}; a node below it needs it"), None)
-            elif "maybe" in needs:
-                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs"), None)
             else:
-                continue
+                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs"), None)
             for d in missing:
                 lost.setdefault(d, []).append(nid)
+        if not lost:
+            return
+        out_types = {n: {o.type.id for o in specs[doc.type_of(n)].outputs} for n in order}
+        computing_types: dict[str, int] = {}
+        for n in order:
+            if out[n][0].will_run != "no" and n not in {m for g in lost.values() for m in g}:
+                for t in out_types[n]:
+                    computing_types[t] = computing_types.get(t, 0) + 1
         for d, group in lost.items():
             for nid in group:
                 others = [n for n in group if n != nid]
@@ -344,6 +346,9 @@ class Evaluator:
                 self.cache.put_value(d, result.value(nid, name), r.types[name].id)
             self.cache.pin(d)
         return SetPin(nid, {name: d.hex() for name, d in r.digests.items()})
+
+
+_REUSED = (Explanation("no", "cached"), None)
 
 
 def _topological(nodes: set[str], preds: dict[str, list[str]], dependents: dict[str, list[str]]) -> list[str]:

@@ -11,7 +11,7 @@ from .registry import Registry
 OK = ("computed", "cached", "pinned")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     """kind: planned (data: will_run, reason) | started | progress (fraction, message, preview)
     | finished (status: computed|cached|pinned, seconds) | failed (message) | skipped (reason) | log"""

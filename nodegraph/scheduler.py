@@ -103,13 +103,15 @@ class Scheduler:
 
     # -- scheduling ----------------------------------------------------------------------------
     def _schedule(self, run: _Run, order: list[str], dependents: dict[str, list[str]], preds: dict[str, list[str]]) -> None:
-        last, dirty, nodes = run.last, run.dirty, run.nodes
-        if last and run.emit is None:  # settle every clean node at once; schedule only the dirty ones
+        last, dirty, nodes, emit = run.last, run.dirty, run.nodes, run.emit
+        if last:  # settle every clean node at once, in dependency order; schedule only the dirty ones
             for nid in order:
                 if nid not in dirty:
                     old = last.get(nid)
                     if old is not None:  # a result that was already "cached" is shared as it is
                         nodes[nid] = old if old.status == "cached" else _cached_copy(old)
+                        if emit is not None:
+                            emit(Event("finished", nid, {"status": "cached", "seconds": 0.0}))
             order = [n for n in order if n not in nodes]
         waiting = {n: sum(1 for p in preds[n] if p not in nodes) for n in order}
         ready = deque(n for n in order if waiting[n] == 0)
