@@ -8,8 +8,10 @@ worth overlapping with other work. A type never measured runs inline once and is
 """
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
+import weakref
 import os
 import shutil
 import tempfile
@@ -47,7 +49,10 @@ class _Run:
 
     def __init__(self, doc: Document, result: RunResult, cancel: CancelToken, emit: Callable[[Event], None] | None,
                  scratch: Path):
-        self.doc, self.result, self.cancel, self.emit, self.scratch = doc, result, cancel, emit, scratch
+        # no reference back to the RunResult: it keeps this run (to load values on demand), and a
+        # cycle would leave every node's result to the garbage collector instead of freeing it at once
+        self.doc, self.cancel, self.emit, self.scratch = doc, cancel, emit, scratch
+        self.cancelled = False
         self.nodes = result.nodes
         self.last: dict[str, NodeResult] = {}
         self.dirty: set[str] = set()
@@ -66,7 +71,8 @@ class _Run:
 
 class Scheduler:
     def __init__(self, ev: "Evaluator"):
-        self.ev = ev
+        self.ev = weakref.proxy(ev)  # the evaluator owns its scheduler: no cycle between them
+        self._owner = weakref.ref(ev)
         self._executor: ThreadPoolExecutor | None = None
         self._resource_locks: dict[str, threading.Lock] = {}
         self._types_memo: dict[str, dict] = {}
@@ -80,12 +86,15 @@ class Scheduler:
         run = _Run(doc, result, cancel, on_event, scratch)
         run.types, run.planned = types, planned
         run.costs = costs.book()
-        result.materialise = lambda nid, port: self.value(run, nid, port)
+        result.materialise = functools.partial(_materialise, self._owner(), run)  # keeps the evaluator alive
         run.last, run.dirty = ev.reusable(doc, order, dependents)
         t0 = time.perf_counter()
         _pause_gc()
         try:
-            self._schedule(run, order, dependents, preds)
+            try:
+                self._schedule(run, order, dependents, preds)
+            finally:
+                result.cancelled = result.cancelled or run.cancelled
             specs = ev.registry.specs
             for nid, port in tlist:  # the targets' values are what the caller asked for
                 r = result.nodes[nid]
@@ -185,7 +194,7 @@ class Scheduler:
         if undecided and not cancel.cancelled:  # an engine bug: say so rather than lose nodes
             raise RuntimeError(f"the scheduler left {len(undecided)} node(s) undecided: {', '.join(undecided[:5])}")
         if cancel.cancelled:
-            run.result.cancelled = True
+            run.cancelled = True
             for nid in order:
                 r = run.nodes.get(nid)
                 if r is None:
@@ -284,7 +293,7 @@ class Scheduler:
                                     digests, records, seconds)
         except Cancelled:
             r.status, r.error = "skipped", "cancelled"
-            run.result.cancelled = True
+            run.cancelled = True
             run.cancel.cancel()
             self._emit(run, "skipped", nid, {"reason": "cancelled"})
             return
@@ -385,6 +394,11 @@ def _resume_gc() -> None:
         _gc_holds[0] -= 1
         if _gc_holds[0] == 0 and _gc_holds[1]:
             gc.enable()
+
+
+def _materialise(ev: "Evaluator", run: _Run, nid: str, port: str) -> Any:
+    """A value a RunResult asks for after its run (the result holds the evaluator, not the other way)."""
+    return ev.scheduler.value(run, nid, port)
 
 
 def _cached_copy(old: NodeResult) -> NodeResult:

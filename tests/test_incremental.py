@@ -486,3 +486,24 @@ def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, 
     assert all(name.startswith("nodegraph") for name in seen.values()), seen
     kept = json.loads((tmp_path / "config" / "costs.json").read_text())
     assert kept["t.sleep"] >= 0.01 and kept["t.const"] < 0.003  # what the next process starts from
+
+
+def test_a_finished_run_leaves_no_reference_cycles(reg, tmp_path):
+    """A run's results are freed as soon as nobody holds them (reference counting), not at the
+    garbage collector's next full pass: a long editor session or a batch of runs does not pile up."""
+    import gc
+
+    doc = diamond()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        e = Evaluator(reg, output_dir=tmp_path / "out", cache=Cache.memory_only())
+        result = e.run(doc, ["top", "side"])
+        assert result.value("top") == 8.0
+        del result, e
+        gc.collect()
+        kinds = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert not kinds & {"NodeResult", "RunResult", "KeyMaterial", "Evaluator", "Cache", "MemoryTier", "Scheduler"}, kinds

@@ -10,6 +10,7 @@ The evaluator sees only ``Cache``; it never reaches into a tier.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,18 @@ def format_size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+class _WeakSpill:
+    """``Cache._spill`` without keeping the cache alive (the RAM tier belongs to the cache)."""
+
+    def __init__(self, cache: "Cache"):
+        self._cache = weakref.ref(cache)
+
+    def __call__(self, digest: bytes, value: Any) -> None:
+        cache = self._cache()
+        if cache is not None:
+            cache._spill(digest, value)
+
+
 class Cache:
     """Tiers composed behind the calls the evaluator makes (the evaluator sees nothing else).
 
@@ -75,7 +88,7 @@ class Cache:
             root = Path(root) if root is not None else default_cache_dir()
             disk = DiskTier(root, disk_bytes if disk_bytes is not None else _size_env("NODEGRAPH_CACHE_SIZE", DEFAULT_DISK))
         mem = memory_bytes if memory_bytes is not None else _size_env("NODEGRAPH_MEMORY_CACHE", DEFAULT_MEMORY)
-        memory = MemoryTier(mem, spill=self._spill)
+        memory = MemoryTier(mem, spill=_WeakSpill(self))  # no cycle: a dropped cache is freed at once
         self._setup([memory] + ([disk] if disk is not None else []))
 
     @classmethod
