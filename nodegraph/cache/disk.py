@@ -226,16 +226,16 @@ class DiskTier:
         t = TYPES[type_id] if type_id else find_type(value)
         if t is None or not t.can_persist(value):
             return None
-        if self._stored(digest):
-            return True
         enc = t.encode(value)
         header = msgpack.packb({"type": t.id, "meta": enc.meta, "size": enc.size}, use_bin_type=True)
         head = MAGIC + struct.pack("<I", len(header)) + header
-        if len(head) + enc.size <= INLINE_MAX:
+        if len(head) + enc.size <= INLINE_MAX:  # a row (written again if already there: cheaper than asking)
             data = head + b"".join(bytes(c) for c in enc.chunks)
             if len(data) != len(head) + enc.size:
                 raise ValueError(f"{t.id} encoder wrote {len(data) - len(head)} bytes, announced {enc.size}")
             return (digest, t.id, len(data), blake3.blake3(data).digest(), time.time(), data)
+        if self._stored(digest):  # a file: never written twice
+            return True
         path = self.blob_path(digest)
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ..errors import format_error
 
 MAX_BATCH = 2000  # results per transaction at most
+GATHER = 0.05  # seconds a batch waits for more results before it is committed
 
 
 class BatchWriter:
@@ -67,9 +68,10 @@ class BatchWriter:
                     self._cond.wait()
                 if not self._items and self._closed:
                     return
-                # let a burst gather (one node after another) before committing, briefly
+                # let a burst gather (one node after another) before committing: one commit per
+                # GATHER seconds at most while results keep coming (flush() cuts the wait short)
                 if len(self._items) < MAX_BATCH and not self._closed:
-                    self._cond.wait(0.002)
+                    self._cond.wait(GATHER)
                 batch, self._items = self._items, []
                 self._busy = True
             try:
