@@ -79,7 +79,14 @@ class Scheduler:
 
     def run(self, doc: Document, tlist: list[tuple[str, str | None]], on_event: Callable[[Event], None] | None,
             cancel: CancelToken, planned: dict | None) -> RunResult:
-        ev = self.ev
+        ev = self.ev = self._owner()  # a plain reference while it runs (a weak proxy costs on every access)
+        try:
+            return self._run(ev, doc, tlist, on_event, cancel, planned)
+        finally:
+            self.ev = weakref.proxy(ev)
+
+    def _run(self, ev: "Evaluator", doc: Document, tlist: list[tuple[str, str | None]],
+             on_event: Callable[[Event], None] | None, cancel: CancelToken, planned: dict | None) -> RunResult:
         order, dependents, preds, types = ev.plan(doc, tlist)
         result = RunResult({}, tlist)  # node results are made as nodes are resolved
         scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
