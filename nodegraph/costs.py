@@ -3,9 +3,11 @@
 A node runs in the scheduler's own thread unless its cost hint (``cost="gpu"`` or ``"io"``) or
 its node type's measured time says a worker thread is worth the hand-off (see
 ``nodegraph.scheduler``). The measurements are a running average per node type, shared by every
-run of the process and kept in ``costs.json`` in the nodegraph config folder, so the next process
-(even over an empty result cache) places work well from its first node. Only the cost of a type
-is kept, never anything about a graph, and a type never measured simply runs inline once.
+run of the process and kept in ``costs.json`` in the result cache's folder (nothing is written
+anywhere else: a run touches only its output and cache folders), so the next process over that
+cache places work well from its first node. Only the cost of a type is kept, never anything about
+a graph, and a type never measured simply runs inline once. A cache without a folder (RAM only)
+keeps its book for the process.
 """
 from __future__ import annotations
 
@@ -17,21 +19,18 @@ _books: dict[str, "CostBook"] = {}
 _books_lock = threading.Lock()
 
 
-def book() -> "CostBook":
-    """The cost book of the current config folder (``$NODEGRAPH_CONFIG_DIR`` or the user's)."""
-    from .models.config import config_dir
-
-    path = config_dir() / "costs.json"
-    key = str(path)
+def book(folder: Path | None) -> "CostBook":
+    """The cost book kept in ``folder`` (a result cache's folder), or the process's own (None)."""
+    key = str(folder) if folder is not None else ""
     got = _books.get(key)
     if got is None:
         with _books_lock:
-            got = _books.setdefault(key, CostBook(path))
+            got = _books.setdefault(key, CostBook(folder / "costs.json" if folder is not None else None))
     return got
 
 
 class CostBook:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | None):
         self.path = path
         self._lock = threading.Lock()
         self._seconds: dict[str, float] | None = None
@@ -40,6 +39,8 @@ class CostBook:
     def _load(self) -> dict[str, float]:
         if self._seconds is None:
             try:
+                if self.path is None:
+                    raise OSError("kept in memory only")
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 self._saved = {str(k): float(v) for k, v in data.items()
                                if isinstance(v, (int, float)) and 0 <= v < 1e6} if isinstance(data, dict) else {}
@@ -58,6 +59,8 @@ class CostBook:
 
     def save(self) -> None:
         """Write what changed much (a new type, or twice or half its cost) since the last write."""
+        if self.path is None:
+            return
         with self._lock:
             costs = self._load()
             changed = [t for t, s in costs.items()
@@ -70,5 +73,5 @@ class CostBook:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes(self.path, (json.dumps(costs, indent=1, sort_keys=True) + "\n").encode(), sync=False)
                 self._saved = dict(costs)
-            except OSError:  # a read-only config folder: measure again next time
+            except OSError:  # a read-only cache folder: measure again next time
                 pass

@@ -92,7 +92,7 @@ class Scheduler:
         scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
         run = _Run(doc, result, cancel, on_event, scratch)
         run.types, run.planned = types, planned
-        run.costs = costs.book()
+        run.costs = costs.book(ev.cache.root if ev.use_cache else None)
         result.materialise = functools.partial(_materialise, self._owner(), run)  # keeps the evaluator alive
         run.last, run.dirty = ev.reusable(doc, order, dependents)
         t0 = time.perf_counter()

@@ -457,14 +457,12 @@ def test_reuse_after_edits_matches_a_fresh_evaluator(reg, tmp_path):
         assert (got.value("top"), got.value("side")) == (fresh.value("top"), fresh.value("side")), step
 
 
-def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path, monkeypatch):
+def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path):
     """More workers are never slower than one: a node of unknown cost runs in the scheduler's
-    thread and is measured; the measurement (kept for later processes in the config folder's
-    costs.json) sends slow types to the pool."""
+    thread and is measured; the measurement (kept for later processes in costs.json in the cache's
+    folder) sends slow types to the pool."""
     import json
     import threading
-
-    monkeypatch.setenv("NODEGRAPH_CONFIG_DIR", str(tmp_path / "config"))  # nothing measured yet
 
     seen: dict[str, str] = {}
 
@@ -481,10 +479,10 @@ def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, 
     assert e.run(first, on_event=watch).ok and seen["s1"] == threading.current_thread().name  # unknown: inline
     seen.clear()
     later = build({"s2": ("t.sleep", {"tag": "s2", "seconds": 0.02}), "s3": ("t.sleep", {"tag": "s3", "seconds": 0.03})})
-    fresh = ev(reg, tmp_path, workers=4, cache=Cache.memory_only())  # even over an empty cache
+    fresh = ev(reg, tmp_path, workers=4)  # another process over the same cache
     assert fresh.run(later, on_event=watch).ok
     assert all(name.startswith("nodegraph") for name in seen.values()), seen
-    kept = json.loads((tmp_path / "config" / "costs.json").read_text())
+    kept = json.loads((tmp_path / "cache" / "costs.json").read_text())
     assert kept["t.sleep"] >= 0.01 and kept["t.const"] < 0.003  # what the next process starts from
 
 
