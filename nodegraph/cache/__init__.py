@@ -130,12 +130,16 @@ class Cache:
         entry = self._front.get_action(key)
         if entry is not None:
             return entry
+        return self._read_behind(lambda t: t.get_action(key), lambda t, e: t.put_action(key, "", e))
+
+    def _read_behind(self, get, promote) -> Any | None:
+        """Ask the tiers behind the front one in turn; a hit is copied into the tiers before it."""
         for i, t in enumerate(self._back):
-            entry = t.get_action(key)
-            if entry is not None:
+            got = get(t)
+            if got is not None:
                 for front in self.tiers[: i + 1]:
-                    front.put_action(key, "", entry)
-                return entry
+                    promote(front, got)
+                return got
         return None
 
     def put_action(self, key: bytes, node_type: str, outputs: dict[str, bytes], files: list, seconds: float) -> None:
@@ -166,13 +170,7 @@ class Cache:
         v = self._front.get(digest)
         if v is not None:
             return v
-        for i, t in enumerate(self._back):
-            v = t.get(digest)
-            if v is not None:
-                for front in self.tiers[: i + 1]:
-                    front.put(digest, v)
-                return v
-        return None
+        return self._read_behind(lambda t: t.get(digest), lambda t, v: t.put(digest, v))
 
     def has_value(self, digest: bytes) -> bool:
         return any(t.contains(digest) for t in self.tiers)
