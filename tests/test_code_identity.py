@@ -90,7 +90,10 @@ def pack(tmp_path: Path) -> Path:
 
 
 def run(root: Path) -> dict:
-    p = subprocess.run([sys.executable, str(root / "runner.py"), str(root)], capture_output=True, text=True, timeout=120)
+    # -B: no .pyc is written, so an edit made within the same second as the last run (same size,
+    # same mtime to the second: what CPython's .pyc check compares) is never hidden by a stale one
+    p = subprocess.run([sys.executable, "-B", str(root / "runner.py"), str(root)], capture_output=True, text=True,
+                       timeout=120)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
 
