@@ -5,9 +5,10 @@ its node type's measured time says a worker thread is worth the hand-off (see
 ``nodegraph.scheduler``). The measurements are a running average per node type, shared by every
 run of the process and kept in ``costs.json`` in the result cache's folder (nothing is written
 anywhere else: a run touches only its output and cache folders), so the next process over that
-cache places work well from its first node. Only the cost of a type is kept, never anything about
-a graph, and a type never measured simply runs inline once. A cache without a folder (RAM only)
-keeps its book for the process.
+cache places work well from its first node; within a process, what one run measured serves every
+other run, whatever its cache. Only the cost of a type is kept, never anything about a graph, and
+a type never measured simply runs inline once. A cache without a folder (RAM only) keeps its book
+for the process.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 
 _books: dict[str, "CostBook"] = {}
+_process: dict[str, float] = {}  # the latest measurement of each type in this process, whatever the cache
 _books_lock = threading.Lock()
 
 
@@ -50,12 +52,14 @@ class CostBook:
         return self._seconds
 
     def get(self, type_id: str) -> float | None:
-        return (self._seconds if self._seconds is not None else self._load()).get(type_id)
+        got = (self._seconds if self._seconds is not None else self._load()).get(type_id)
+        return got if got is not None else _process.get(type_id)  # measured in this process, any cache
 
     def record(self, type_id: str, seconds: float) -> None:
         costs = self._seconds if self._seconds is not None else self._load()
         old = costs.get(type_id)
         costs[type_id] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        _process[type_id] = costs[type_id]
 
     def save(self) -> None:
         """Write what changed much (a new type, or twice or half its cost) since the last write."""

@@ -457,12 +457,16 @@ def test_reuse_after_edits_matches_a_fresh_evaluator(reg, tmp_path):
         assert (got.value("top"), got.value("side")) == (fresh.value("top"), fresh.value("side")), step
 
 
-def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path):
+def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, tmp_path, monkeypatch):
     """More workers are never slower than one: a node of unknown cost runs in the scheduler's
     thread and is measured; the measurement (kept for later processes in costs.json in the cache's
     folder) sends slow types to the pool."""
     import json
     import threading
+
+    from nodegraph import costs
+
+    monkeypatch.setattr(costs, "_process", {})  # as in a new process: nothing measured yet
 
     seen: dict[str, str] = {}
 
@@ -479,7 +483,9 @@ def test_cheap_nodes_run_inline_and_slow_ones_of_a_known_type_use_the_pool(reg, 
     assert e.run(first, on_event=watch).ok and seen["s1"] == threading.current_thread().name  # unknown: inline
     seen.clear()
     later = build({"s2": ("t.sleep", {"tag": "s2", "seconds": 0.02}), "s3": ("t.sleep", {"tag": "s3", "seconds": 0.03})})
-    fresh = ev(reg, tmp_path, workers=4)  # another process over the same cache
+    monkeypatch.setattr(costs, "_process", {})
+    monkeypatch.setattr(costs, "_books", {})
+    fresh = ev(reg, tmp_path, workers=4)  # another process over the same cache: costs.json tells it
     assert fresh.run(later, on_event=watch).ok
     assert all(name.startswith("nodegraph") for name in seen.values()), seen
     kept = json.loads((tmp_path / "cache" / "costs.json").read_text())
