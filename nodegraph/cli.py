@@ -92,9 +92,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
     report = result.report()
     if args.report:
-        from .fileformat import write_atomic
+        from .fsio import write_json
 
-        write_atomic(Path(args.report), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())  # nodegraph.fsio
+        write_json(Path(args.report), report)
     failed = [r for r in result.nodes.values() if r.status == "failed"]
     if not args.quiet:
         files = [f for r in result.nodes.values() for f in r.files]

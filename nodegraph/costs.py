@@ -71,11 +71,11 @@ class CostBook:
                        if t not in self._saved or not 0.5 <= (s + 1e-4) / (self._saved[t] + 1e-4) <= 2.0]
             if not changed:
                 return
-            from .fsio import write_bytes
+            from .fsio import write_json
 
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes(self.path, (json.dumps(costs, indent=1, sort_keys=True) + "\n").encode(), sync=False)
+                write_json(self.path, costs, indent=1, sync=False)
                 self._saved = dict(costs)
             except OSError:  # a read-only cache folder: measure again next time
                 pass

@@ -21,14 +21,14 @@ from typing import Any, Callable, Iterable
 
 from .cache import Cache
 from .context import CancelToken
-from .errors import GraphInvalid, NodegraphError, format_error
+from .errors import GraphInvalid, NodegraphError
 from .graph import Document
 from .keys import Decision, FileDigests, KeyMaterial, decide, forced, material
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
 from .scheduler import Scheduler, gather_inputs
 from .policy import Policy
-from .validate import scope, validate
+from .validate import Issue, scope, validate
 
 
 @dataclass(frozen=True)
@@ -364,17 +364,8 @@ def _topological(nodes: set[str], preds: dict[str, list[str]], dependents: dict[
             if waiting[d] == 0:
                 heapq.heappush(heap, d)
     if len(order) != len(nodes):  # validate() reports cycles first; kept for direct callers
-        raise GraphInvalid([_CycleIssue()])
+        raise GraphInvalid([Issue("cycle", "the graph has a cycle")])
     return order
-
-
-class _CycleIssue:
-    code, node, port, message = "cycle", None, None, "the graph has a cycle"
-
-
-def describe_error(e: BaseException) -> str:
-    """Kept for callers of the old name: ``nodegraph.errors.format_error``."""
-    return format_error(e)
 
 
 __all__ = ["Evaluator", "Explanation", "Event", "NodeResult", "RunResult", "OK", "parse_targets", "gather_inputs"]

@@ -33,7 +33,7 @@ import stat
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from .errors import NodegraphError, UnsafePath
 
@@ -134,6 +134,13 @@ def write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview, *
     with open_atomic(path, sync=sync) as f:
         f.write(data)
     return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any, *, indent: int = 2, sync: bool = True) -> Path:
+    """``data`` as sorted, indented JSON (a final newline), written by ``write_bytes``."""
+    import json
+
+    return write_bytes(path, (json.dumps(data, indent=indent, sort_keys=True) + "\n").encode("utf-8"), sync=sync)
 
 
 @contextlib.contextmanager

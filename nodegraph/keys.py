@@ -234,8 +234,10 @@ def decide(spec: NodeSpec, mat: KeyMaterial, *, policy: str, use_cache: bool, ca
         ups = ", ".join(repr(u) for u in unknown)
         old = previous() if previous is not None else None
         own = ""
-        if old is not None and old.own().key() != mat.own().key():
-            own = why_changed(doc, nid, old.own(), mat.own())
+        if old is not None:
+            old_own, new_own = old.own(), mat.own()
+            if old_own.key() != new_own.key():
+                own = why_changed(doc, nid, old_own, new_own)
         if old is None:
             return Decision("maybe", f"not yet computed (unless upstream {ups}, which run first, reproduce "
                                      "a result already cached)")

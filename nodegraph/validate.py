@@ -141,11 +141,6 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
 
 # -- what an untrusted graph may do ------------------------------------------------------------------
 
-def output_file_ports(spec: NodeSpec) -> tuple:
-    """The params of ``spec`` that name a file it writes (declared ``Text(output_file=...)``)."""
-    return spec.output_file_ports
-
-
 _majors: dict[str, int] = {}  # a version string -> its major number
 
 
@@ -153,7 +148,7 @@ def scope(doc: Document, registry: Registry, only: Iterable[str]) -> set[str]:
     """``only`` widened to every node that writes a named output file when one of them is in it:
     two outputs clash by their file names, so an edit to one concerns all."""
     only = set(only)
-    writers = {n for n in doc.node_ids() if (s := registry.specs.get(doc.type_of(n))) is not None and output_file_ports(s)}
+    writers = {n for n in doc.node_ids() if (s := registry.specs.get(doc.type_of(n))) is not None and s.output_file_ports}
     return only | writers if only & writers else only
 
 
@@ -190,7 +185,7 @@ def _duplicate_outputs(doc: Document, registry: Registry, only: set[str] | None)
         spec = registry.specs.get(doc.type_of(nid))
         if spec is None:
             continue
-        ports = output_file_ports(spec)
+        ports = spec.output_file_ports
         if not ports:
             continue
         params = _literal_params(doc, nid, spec)

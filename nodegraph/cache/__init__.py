@@ -116,10 +116,6 @@ class Cache:
     def root(self) -> Path | None:
         return self.disk.root if self.disk else None
 
-    @property
-    def persistent(self) -> bool:
-        return self.disk is not None
-
     def _spill(self, digest: bytes, value: Any) -> None:
         """The RAM tier evicted a value: keep it in the tiers behind."""
         for t in getattr(self, "_back", ()):

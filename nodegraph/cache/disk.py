@@ -19,6 +19,7 @@ import sqlite3
 import struct
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -212,13 +213,15 @@ class DiskTier:
                             self._pending_values.pop(d, None)
 
     def flush(self) -> None:
-        """Commit everything queued, and the last-use times of what was read."""
+        """Commit everything queued, and the last-use times of what was read. A batch that could not
+        be written (a full disk, a read-only folder) is said once, as a warning: the results stay in
+        RAM for this process and are computed again by the next one."""
         self._writer.flush()
+        error, self._writer.error = self._writer.error, ""
+        if error:
+            warnings.warn(f"nodegraph cache {self.root}: results could not be stored ({error}); "
+                          "they are kept in memory for this process only", RuntimeWarning, stacklevel=2)
         self.flush_usage()
-
-    @property
-    def write_error(self) -> str:
-        return self._writer.error
 
     def _prepare(self, digest: bytes, value: Any, type_id: str | None) -> tuple | bool | None:
         """Encode a value: small ones become a row to insert, large ones a verified file first.

@@ -32,7 +32,7 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         #: the last error a batch met (a full disk, a read-only cache): the batch is dropped, the
-        #: run goes on (its results stay in RAM), and ``nodegraph cache info`` can say so
+        #: run goes on (its results stay in RAM), and ``DiskTier.flush`` warns once
         self.error: str = ""
 
     def submit(self, item: Any) -> None:

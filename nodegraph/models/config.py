@@ -95,9 +95,9 @@ def write_config(data: dict[str, Any]) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """``data`` as sorted, indented JSON, written with the project's atomic writer (``nodegraph.fsio``)."""
-    from ..fsio import write_bytes
+    from ..fsio import write_json
 
-    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_json(path, data)
 
 
 # -- roots ---------------------------------------------------------------------------------------
