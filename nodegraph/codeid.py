@@ -3,7 +3,7 @@
 A node's cache key covers the code that computes it, so a fix in the node's function *or in a
 helper module of its own pack* re-runs what it computed before, while a comment, a docstring or
 a re-indentation re-runs nothing. The identity is a BLAKE3 digest over the normalised syntax trees
-(``ast.dump`` without positions, docstrings dropped) of:
+(docstrings dropped, compiled, the bytecode taken without line numbers) of:
 
 * the node function itself (without its ``@node(...)`` decorator: title, category and the like
   are presentation; the version is in the key anyway);
@@ -32,7 +32,7 @@ from typing import Any, Callable, Protocol
 
 import blake3
 
-VERSION = b"nodegraph-code-2\0"
+VERSION = b"nodegraph-code-3\0"
 _lock = threading.RLock()
 _texts: dict[str, tuple[str, str, str] | None] = {}  # module -> (source, blake3 of it, its package)
 _parsed: dict[str, "_ModuleInfo | None"] = {}
@@ -166,22 +166,26 @@ def _references(tree: ast.AST, info: "_ModuleInfo") -> _Refs:
         return got[1]
     refs = _Refs(set(), set(), {})
     through: set[int] = set()  # `mod` in `mod.attr`: a member used, not the whole module
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            refs.attrs.add((node.value.id, node.attr))
-            through.add(id(node.value))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and id(node) not in through:
-            refs.names.add(node.id)
-        if isinstance(node, ast.ImportFrom) and node is not tree:
+    names: list[ast.Name] = []
+    Attribute, Name, ImportFrom, Import = ast.Attribute, ast.Name, ast.ImportFrom, ast.Import
+    for node in _nodes(tree):
+        cls = type(node)
+        if cls is Name:
+            names.append(node)
+        elif cls is Attribute:
+            if type(node.value) is Name:
+                refs.attrs.add((node.value.id, node.attr))
+                through.add(id(node.value))
+        elif cls is ImportFrom and node is not tree:
             base = info.absolute(node.module, node.level)
             for a in node.names:
                 if a.name != "*":
                     refs.local[a.asname or a.name] = (base, a.name)
-        elif isinstance(node, ast.Import) and node is not tree:
+        elif cls is Import and node is not tree:
             for a in node.names:
                 local = a.asname or a.name.split(".", 1)[0]
                 refs.local[local] = (a.name if a.asname else local, None)
+    refs.names.update(n.id for n in names if id(n) not in through)
     _refs_memo[id(tree)] = (tree, refs)
     return refs
 
@@ -363,12 +367,36 @@ def _find_spec(name: str):
 
 
 # -- normalising ---------------------------------------------------------------------------------
+def _nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` (``ast.walk``'s set, in another order, several times faster)."""
+    out = [tree]
+    AST = ast.AST
+    for node in out:  # grows while it is read
+        for field in node._fields:
+            v = getattr(node, field, None)
+            if type(v) is list:
+                out.extend(x for x in v if isinstance(x, AST))
+            elif isinstance(v, AST):
+                out.append(v)
+    return out
+
+
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def _strip(tree: ast.AST) -> None:
-    """Drop docstrings and other bare string statements, in place (they compute nothing)."""
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and any(_is_doc(s) for s in body):
-            node.body = [s for s in body if not _is_doc(s)] or [ast.Pass()]
+    """Drop docstrings and other bare string statements, in place (they compute nothing). They
+    stand only in statement lists, so only statements are visited."""
+    todo = [tree]
+    for node in todo:
+        for field in _BODIES:
+            body = getattr(node, field, None)
+            if type(body) is not list or not body:
+                continue
+            if any(_is_doc(s) for s in body):
+                body = [s for s in body if not _is_doc(s)] or [ast.Pass()]
+                setattr(node, field, body)
+            todo.extend(body)
 
 
 def _is_doc(stmt: ast.AST) -> bool:
@@ -376,27 +404,44 @@ def _is_doc(stmt: ast.AST) -> bool:
 
 
 def _dump(tree: ast.AST, drop_decorators: bool = False) -> str:
-    """The tree without positions or docstrings."""
+    """The statement ``tree`` without positions or docstrings: the digest of the bytecode it
+    compiles to, line numbers left out (``compile`` is C: several times faster than
+    ``ast.dump``, and it leaves out what computes nothing, such as bare string statements)."""
     _strip(tree)
     decorators = getattr(tree, "decorator_list", None)
     if drop_decorators and decorators:
         tree.decorator_list = []
-        try:
-            return ast.dump(tree, annotate_fields=False, include_attributes=False)
-        finally:
+    try:
+        code = compile(ast.Module(body=[tree], type_ignores=[]), "<code identity>", "exec", dont_inherit=True)
+        return _bytecode_identity(code)
+    except (SyntaxError, ValueError, TypeError):  # not compilable alone: the tree itself
+        return ast.dump(tree, annotate_fields=False, include_attributes=False)
+    finally:
+        if drop_decorators and decorators:
             tree.decorator_list = decorators
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
 def _bytecode_identity(code: Any) -> str:
-    """Compiled code without positions (for functions whose source is unknown)."""
+    """Compiled code without positions (line numbers and the file are left out)."""
     if code is None:
         return ""
     h = blake3.blake3(code.co_code)
+    h.update(code.co_exceptiontable)
+    h.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_argcount,
+                   code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags, code.co_name)).encode())
     for c in code.co_consts:
         if hasattr(c, "co_code"):
-            h.update(_bytecode_identity(c).encode())
+            h.update(b"\0code\0" + _bytecode_identity(c).encode())
         else:
-            h.update(repr(c).encode())
-    h.update(repr(code.co_names).encode())
+            h.update(b"\0" + _const(c).encode())
     return h.hexdigest()
+
+
+def _const(c: Any) -> str:
+    """A constant's text, the same in every process (a frozenset's order follows string hashing,
+    which differs from process to process)."""
+    if isinstance(c, frozenset):
+        return "frozenset(" + ",".join(sorted(_const(x) for x in c)) + ")"
+    if isinstance(c, tuple):
+        return "(" + ",".join(_const(x) for x in c) + ")"
+    return f"{type(c).__name__}:{c!r}"

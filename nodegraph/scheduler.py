@@ -4,7 +4,10 @@ Nodes are decided in the scheduler's thread as their inputs become known (``Eval
 A node that must compute runs inline when it is cheap (most nodes: a thread hand-off costs more
 than they do) and on the worker pool when its cost hint (``cost="gpu"`` or ``"io"``) or its
 node type's measured time (``nodegraph.costs``: in this process, or in an earlier one) says it is
-worth overlapping with other work. A type never measured runs inline once and is measured. Nodes that need the same exclusive resource (the GPU) take turns.
+worth overlapping with other work. A type never measured is measured once on the pool (its first
+node is the probe; other nodes of that type wait for the measurement instead of guessing), so a
+slow node never blocks the scheduler's thread on a cold machine, and a cheap type pays one thread
+hand-off per process. Nodes that need the same exclusive resource (the GPU) take turns.
 """
 from __future__ import annotations
 
@@ -136,6 +139,9 @@ class Scheduler:
         inflight: dict[bytes, str] = {}  # key -> the node computing it on the pool (its result will be stored)
         same_key: dict[str, list[str]] = {}  # node -> nodes with its very key, waiting to find it cached
         made: set[bytes] = set()  # keys computed and stored in this run
+        probing: dict[str, list[str]] = {}  # node type being measured -> its nodes waiting for that
+        probe_of: dict[str, str] = {}  # probe node -> its type
+        probed: set[str] = set()  # types whose probe ended without a measurement (it failed)
         stores = self.ev.use_cache
         specs, attrs = self.ev.registry.specs, run.doc.g._node
         cancel = run.cancel
@@ -168,7 +174,13 @@ class Scheduler:
                         todo.appendleft(nid)
                         made.discard(key)
                     continue
-                place = "inline" if workers == 1 else self._placement(run, nid)
+                place = "inline" if workers == 1 else self._placement(run, nid, probed)
+                if place == "probe":  # the first node of a type never measured: measured on the pool
+                    t = types[nid]
+                    if t in probing:
+                        probing[t].append(nid)  # placed once its probe has measured the type
+                        continue
+                    probing[t], probe_of[nid], place = [], t, "pool"
                 if place == "inline":
                     self._compute(run, nid)  # cheap: here, no thread hand-off
                     if stores and policy != "never" and nodes[nid].status == "computed":
@@ -188,6 +200,10 @@ class Scheduler:
                     fut.result()
                     nid = running.pop(fut)
                     release(nid)
+                    if nid in probe_of:  # the type is measured now (or its probe failed): place the rest
+                        t = probe_of.pop(nid)
+                        todo.extend(probing.pop(t, ()))
+                        probed.add(t)
                     if inflight.get(nodes[nid].key) == nid:
                         del inflight[nodes[nid].key]
                         if nodes[nid].status == "computed":
@@ -210,16 +226,19 @@ class Scheduler:
                     r.status, r.error = "skipped", "cancelled"
                     self._emit(run, "skipped", r.node, {"reason": "cancelled"})
 
-    def _placement(self, run: _Run, nid: str) -> str:
+    def _placement(self, run: _Run, nid: str, probed: "set[str] | tuple" = ()) -> str:
         """"pool" when node ``nid`` is worth a worker thread: a cost hint (``gpu``, ``io``), or its
         node type's measured time (``nodegraph.costs``: this process's runs and earlier ones).
-        "inline" otherwise: a cheap node, or one whose cost is not known yet (it runs here once and
-        is measured: a thread hand-off costs more than most nodes do)."""
+        "inline" for a cheap node (a thread hand-off costs more than most nodes do). "probe" for a
+        type never measured: one node of it runs on the pool and is measured, so that a slow type
+        does not hold up the scheduler's thread (and every ready node behind it) the first time."""
         spec = self.ev.registry.specs[run.types[nid]]
         if spec.cost in ("gpu", "io"):
             return "pool"
         seconds = run.costs.get(spec.id)
-        return "pool" if seconds is not None and seconds >= POOL_SECONDS else "inline"
+        if seconds is None:
+            return "inline" if spec.id in probed else "probe"
+        return "pool" if seconds >= POOL_SECONDS else "inline"
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

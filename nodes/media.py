@@ -208,17 +208,21 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
         ctx.progress(0.9 * done[0] / len(bounds), f"segment {done[0]}/{len(bounds)}")
         return data
 
-    audio = video.audio if audio is None else audio
+    def encoded_sound() -> dict | None:
+        """The sound as AAC packets (a renderer's lazy mix is made here, beside the pictures)."""
+        track = video.audio if audio is None else audio
+        if track is None:
+            return None
+        akey = blake3.blake3(b"aac\0" + json.dumps(AAC, sort_keys=True).encode() + track.digest()
+                             + repr(round(video.duration, 6)).encode()).digest()
+        return msgpack.unpackb(ctx.artifact(akey, lambda: _encode_audio(track, video.duration)), raw=False)
+
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, workers)) as pool:  # x264, AAC and most frame work release the GIL
-        sound = None
-        if audio is not None:
-            akey = blake3.blake3(b"aac\0" + json.dumps(AAC, sort_keys=True).encode() + audio.digest()
-                                 + repr(round(video.duration, 6)).encode()).digest()
-            sound = pool.submit(ctx.artifact, akey, lambda: _encode_audio(audio, video.duration))
+        pending = pool.submit(encoded_sound)
         segments = list(pool.map(segment, range(len(bounds)))) if workers > 1 else [segment(k) for k in range(len(bounds))]
-        sound = msgpack.unpackb(sound.result(), raw=False) if sound is not None else None
+        sound = pending.result()
     made = len(built)
     with atomic_path(target) as tmp:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "use_metadata_tags+faststart"}) as out:

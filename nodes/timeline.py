@@ -179,6 +179,8 @@ def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
             h.update(clip_key(k, j) + struct.pack("<f", w))
         return h.digest()
 
-    audio = render_audio(tl, n / float(fps), duck_db, music_fade_out)
+    def audio() -> Audio:  # mixed when first asked for: an encoder does it beside the pictures
+        return render_audio(tl, n / float(fps), duck_db, music_fade_out)
+
     cuts = {a for a, _ in spans} | {b for _, b in spans}  # shots and crossfades start and end there
     return Video(frame, n, W, H, fps, audio, keep=tl, frame_key=key, cuts=cuts)

@@ -5,6 +5,7 @@ between runs would see it. Also: a pack with one broken node still registers the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -174,3 +175,28 @@ def test_a_broken_node_is_reported_and_its_pack_still_loads(tmp_path, monkeypatc
     # a graph that uses it is told why the type is unknown
     message = reg.explain_unknown("bk.no_return", {})
     assert "bk.no_return" in message and "declaration" in message and "return annotation" in message
+
+
+def test_the_normal_form_keeps_logic_and_drops_what_computes_nothing():
+    """The digest of one statement: a constant, an operator, a name or a default changes it; a
+    comment, a docstring, a bare string, line breaks and the place in the file do not; a set
+    literal gives the same digest in every process (its order follows string hashing)."""
+    import ast
+    import subprocess
+    import sys
+
+    from nodegraph.codeid import _dump
+
+    def d(src: str) -> str:
+        return _dump(ast.parse(src).body[0])
+
+    base = d("def f(x, k=2):\n    return x * k + 1\n")
+    assert d('\n\n# note\ndef f(x, k=2):\n    """Doc."""\n    "a remark"\n    return (x *\n            k + 1)\n') == base
+    for other in ("def f(x, k=3):\n    return x * k + 1\n", "def f(x, k=2):\n    return x * k - 1\n",
+                  "def f(x, k=2):\n    return x * k + 2\n", "def f(y, k=2):\n    return y * k + 1\n"):
+        assert d(other) != base, other
+    code = ("import ast; from nodegraph.codeid import _dump; "
+            "print(_dump(ast.parse('def g(s):\\n    return s in {\"alpha\", \"beta\", \"gamma\", \"delta\"}').body[0]))")
+    seen = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout for seed in (1, 2, 3)}
+    assert len(seen) == 1

@@ -175,3 +175,27 @@ def test_bad_media_construction_is_explained():
         T.Speech(T.Audio(np.zeros(10, np.float32), 10), "x", "en", [T.Timing(0.5, 0.2, "x")])
     with pytest.raises(ValueError_, match="frame 1"):
         T.Video.from_frames([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)], 24)
+
+
+def test_a_video_sound_given_as_a_function_is_made_once_when_first_read():
+    """A renderer hands its mix over as a function: nothing is mixed until an encoder reads the
+    sound, and it is mixed once however many threads read it."""
+    import threading
+
+    calls = []
+
+    def mix():
+        calls.append(threading.current_thread().name)
+        return T.Audio(np.zeros((480, 2), np.float32), 48000)
+
+    v = T.Video(lambda i: np.zeros((4, 4, 3), np.uint8), 2, 4, 4, 24, mix)
+    assert calls == []
+    threads = [threading.Thread(target=lambda: v.audio) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and v.audio.rate == 48000 and v.with_audio(None).audio is None
+    bad = T.Video(lambda i: np.zeros((4, 4, 3), np.uint8), 2, 4, 4, 24, lambda: "not sound")
+    with pytest.raises(ValueError_, match="must be Audio, got str"):
+        bad.audio

@@ -6,6 +6,7 @@ digest once, on first use, and remembers it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import threading
 from fractions import Fraction
 from typing import Any, Callable, Iterator, Sequence
 
@@ -206,6 +207,7 @@ class AudioType(ValueType):
 
 # -- Video -----------------------------------------------------------------------------------
 FrameSource = Callable[[int], np.ndarray]
+_audio_lock = threading.RLock()  # a lazy sound track is made once, whichever thread asks first
 
 
 class Video:
@@ -213,7 +215,9 @@ class Video:
 
     Frames come from a source function ``frame(i) -> (h, w, 3) uint8`` that must be deterministic
     (a decoder seeking in a file, a renderer, a memory map of the disk cache). ``fps`` is a
-    Fraction; ``audio`` an optional Audio track. Iterating ``frames()`` streams them one by one.
+    Fraction; ``audio`` an optional Audio track, or a function that makes it (called once, the
+    first time ``audio`` is read: a renderer's mix is then made while an encoder already works on
+    the pictures). Iterating ``frames()`` streams them one by one.
 
     ``cuts`` are the frame indices where the pictures change abruptly (a shot starts or ends, a
     crossfade begins or ends): a hint for encoders, which start a new segment there, so a shot
@@ -221,11 +225,11 @@ class Video:
     not part of the digest.
     """
 
-    __slots__ = ("width", "height", "fps", "n_frames", "audio", "alpha", "cuts", "_source", "_digest", "_keep",
-                 "_frame_key")
+    __slots__ = ("width", "height", "fps", "n_frames", "_audio", "_audio_fn", "alpha", "cuts", "_source", "_digest",
+                 "_keep", "_frame_key")
 
     def __init__(self, source: FrameSource, n_frames: int, width: int, height: int,
-                 fps: float | Fraction, audio: Audio | None = None, keep: Any = None,
+                 fps: float | Fraction, audio: "Audio | Callable[[], Audio | None] | None" = None, keep: Any = None,
                  frame_key: Callable[[int], bytes] | None = None, digest: bytes | None = None,
                  alpha: bool = False, cuts: Sequence[int] = ()):
         if n_frames < 0 or width < 1 or height < 1:
@@ -233,15 +237,32 @@ class Video:
         fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
         if fps <= 0:
             raise ValueError_(f"frames per second must be positive, got {fps}")
-        if audio is not None and not isinstance(audio, Audio):
+        self._audio_fn: Callable[[], Audio | None] | None = None
+        if callable(audio) and not isinstance(audio, Audio):
+            self._audio_fn, audio = audio, None
+        elif audio is not None and not isinstance(audio, Audio):
             raise ValueError_(f"a video's audio must be Audio, got {type(audio).__name__}")
+        self._audio: Audio | None = audio
         self._source, self.n_frames = source, int(n_frames)
-        self.width, self.height, self.fps, self.audio = int(width), int(height), fps, audio
+        self.width, self.height, self.fps = int(width), int(height), fps
         self._digest: bytes | None = digest
         self._keep = keep  # keeps a backing object (an mmap, a file) alive with the value
         self._frame_key = frame_key
         self.alpha = bool(alpha)  # frames are (h, w, 4) RGBA: a layer to put over something
         self.cuts: tuple[int, ...] = tuple(sorted({int(c) for c in cuts if 0 < int(c) < self.n_frames}))
+
+    @property
+    def audio(self) -> Audio | None:
+        """The sound track (made on first use when the producer gave a function for it)."""
+        if self._audio_fn is not None:
+            with _audio_lock:
+                fn = self._audio_fn
+                if fn is not None:
+                    got = fn()
+                    if got is not None and not isinstance(got, Audio):
+                        raise ValueError_(f"a video's audio must be Audio, got {type(got).__name__}")
+                    self._audio, self._audio_fn = got, None
+        return self._audio
 
     @classmethod
     def from_frames(cls, frames: Sequence[np.ndarray], fps: float | Fraction, audio: Audio | None = None) -> "Video":
@@ -257,7 +278,7 @@ class Video:
         keys = [hashing.digest_array("frame", f) for f in frozen]
         return cls(frozen.__getitem__, len(frozen), w, h, fps, audio, keep=frozen, frame_key=keys.__getitem__)
 
-    def with_audio(self, audio: Audio | None) -> "Video":
+    def with_audio(self, audio: "Audio | Callable[[], Audio | None] | None") -> "Video":
         """The same pictures with another sound track."""
         return Video(self._source, self.n_frames, self.width, self.height, self.fps, audio, keep=self._keep,
                      frame_key=self._frame_key, alpha=self.alpha, cuts=self.cuts)
