@@ -408,7 +408,8 @@ class VideoType(ValueType):
     def nbytes(self, value: Video) -> int:
         keep = value._keep
         frames = sum(f.nbytes for f in keep) if isinstance(keep, list) else 0  # streamed: not held
-        return frames + (value.audio.samples.nbytes if value.audio is not None else 0)
+        sound = value._audio  # a sound not made yet is not held either (and is not made to count it)
+        return frames + (sound.samples.nbytes if sound is not None else 0)
 
     def preview(self, value: Video) -> Preview:
         img = thumbnail(value.frame(0)) if value.n_frames else None
