@@ -483,7 +483,7 @@ def test_speech_or_audio_must_be_connected_not_both(m, voices, tmp_path):
 # -- the parts ---------------------------------------------------------------------------------------------
 
 def test_dtw_recovers_a_stretch_and_the_warp_is_monotonic():
-    from nodes import voiceclone as vc
+    from nodes import _voicealign as vc
 
     rate = 1000
     t = np.arange(2 * rate) / rate
@@ -502,7 +502,7 @@ def test_alignment_finds_the_words_in_another_voice_at_another_pace():
     """espeak's timings carried over to other speech of the same text (here espeak again, in
     other voices, slower or faster, after a pause, where the true times are known)."""
     from nodes import _espeak
-    from nodes import voiceclone as vc
+    from nodes import _voicealign as vc
 
     text = "The quick brown fox jumps over the lazy dog, and then it runs away."
     guide = vc.espeak_guide(text, "en")
@@ -523,7 +523,7 @@ def test_alignment_finds_the_words_in_another_voice_at_another_pace():
 
 
 def test_sentences_and_words():
-    from nodes import voiceclone as vc
+    from nodes import _voicealign as vc
 
     assert vc.sentences("Hello there!  How are you?No space. ...", 250) == ["Hello there!", "How are you?No space."]
     long = " ".join(["word"] * 80)
