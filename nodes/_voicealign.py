@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import textwrap
-import unicodedata
 
 import numpy as np
 
 from nodegraph import Timing
+
+from ._espeaktimes import is_mark
 
 FRAME_S = 0.02            # voice activity frames
 SILENCE_DB = -60.0        # a recording whose loudest frame is below this (dBFS) is silent
@@ -61,19 +62,14 @@ def sentences(text: str, limit: int) -> list[str]:
     return out
 
 
-def _is_mark(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    return cat[0] == "P" or cat in ("Sm", "Sk")
-
-
 def words_of(sentence: str) -> list[str]:
     """The written words of a sentence without the punctuation around them."""
     out = []
     for w in sentence.split():
         i, j = 0, len(w)
-        while i < j and _is_mark(w[i]):
+        while i < j and is_mark(w[i]):
             i += 1
-        while j > i and _is_mark(w[j - 1]):
+        while j > i and is_mark(w[j - 1]):
             j -= 1
         if i < j:
             out.append(w[i:j])

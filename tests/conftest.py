@@ -22,6 +22,11 @@ if importlib.util.find_spec("torch") is not None:  # only when an AI extra is in
     import torch
 
     torch.set_num_threads(1)
+    # the tiny-model builders import transformers (and through it torchaudio) before any node pack
+    # is loaded: install the pack's torchaudio guard first, as loading the packs does for a user
+    from nodes._coqui import guard_torchaudio
+
+    guard_torchaudio()
 
 
 @pytest.fixture(scope="session", autouse=True)
