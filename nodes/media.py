@@ -219,8 +219,10 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # x264, AAC and most frame work release the GIL
-        pending = pool.submit(encoded_sound)
+    # x264, AAC and most frame work release the GIL; the sound has a thread of its own, so the
+    # pictures keep every worker while it is mixed and encoded
+    with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(max(1, workers)) as pool:
+        pending = side.submit(encoded_sound)
         segments = list(pool.map(segment, range(len(bounds)))) if workers > 1 else [segment(k) for k in range(len(bounds))]
         sound = pending.result()
     made = len(built)
