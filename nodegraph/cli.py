@@ -91,7 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
-    with RunProgress(enabled=not args.quiet) as progress:
+    from .costs import book
+
+    types = {n: doc.type_of(n) for n in doc.node_ids()}
+    with RunProgress(enabled=not args.quiet, types=types, cost_of=book(ev.cache.root if ev.use_cache else None).get) as progress:
         result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
     report = result.report()
     if args.report:
