@@ -198,11 +198,12 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                           for name, p in sorted(registry.packs.items())}}
         print(json.dumps(data, indent=2, sort_keys=True))
         return 0
-    from .cli_describe import fit, list_nodes
+    from .cli_describe import list_nodes
+    from .progress import wrapped
 
     cols = cli_width()
-    for line in registry.problems():
-        print(fit(f"problem: {line}", cols), file=sys.stderr)
+    for line in registry.problems():  # wrapped, never cut: the cause is at the end
+        print("\n".join(wrapped(f"problem: {line}", cols)), file=sys.stderr)
     print("\n".join(list_nodes(registry, cols, args.word)))
     return 0
 

@@ -8,9 +8,10 @@ that computes, fails or is skipped, and one per quarter of a long node's own pro
 
 The ETA adds up what is left: for each node still to run, the seconds its type took in earlier runs
 (``nodegraph.costs``, what the scheduler measures), or, for a type never measured, the mean time of
-the nodes computed so far in this run; for a running node, its own progress (time so far / fraction
-done) when it reports some, else its type's cost less the time it has run. The sum is scaled by how
-this run's nodes compare with their measured costs so far (a busy machine). Nodes the plan says
+the nodes computed so far in this run; for a running node, its type's cost less the time it has run,
+blended into its own progress (time so far / fraction done) as that grows (fully from a third
+on). Costs are scaled by how this run's nodes compare with their measured costs so far (a busy
+machine). Nodes the plan says
 are cached count nothing. Nodes that run side by side are summed, so the ETA errs long.
 
 The first Ctrl-C asks the run to stop at the next cancellation point (between nodes, or inside
@@ -136,35 +137,39 @@ class Estimate:
             if cost is not None and cost > 0:
                 self.expected.append((cost, seconds))
 
-    def _cost(self, node: str) -> float | None:
+    def _cost(self, node: str, ratio: float) -> float | None:
+        """Its type's measured cost times ``ratio``, else the mean time of this run's nodes."""
         cost = self.cost_of(self.types.get(node, ""))
-        if cost is None and self.measured:
-            cost = sum(self.measured) / len(self.measured)
-        return cost
+        if cost is not None:
+            return cost * ratio
+        return sum(self.measured) / len(self.measured) if self.measured else None
 
     def left(self, now: float) -> float | None:
         """Seconds left, or None while nothing tells (no type measured, nothing computed yet)."""
         total = 0.0
-        running = 0.0
+        ratio = 1.0
+        expected = sum(c for c, _ in self.expected)
+        if expected >= 0.5:  # enough measured in this run to tell how this machine compares today
+            ratio = min(4.0, max(0.25, sum(t for _, t in self.expected) / expected))
+        total = 0.0
         for node, (start, fraction) in self.running.items():
             ran = max(0.0, now - start)
-            cost = self._cost(node)
+            cost = self._cost(node, ratio)
+            by_cost = max(cost - ran, 0.0) if cost is not None else None
             by_progress = ran * (1 - fraction) / fraction if fraction is not None and fraction >= 0.02 else None
-            if cost is None and by_progress is None:
+            if by_cost is None and by_progress is None:
                 return None
-            if cost is None or by_progress is None:
-                running += by_progress if by_progress is not None else max(cost - ran, 0.0)
+            if by_cost is None or by_progress is None:
+                total += by_progress if by_progress is not None else by_cost
             else:  # trust the node's own progress more as it goes (its first steps are often slower)
-                running += fraction * by_progress + (1 - fraction) * max(cost - ran, 0.0)
+                w = min(1.0, 3 * fraction)
+                total += w * by_progress + (1 - w) * by_cost
         for node in self.pending:
-            cost = self._cost(node)
+            cost = self._cost(node, ratio)
             if cost is None:
                 return None
             total += cost
-        expected = sum(c for c, _ in self.expected)
-        if expected >= 0.5:  # enough measured in this run to tell how this machine compares today
-            total *= min(4.0, max(0.25, sum(t for _, t in self.expected) / expected))
-        return total + running
+        return total
 
 
 # -- the display -----------------------------------------------------------------------------------

@@ -159,6 +159,8 @@ def test_did_you_mean_for_a_node_type_in_describe_and_validate(capsys, tmp_path)
         "a": {"type": "core.txt", "params": {"text": "hi"}}}}))
     code, _, err = run(capsys, "validate", str(graph))
     assert code == 1 and "node 'a': unknown node type 'core.txt'" in err and "did you mean 'core.text'" in err
+    code, _, err = run(capsys, "run", str(graph), "-o", str(tmp_path / "out"), "--no-cache")
+    assert code == 1 and "did you mean 'core.text'" in err and not (tmp_path / "out").exists()
 
 
 def test_did_you_mean_for_a_param_in_set_and_in_the_graph(capsys, tmp_path):
@@ -212,11 +214,14 @@ def test_eta_from_measured_costs_node_progress_and_this_run():
     est.started("a", 0.0)
     est.ended("a", 2.0)  # took twice its measured cost: this machine is slower today
     est.started("b", 2.0)
-    # b: 20 s measured, c: unknown so the mean of this run (2 s); d cached: nothing. x2 (a's ratio),
-    # but that ratio needs 0.5 s of measured cost: a's 1 s counts.
-    assert est.left(2.0) == pytest.approx(2 * 2.0 + 20.0)
-    est.progress("b", 0.5)  # half done after 10 s: its own progress says 10 s more
-    assert est.left(12.0) == pytest.approx(2 * 2.0 + 0.5 * 10.0 + 0.5 * 10.0)
+    # b: 20 s measured, x2 (a's ratio, which counts as a's measured cost is at least 0.5 s);
+    # c: unknown, so the mean time of this run's nodes (2 s); d cached: nothing
+    assert est.left(2.0) == pytest.approx(2.0 + 2 * 20.0)
+    assert est.left(12.0) == pytest.approx(2.0 + 2 * 20.0 - 10.0)
+    est.progress("b", 0.1)  # a tenth done after 10 s: its own progress says 90 s more, trusted at 30%
+    assert est.left(12.0) == pytest.approx(2.0 + 0.3 * 90.0 + 0.7 * 30.0)
+    est.progress("b", 0.5)  # past a third of its own progress: that alone counts
+    assert est.left(12.0) == pytest.approx(2.0 + 10.0)
 
 
 def test_run_progress_plain_lines_off_a_terminal_and_one_rewritten_line_on_one():
