@@ -9,10 +9,11 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import __version__
 from .cache import format_size as _size
+from .cli_describe import did_you_mean
 from .embedded import load_graph_and_base
 from .errors import NodegraphError, format_error
 from .graph import Document
@@ -35,12 +36,14 @@ def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
         if not eq or not dot or not nid or not pname:
             raise NodegraphError(f"--set {item!r}: expected NODE.PARAM=VALUE")
         if nid not in doc:
-            raise NodegraphError(f"--set {item!r}: there is no node {nid!r} (nodes: {', '.join(doc.node_ids())})")
+            hint = did_you_mean(nid, doc.node_ids()) or f" (nodes: {', '.join(doc.node_ids())})"
+            raise NodegraphError(f"--set {item!r}: there is no node {nid!r}{hint}")
         spec = registry.get(doc.type_of(nid), doc.packs)
         port = spec.input(pname)
         if port is None or not port.is_param:
             names = [p.name for p in spec.inputs if p.is_param]
-            raise NodegraphError(f"--set {item!r}: node {nid!r} ({spec.id}) has no param {pname!r} (params: {', '.join(names)})")
+            hint = did_you_mean(pname, names) or f" (params: {', '.join(names)})"
+            raise NodegraphError(f"--set {item!r}: node {nid!r} ({spec.id}) has no param {pname!r}{hint}")
         try:
             value = port.type.vtype.parse_cli(raw, port.type.opts)
         except ValueError_ as e:
@@ -88,7 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
-    with RunProgress(enabled=not args.quiet) as progress:
+    from .costs import book
+
+    types = {n: doc.type_of(n) for n in doc.node_ids()}
+    with RunProgress(enabled=not args.quiet, types=types, cost_of=book(ev.cache.root if ev.use_cache else None).get) as progress:
         result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
     report = result.report()
     if args.report:
@@ -121,12 +127,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({n: {"will_run": e.will_run, "reason": e.reason} for n, e in plan.items()}, indent=2))
         return 0
-    width = max((len(n) for n in plan), default=4)
-    for nid, e in plan.items():
-        print(f"{nid:<{width}}  {e.will_run:<5}  {e.reason}")
+    print("\n".join(explain_lines(plan, cli_width())))
     counts = {k: sum(1 for e in plan.values() if e.will_run == k) for k in ("yes", "maybe", "no")}
     print(f"{counts['yes']} will run, {counts['maybe']} may run, {counts['no']} cached")
     return 0
+
+
+def explain_lines(plan: dict, cols: int) -> list[str]:
+    """``node  yes  reason``, the reason wrapped under itself so that no line passes ``cols``."""
+    import textwrap
+
+    from .cli_describe import fit
+
+    width = min(max((len(n) for n in plan), default=4), max(8, cols // 3))
+    lines = []
+    for nid, e in plan.items():
+        head = f"{fit(nid, width):<{width}}  {e.will_run:<5}  "
+        body = textwrap.wrap(e.reason, max(20, cols - len(head))) or [""]
+        lines += [fit((head if i == 0 else " " * len(head)) + part, cols) for i, part in enumerate(body)]
+    return lines
+
+
+def cli_width() -> int:
+    from .cli_describe import width
+
+    return width()
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -173,21 +198,30 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                           for name, p in sorted(registry.packs.items())}}
         print(json.dumps(data, indent=2, sort_keys=True))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from .cli_describe import list_nodes
+    from .progress import wrapped
 
-    console = Console()
-    for line in registry.problems():
-        console.print(f"[red]{line}[/red]", markup=True, highlight=False)
-    table = Table(title=f"{len(specs)} node types", show_lines=False)
-    table.add_column("type", no_wrap=True)
-    for col in ("title", "category", "inputs", "outputs", "version"):
-        table.add_column(col)
-    for s in specs:
-        ins = ", ".join(f"{p.name}{'*' if p.variadic else ''}: {p.type.id}" for p in s.inputs)
-        outs = ", ".join(f"{o.name}: {o.type.id}" for o in s.outputs) or "(files)"
-        table.add_row(s.id, s.title, s.category, ins, outs, s.version)
-    console.print(table)
+    cols = cli_width()
+    for line in registry.problems():  # wrapped, never cut: the cause is at the end
+        print("\n".join(wrapped(f"problem: {line}", cols)), file=sys.stderr)
+    print("\n".join(list_nodes(registry, cols, args.word)))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from .cli_describe import describe, example_graph
+
+    registry = _registry()
+    spec = registry.specs.get(args.type)
+    if spec is None:
+        raise NodegraphError(f"{registry.explain_unknown(args.type, {})} (nodegraph nodes lists them all)")
+    if args.example or args.json:
+        from .fileformat import render
+
+        example = example_graph(spec, registry)
+        print(render(example) if args.example else json.dumps({**spec.describe(), "example": example}, indent=2))
+        return 0
+    print("\n".join(describe(spec, registry, cli_width())))
     return 0
 
 
@@ -246,8 +280,21 @@ def _cache_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $NODEGRAPH_CACHE_DIR or the user cache folder)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a mistyped command or choice."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            hint = did_you_mean(value, [c for c in choices if isinstance(c, str)])
+            if hint:
+                self.error(f"argument {argparse._get_action_name(action) or 'COMMAND'}: invalid choice: "
+                           f"{value!r}{hint}")
+        super()._check_value(action, value)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nodegraph", description="Node-graph engine for AI-assisted audiovisual production.")
+    p = Parser(prog="nodegraph", description="Node-graph engine for AI-assisted audiovisual production.")
     p.add_argument("--version", action="version", version=f"nodegraph {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks with errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -286,9 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--frames", type=int, metavar="N", help="with --screenshot: frames to render first (default 30)")
     ed.set_defaults(fn=cmd_edit)
 
-    n = sub.add_parser("nodes", help="list every installed node type")
+    n = sub.add_parser("nodes", help="list every installed node type, by category")
+    n.add_argument("word", nargs="?", help="only the types whose id, title, category or description hold WORD")
     n.add_argument("--json", action="store_true", help="full description as JSON: ports, params, defaults, docs")
     n.set_defaults(fn=cmd_nodes)
+
+    d = sub.add_parser("describe", help="one node type: its inputs, params, outputs, docs and an example graph")
+    d.add_argument("type", metavar="TYPE", help="node type id, e.g. voice.speak (nodegraph nodes lists them)")
+    d.add_argument("--example", action="store_true", help="print only the example graph (save it and edit it)")
+    d.add_argument("--json", action="store_true", help="the description and the example as JSON")
+    d.set_defaults(fn=cmd_describe)
 
     v = sub.add_parser("validate", help="check graph files against the installed node types")
     v.add_argument("graphs", nargs="+", metavar="GRAPH")
@@ -316,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `nodegraph nodes | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     except (NodegraphError, KeyError, OSError) as e:
         if args.verbose:
             traceback.print_exc()

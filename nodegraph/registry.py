@@ -12,6 +12,7 @@ nodes can say which pack is broken or missing.
 """
 from __future__ import annotations
 
+import difflib
 import types as pytypes
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -160,11 +161,24 @@ class Registry:
             if ns in pack.namespaces or pack.name == ns or (pack.error and known_packs.get(ns) in (pack.distribution, pack.name)):
                 if pack.error:
                     return f"unknown node type {type_id!r}: its pack {pack.distribution or pack.name!r} failed to load ({pack.error})"
-                return f"unknown node type {type_id!r}: pack {pack.distribution or pack.name!r} is installed but has no such node (it may be a newer version)"
+                return (f"unknown node type {type_id!r}: pack {pack.distribution or pack.name!r} is installed but has no such node"
+                        + (self.did_you_mean(type_id) or " (it may be a newer version)"))
         wanted = known_packs.get(ns)
         if wanted:
             return f"unknown node type {type_id!r}: it comes from the pack {wanted!r}, which is not installed (pip install {wanted})"
-        return f"unknown node type {type_id!r}: no installed pack provides the {ns!r} namespace"
+        return f"unknown node type {type_id!r}: no installed pack provides the {ns!r} namespace{self.did_you_mean(type_id)}"
+
+    def did_you_mean(self, type_id: str) -> str:
+        """``"; did you mean 'voice.speak'?"`` for the closest installed type ids (matching the
+        part after the dot too: ``speak``), or ``""``."""
+        close = difflib.get_close_matches(type_id, list(self.specs), n=2, cutoff=0.7)
+        if not close:
+            short: dict[str, list[str]] = {}
+            for t in self.specs:
+                short.setdefault(t.split(".", 1)[1], []).append(t)
+            close = [t for c in difflib.get_close_matches(type_id.rsplit(".", 1)[-1], list(short), n=2, cutoff=0.75)
+                     for t in short[c]][:2]
+        return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
     def pack_of_namespace(self) -> dict[str, str]:
         """namespace -> distribution name, recorded in saved graphs for missing-pack hints."""
