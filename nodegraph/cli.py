@@ -303,8 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(fn=cmd_new)
 
     from .models import add_cli
+    from .walkthrough_cli import add_cli as add_walkthrough_cli
 
     add_cli(sub)
+    add_walkthrough_cli(sub)
     return p
 
 

@@ -150,8 +150,30 @@ def picture(value: Any, size: int = PICTURE, wave: tuple[int, int] = WAVE) -> np
     try:
         img = vt.preview(value).image
     except Exception:
-        return None
+        img = None
+    if img is None:
+        img = _record_picture(value)
     return thumbnail(img, size) if img is not None else None
+
+
+def _record_picture(value: Any) -> np.ndarray | None:
+    """The first picture a record holds in its own fields: a Character's first reference image,
+    a Clip's first frame (no deeper: a timeline's clips are its own nodes' business)."""
+    import dataclasses
+
+    from .types.media import Image, Video
+
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return None
+    for f in dataclasses.fields(value):
+        v = getattr(value, f.name, None)
+        if isinstance(v, (tuple, list)) and v and isinstance(v[0], Image):
+            v = v[0]
+        if isinstance(v, Image):
+            return v.pixels
+        if isinstance(v, Video) and v.n_frames:
+            return v.frame(0)
+    return None
 
 
 def waveform_picture(samples: np.ndarray, width: int, height: int,
