@@ -223,7 +223,7 @@ def png_uri(pixels: np.ndarray) -> str:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     buf = io.BytesIO()
-    PILImage.fromarray(arr).save(buf, format="PNG", optimize=True)
+    PILImage.fromarray(arr).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

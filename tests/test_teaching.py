@@ -108,6 +108,10 @@ def test_inputs_and_outputs_of_a_node(walked):
     shots = t.inputs_of("scene")
     assert [k for k in shots if k.startswith("shots")] == ["shots", "shots[1]", "shots[2]"]
     assert t.output_of("save_movie")["path"] == WireValue("text", "talking_character.mp4")  # no folder of this machine
+    # the values themselves, from whichever step computed them (the session knows only its last run)
+    assert t.value_of("line_1") == walked["s"].doc.params("line_1")["value"]
+    assert t.value_of("render").n_frames == 384 and walked["s"].value_of("render") is None  # not above the last step
+    assert t.value_of("music", "audio").rate == 48000 and t.value_of("music", "nope") is None
 
 
 def test_wire_values_are_remembered_per_result(walked):

@@ -258,6 +258,18 @@ class Teaching:
         ports = [o.name for o in spec.outputs] if spec is not None else []
         return {p: wire_value(self.session, node_id, p) for p in ports}
 
+    def value_of(self, node_id: str, port: str | None = None) -> Any:
+        """The value output ``port`` (None: the first) of ``node_id`` holds now, from whichever run
+        computed it last (the session's own ``value_of`` knows only the latest run); None when it
+        is not computed or out of date."""
+        entry = known(self.session).entry(self.session.doc, node_id)
+        if entry is None or not entry[1].ok:
+            return None
+        try:
+            return _port_value(entry, node_id, port)[0]
+        except NodegraphError:
+            return None
+
     def note(self, node_id: str) -> str:
         """The node's note (its ``notes`` in the document), shown as a callout while teaching."""
         doc = self.session.doc
