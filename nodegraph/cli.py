@@ -117,6 +117,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_walkthrough(args: argparse.Namespace) -> int:
+    """Run the graph, then write its walkthrough page (``nodegraph.walkthrough``)."""
+    from .progress import RunProgress
+    from .walkthrough import execution_order, export_html, result_values
+
+    registry = _registry()
+    doc, args.base_dir = load_graph_and_base(args.graph)
+    apply_sets(doc, args.set or [], registry)
+    ev = make_evaluator(args, registry, open_cache(args))
+    try:
+        ev.check(doc, args.graph)
+        with RunProgress(enabled=not args.quiet) as progress:
+            result = ev.run(doc, None, on_event=progress.on_event, cancel=progress.cancel)
+        if result.cancelled:
+            print("error: cancelled", file=sys.stderr)
+            return 130
+        order = execution_order(ev, doc)
+        html = Path(args.html) if args.html else Path(f"{Path(args.graph).stem}-walkthrough.html")
+        out = export_html(html, doc, registry, order, result_values(result, doc), args.title, Path(args.graph).name)
+    finally:
+        ev.close()
+    failed = [r for r in result.nodes.values() if r.status == "failed"]
+    for r in failed:
+        print(f"error: node {r.node!r} ({r.type}) failed: {r.error} (its section says so)", file=sys.stderr)
+    print(f"wrote {out}: {len(order)} steps, {result.count('computed')} computed, {result.count('cached')} cached, "
+          f"{len(failed)} failed")
+    return 1 if failed else 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     registry = _registry()
     doc, args.base_dir = load_graph_and_base(args.graph)
@@ -355,6 +384,22 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--title", help="title stored in the graph's meta")
     w.add_argument("--force", action="store_true", help="replace an existing file")
     w.set_defaults(fn=cmd_new)
+
+    wt = sub.add_parser("walkthrough", help="run a graph and write its walkthrough as one HTML page",
+                        description="Run the graph (cached results are reused) and write one self-contained HTML "
+                                    "page: a section per node in execution order with its note, settings, inputs "
+                                    "and a preview of its output. Students open it in any browser.")
+    wt.add_argument("graph", help="graph file (.json), or a PNG/MP4/FLAC that nodegraph made")
+    wt.add_argument("-o", "--html", metavar="FILE.html", help="the page to write (default: GRAPH-walkthrough.html here)")
+    wt.add_argument("--output-dir", dest="output", default="output", metavar="DIR",
+                    help="folder for the files the graph writes (default: ./output)")
+    wt.add_argument("--title", help="the page's title (default: 'Walkthrough: ' and the graph's title)")
+    wt.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="override a param (repeatable)")
+    wt.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    wt.add_argument("--workers", type=int, metavar="N", help="as for run")
+    _cache_args(wt)
+    _policy_args(wt)
+    wt.set_defaults(fn=cmd_walkthrough)
 
     from .models import add_cli
 

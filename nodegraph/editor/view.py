@@ -42,6 +42,7 @@ from .actions import ActionsMixin
 from .canvas import CanvasMixin, _NodeItem
 from .dialogs import FilesMixin, SearchMixin
 from .panels import GroupsTab, InspectorMixin, LogPanel, PreviewPanel, audio_output
+from .teaching_ui import TeachingMixin
 from .theme import (
     DIM, ERROR, INFO, OK, STATE_COLORS, ItemThemes, bind_toast_theme, bind_window_themes, setup_font_and_theme,
 )
@@ -56,7 +57,7 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Middle drag", "pan the canvas"), ("Ctrl + drag from an input", "detach a link")]
 
 
-class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMixin):
+class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
     This class builds the window (menus, toolbar, panels' frames), holds the state all its parts
@@ -163,6 +164,7 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         self._build_help()
         self._build_toast()
         self._build_dialogs()
+        self._build_teaching()
         with dpg.handler_registry(tag="ng_handlers"):
             dpg.add_key_press_handler(callback=self._on_key)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self._on_mouse_release)
@@ -212,6 +214,7 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
                 dpg.add_menu_item(label="Group frames", check=True, default_value=True,
                                   callback=lambda s, a: setattr(self, "show_group_frames", bool(a)))
                 dpg.add_menu_item(label="Reset view", callback=lambda: self.reset_view())
+            self._build_teaching_menu()
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: dpg.configure_item("ng_help", show=True))
 
@@ -298,6 +301,7 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         self.log_panel.tick()
         self._tick_autosave()
         self._draw_group_frames()
+        self._teaching_tick()
         if self._toast_until and time.monotonic() > self._toast_until:
             self._toast_until = 0.0
             dpg.configure_item("ng_toast", show=False)
