@@ -301,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default="output", metavar="DIR", help="as for run")
     e.add_argument("--target", action="append", metavar="NODE[.PORT]", help="as for run")
     e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--no-embed", action="store_true", help="as for run")
     _cache_args(e)
     _policy_args(e)
     e.set_defaults(fn=cmd_explain)

@@ -361,3 +361,21 @@ def test_a_run_and_a_save_leave_the_document_clean(session, tmp_path):
     assert not session.dirty
     session.save()
     assert not session.dirty and (g.read_text(encoding="utf-8") == session._saved)
+
+
+def test_edits_that_change_nothing_are_no_undo_step_and_leave_the_file_as_it_was(session, tmp_path):
+    shutil.copy(ROOT / "graphs" / "talking_character.json", tmp_path / "t.json")
+    session.open(tmp_path / "t.json")
+    nid, gid = "mira", "cast"
+    rev = session.doc.revision
+    session.set_collapsed(nid, False)  # already unfolded
+    session.set_cache_policy(nid, "default")
+    session.rename_group(gid, session.doc.groups[gid]["title"])
+    session.set_label(nid, session.doc.node(nid).get("label", ""))
+    assert not session.dirty and session.doc.revision == rev and not session.history.undo_stack
+    session.set_collapsed(nid, True)
+    assert session.dirty
+    session.set_collapsed(nid, False)  # folded and unfolded again: the file reads as before
+    assert not session.dirty and "collapsed" not in session.doc.layout[nid]
+    session.save()
+    assert (tmp_path / "t.json").read_text(encoding="utf-8") == (ROOT / "graphs" / "talking_character.json").read_text(encoding="utf-8")

@@ -312,15 +312,19 @@ class DocumentSession:
         if text != self.doc.node(node_id).get("label", ""):
             self._do(SetLabel(node_id, text))
 
+    # an edit that changes nothing is no command: no undo step, no unsaved marker, no stale node
     def rename_group(self, group_id: str, title: str) -> None:
         g = self.doc.groups[group_id]
-        self._do(SetGroup(group_id, {**g, "title": title}))
+        if g.get("title", "") != title:
+            self._do(SetGroup(group_id, {**g, "title": title}))
 
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
-        self._do(Collapse(node_id, collapsed))
+        if bool(self.doc.layout.get(node_id, {}).get("collapsed", False)) != bool(collapsed):
+            self._do(Collapse(node_id, True if collapsed else UNSET))  # unfolded is the default: not written
 
     def set_cache_policy(self, node_id: str, policy: str) -> None:
-        self._do(SetCachePolicy(node_id, policy))
+        if self.doc.node(node_id).get("cache", "default") != policy:
+            self._do(SetCachePolicy(node_id, policy))
 
     def undo(self) -> bool:
         return self.history.undo() is not None
