@@ -6,8 +6,8 @@ and the folder its relative paths were relative to (``image.save_png``: PNG text
 ``nodegraph_graph`` / ``nodegraph_base``; ``audio.save`` as FLAC: the comment's JSON
 ``{"nodegraph": {"graph", "base"}}``). The graph names no absolute path of the maker's machine
 and the folder is recorded relative to the media file (``nodegraph.paths``: ``provenance_text``,
-``base_for``; files from older versions recorded it absolute). The CLI (``nodegraph run picture.png``) and the editor's
-File > Open read it back through :func:`load_graph_and_base`; reading never runs anything (the
+``base_for``; files from older versions recorded it absolute). The CLI (``nodegraph run
+picture.png``) and the editor's File > Open read it back through :func:`load_graph_and_base`; reading never runs anything (the
 graph text goes through the same untrusted-input parser as a graph file).
 """
 from __future__ import annotations

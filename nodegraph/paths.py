@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from .graph import Document
@@ -230,21 +230,6 @@ def base_for(output_file: str | os.PathLike, base: str | os.PathLike) -> str:
         return ""
 
 
-def base_from(recorded: str, media_file: str | os.PathLike) -> Path | None:
-    """The folder a media file's recorded base names (relative to the file's folder; older files
-    recorded an absolute path), when it exists."""
-    if not recorded:
-        return None
-    p = Path(recorded)
-    if not p.is_absolute():
-        p = Path(os.path.normpath(Path(media_file).resolve().parent / p))
-    return p if p.is_dir() else None
-
-
-def under_any(path: str | os.PathLike, folders: Iterable[str | os.PathLike]) -> bool:
-    return any(relative_inside(path, f) is not None for f in folders)
-
-
 __all__ = ["FileParam", "path_params", "files", "names_file", "is_pathlike", "is_absolute", "resolve",
            "relative_inside", "portable", "rebase", "rewrite", "missing", "provenance_text", "base_for",
-           "base_from", "META_FILE"]
+           "META_FILE"]

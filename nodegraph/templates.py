@@ -107,16 +107,18 @@ def _copy(src: Path, dest: Path) -> None:
 def copy_files(doc: "Document", registry: "Registry", src_base: str | os.PathLike, dest_base: str | os.PathLike,
                force: bool = False) -> list[Path]:
     """Copy the files ``doc`` reads through relative paths from ``src_base`` (a template's folder)
-    into ``dest_base`` (beside the new graph) and point the paths at the copies; other paths are
-    rebased (``paths.rebase``). A file already there with other content is an error unless
-    ``force``. Returns the files written."""
+    into ``dest_base`` (beside the new graph) and point the paths at the copies; a file already
+    inside ``dest_base``'s tree is used where it is, and absolute paths are rebased
+    (``paths.rebase``). A file already there with other content is an error unless ``force``.
+    Returns the files written."""
     src_base, dest_base = Path(src_base), Path(dest_base)
     plan: dict[Path, Path] = {}  # destination -> source
     changes: list[tuple[str, str, str]] = []
     for ref in paths.files(doc, registry, src_base):
         source = Path(os.path.normpath(paths.resolve(ref.value, src_base)))
-        if paths.is_absolute(ref.value) or not source.is_file():
-            new = paths.rebase(ref.value, src_base, dest_base)
+        inside = paths.relative_inside(source, dest_base)
+        if paths.is_absolute(ref.value) or not source.is_file() or inside is not None:
+            new = inside if inside is not None else paths.rebase(ref.value, src_base, dest_base)
         else:
             new = _local_name(ref.value)
             dest = dest_base / new

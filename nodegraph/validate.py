@@ -259,10 +259,9 @@ def _reads(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> lis
 
 def _model_ref_is_path(value: str, policy: Any) -> bool:
     """Whether a model reference is taken as a file path (the first rule of ``models.lookup.resolve``)."""
-    expanded = os.path.expanduser(value)
-    if os.path.isabs(expanded) or value.startswith(("./", "../", "~", ".\\", "..\\")) or ".." in value.replace("\\", "/").split("/"):
-        return True
-    return os.path.lexists(policy.resolve(value))
+    from .paths import is_pathlike
+
+    return is_pathlike(value) or os.path.lexists(policy.resolve(value))
 
 
 def _memory(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> list[Issue]:

@@ -379,3 +379,15 @@ def test_edits_that_change_nothing_are_no_undo_step_and_leave_the_file_as_it_was
     assert not session.dirty and "collapsed" not in session.doc.layout[nid]
     session.save()
     assert (tmp_path / "t.json").read_text(encoding="utf-8") == (ROOT / "graphs" / "talking_character.json").read_text(encoding="utf-8")
+
+
+def test_a_template_whose_files_already_lie_under_the_new_folder_is_not_copied_again(registry, tmp_path):
+    proj = tmp_path / "proj"
+    mini_graph(proj / "templates", "../assets/park.png")
+    (proj / "assets").mkdir()
+    shutil.copy(PARK, proj / "assets" / "park.png")
+    _, written = instantiate(proj / "templates" / "scene.json", proj / "scene.json", registry)
+    assert written == [proj / "scene.json"] and path_values(proj / "scene.json") == {"pic": "assets/park.png"}
+    _, written = instantiate(proj / "templates" / "scene.json", tmp_path / "other" / "s.json", registry)
+    assert written == [tmp_path / "other" / "assets" / "park.png", tmp_path / "other" / "s.json"]
+    assert path_values(tmp_path / "other" / "s.json") == {"pic": "assets/park.png"}
