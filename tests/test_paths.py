@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gui_harness import run_gui, xvfb  # noqa: F401  (fixtures)
+
 from nodegraph import paths
 from nodegraph.cache import Cache
 from nodegraph.cli import main
@@ -391,3 +393,43 @@ def test_a_template_whose_files_already_lie_under_the_new_folder_is_not_copied_a
     _, written = instantiate(proj / "templates" / "scene.json", tmp_path / "other" / "s.json", registry)
     assert written == [tmp_path / "other" / "assets" / "park.png", tmp_path / "other" / "s.json"]
     assert path_values(tmp_path / "other" / "s.json") == {"pic": "assets/park.png"}
+
+
+# -- the real file dialog in the real window (Xvfb) -------------------------------------------------
+
+def browse_in_the_window(tmp: str) -> dict:
+    """Scenario (spawned process, see gui_harness): the inspector's Browse opens the editor's own
+    path dialog; a click on the file and on OK, as a person does; then save."""
+    import dearpygui.dearpygui as dpg
+    import gui_harness as H
+    from gui_scenarios import _app
+
+    graph = Path(tmp) / "proj" / "scene.json"
+    app = _app(str(graph), tmp)
+    s, v = app.session, app.view
+    try:
+        dpg.configure_item("ng_path_dialog", default_path=str(graph.parent / "art"))
+        v._browse(("pic", "path"))  # what the Browse button of the param calls
+        H.frames(10)
+        dpg.output_frame_buffer(file=str(Path(tmp) / "dialog.png"))
+        H.frames(4)
+        # the modal dialog (760x460) is centred in the window
+        x = (dpg.get_viewport_client_width() - 760) / 2
+        y = (dpg.get_viewport_client_height() - 460) / 2
+        H.click(x + 80, y + 107)  # the first row: the only file in the folder
+        H.click(x + 22, y + 443)  # OK
+        H.frames(6)
+        value = s.doc.params("pic")["path"]
+        v.save()
+        return {"value": value, "saved": json.loads(graph.read_text(encoding="utf-8"))["nodes"]["pic"]["params"]["path"],
+                "shown": dpg.is_item_shown("ng_path_dialog")}
+    finally:
+        app.close()
+
+
+def test_browse_in_the_real_dialog_stores_the_chosen_file(tmp_path, run_gui):
+    g = mini_graph(tmp_path / "proj", "nowhere.png")
+    (g.parent / "art").mkdir()
+    shutil.copy(PARK, g.parent / "art" / "park.png")
+    out = run_gui(browse_in_the_window, str(tmp_path), timeout=120)
+    assert out == {"value": "art/park.png", "saved": "art/park.png", "shown": False}, tmp_path / "dialog.png"
