@@ -227,7 +227,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.template:
         from .templates import instantiate
 
-        _, written = instantiate(args.template, path, _registry(), force=args.force, title=args.title)
+        _, written = instantiate(args.template, path, _registry(), force=args.force, title=args.title,
+                                 allow_read=args.allow_read or ())
         copied = written[:-1]
         folders = sorted({str(Path(os.path.relpath(f, path.resolve().parent)).parts[0]) for f in copied})
         more = f" and {len(copied)} file{'s' if len(copied) != 1 else ''} it reads ({', '.join(folders)})" if copied else ""
@@ -333,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "file; the files it reads are copied beside the new graph")
     w.add_argument("--title", help="title stored in the graph's meta")
     w.add_argument("--force", action="store_true", help="replace an existing file (and copied files)")
+    w.add_argument("--allow-read", action="append", metavar="DIR",
+                   help="let the template's files in DIR be copied too (repeatable); by default only files in its "
+                        "own folder, nodegraph's shipped assets and the model folders are")
     w.set_defaults(fn=cmd_new)
 
     tl = sub.add_parser("templates", help="list the graph templates that ship with nodegraph")

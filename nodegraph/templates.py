@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from . import paths
 from .errors import NodegraphError
@@ -105,13 +105,21 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def copy_files(doc: "Document", registry: "Registry", src_base: str | os.PathLike, dest_base: str | os.PathLike,
-               force: bool = False) -> list[Path]:
+               force: bool = False, allow_read: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """Copy the files ``doc`` reads through relative paths from ``src_base`` (a template's folder)
     into ``dest_base`` (beside the new graph) and point the paths at the copies; a file already
     inside ``dest_base``'s tree is used where it is, and absolute paths are rebased
     (``paths.rebase``). A file already there with other content is an error unless ``force``.
-    Returns the files written."""
+    A template is untrusted like any graph: only files it may read (``nodegraph.policy``: its own
+    folder tree, the shipped assets, the model folders, ``allow_read``) are copied, else the error
+    names the node, the param and the path; nothing is written through a symbolic link out of
+    ``dest_base``. Returns the files written."""
+    from .context import safe_join
+    from .errors import UnsafePath
+    from .policy import Policy
+
     src_base, dest_base = Path(src_base), Path(dest_base)
+    policy = Policy(src_base, allow_read=allow_read)
     plan: dict[Path, Path] = {}  # destination -> source
     changes: list[tuple[str, str, str]] = []
     for ref in paths.files(doc, registry, src_base):
@@ -120,8 +128,14 @@ def copy_files(doc: "Document", registry: "Registry", src_base: str | os.PathLik
         if paths.is_absolute(ref.value) or not source.is_file() or inside is not None:
             new = inside if inside is not None else paths.rebase(ref.value, src_base, dest_base)
         else:
+            why = policy.why_not(ref.value)
+            if why is not None:
+                raise NodegraphError(f"node {ref.node!r} param {ref.param!r}: {why}; not copied")
             new = _local_name(ref.value)
-            dest = dest_base / new
+            try:
+                dest = safe_join(dest_base, new, "copied file")
+            except UnsafePath as e:
+                raise NodegraphError(f"node {ref.node!r} param {ref.param!r}: {e}") from None
             stem, n = dest, 2
             while dest in plan and plan[dest] != source:  # two files with one name: number the second
                 dest = stem.with_name(f"{stem.stem}-{n}{stem.suffix}")
@@ -151,7 +165,8 @@ def copy_files(doc: "Document", registry: "Registry", src_base: str | os.PathLik
 
 
 def instantiate(template: str | os.PathLike, dest: str | os.PathLike, registry: "Registry", *,
-                force: bool = False, title: str | None = None) -> tuple["Document", list[Path]]:
+                force: bool = False, title: str | None = None,
+                allow_read: Iterable[str | os.PathLike] = ()) -> tuple["Document", list[Path]]:
     """Write a new graph ``dest`` from a template (a shipped name or a graph file) with the files it
     reads copied beside it. Returns the document and the files written (the graph file last)."""
     from .fileformat import load, save
@@ -165,7 +180,7 @@ def instantiate(template: str | os.PathLike, dest: str | os.PathLike, registry: 
         doc.meta["title"] = title
     dest_base = dest.resolve().parent
     dest_base.mkdir(parents=True, exist_ok=True)
-    written = copy_files(doc, registry, src.resolve().parent, dest_base, force=force)
+    written = copy_files(doc, registry, src.resolve().parent, dest_base, force=force, allow_read=allow_read)
     save(doc, dest)
     return doc, written + [dest]
 

@@ -433,3 +433,19 @@ def test_browse_in_the_real_dialog_stores_the_chosen_file(tmp_path, run_gui):
     shutil.copy(PARK, g.parent / "art" / "park.png")
     out = run_gui(browse_in_the_window, str(tmp_path), timeout=120)
     assert out == {"value": "art/park.png", "saved": "art/park.png", "shown": False}, tmp_path / "dialog.png"
+
+
+def test_a_hostile_template_cannot_copy_a_private_file_beside_the_new_graph(registry, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NODEGRAPH_ALLOW_READ", raising=False)  # the suite allows its temp folders (conftest)
+    private = tmp_path / "home" / ".ssh"
+    private.mkdir(parents=True)
+    (private / "id_rsa").write_text("secret")
+    mini_graph(tmp_path / "home" / "downloads", "../.ssh/id_rsa")
+    shared = tmp_path / "home" / "downloads" / "scene.json"
+    assert main(["new", str(tmp_path / "mine" / "s.json"), "--template", str(shared)]) == 1
+    err = capsys.readouterr().err
+    assert f"node 'pic' param 'path': '../.ssh/id_rsa' ({private / 'id_rsa'}) is outside the folders this graph may read" in err
+    assert not (tmp_path / "mine").exists() or not any((tmp_path / "mine").rglob("*"))
+    # allowed by hand, it is copied
+    assert main(["new", str(tmp_path / "mine" / "s.json"), "--template", str(shared), "--allow-read", str(private)]) == 0
+    assert path_values(tmp_path / "mine" / "s.json") == {"pic": ".ssh/id_rsa"}

@@ -147,7 +147,8 @@ class DocumentSession:
             self.doc.packs = self.registry.pack_of_namespace()
         old_base, new_base = self._run_base(), p.resolve().parent
         if self._template_base is not None:
-            copied = templates.copy_files(self.doc, self.registry, self._template_base, new_base)
+            copied = templates.copy_files(self.doc, self.registry, self._template_base, new_base,
+                                          allow_read=self.allowed_read)
             if copied:
                 self.log.append(f"copied {len(copied)} files the template reads beside {p.name}")
         else:
