@@ -449,3 +449,12 @@ def test_a_hostile_template_cannot_copy_a_private_file_beside_the_new_graph(regi
     # allowed by hand, it is copied
     assert main(["new", str(tmp_path / "mine" / "s.json"), "--template", str(shared), "--allow-read", str(private)]) == 0
     assert path_values(tmp_path / "mine" / "s.json") == {"pic": ".ssh/id_rsa"}
+
+
+def test_a_save_as_that_fails_leaves_the_paths_as_they_were(session, tmp_path):
+    g = mini_graph(tmp_path / "proj")
+    session.open(g)
+    (g.parent / "blocked").write_text("a file where a folder should be")
+    with pytest.raises(OSError):  # it would have been ../assets/park.png from there
+        session.save_as(g.parent / "blocked" / "scene.json")
+    assert session.doc.params("pic")["path"] == "assets/park.png" and session.path == g and not session.dirty

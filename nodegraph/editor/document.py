@@ -143,17 +143,25 @@ class DocumentSession:
         p = Path(path)
         if p.suffix.lower() != ".json":
             p = p.with_suffix(".json")
+        packs, before = dict(self.doc.packs), paths.path_params(self.doc, self.registry)
         if not self.doc.packs:
             self.doc.packs = self.registry.pack_of_namespace()
         old_base, new_base = self._run_base(), p.resolve().parent
-        if self._template_base is not None:
-            copied = templates.copy_files(self.doc, self.registry, self._template_base, new_base,
-                                          allow_read=self.allowed_read)
-            if copied:
-                self.log.append(f"copied {len(copied)} files the template reads beside {p.name}")
-        else:
-            paths.rewrite(self.doc, self.registry, old_base, new_base)
-        save(self.doc, p)
+        try:
+            if self._template_base is not None:
+                copied = templates.copy_files(self.doc, self.registry, self._template_base, new_base,
+                                              allow_read=self.allowed_read)
+                if copied:
+                    self.log.append(f"copied {len(copied)} files the template reads beside {p.name}")
+            else:
+                paths.rewrite(self.doc, self.registry, old_base, new_base)
+            save(self.doc, p)
+        except BaseException:  # not saved: the document goes back to what it was for the old folder
+            self.doc.packs = packs
+            for ref in before:
+                if self.doc.params(ref.node).get(ref.param) != ref.value:
+                    paths.set_value(self.doc, ref.node, ref.param, ref.value)
+            raise
         self.path = p
         self._template_base = self._media_base = self._media_source = None
         if Path(old_base) != new_base:
