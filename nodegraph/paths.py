@@ -15,6 +15,8 @@ and is left alone. One rule set, used by the editor's Save and Save As, by ``nod
   climbs to (``../assets/x.png`` keeps working from a sibling folder), else it becomes absolute;
 - **templates** (``nodegraph.templates``): the files a template reads are copied beside the new
   graph and its paths point at the copies;
+- **shipped files** (``shipped_dir``): the templates and assets that come with nodegraph, found in
+  a source checkout and in an installed wheel (``nodegraph.templates`` copies them);
 - **provenance** (``provenance_text``): the graph a PNG, MP4 or FLAC embeds names no absolute path
   of the maker's machine: paths inside the graph's folder are relative, a file outside it is named
   by its file name, with its content digest in the graph's meta (``file:NODE.PARAM``).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable
 
@@ -221,6 +224,23 @@ def provenance_text(doc: "Document", registry: "Registry", base: str | os.PathLi
     return dumps(out)
 
 
+def _package_root() -> Path:
+    return Path(str(resources.files("nodegraph")))
+
+
+def shipped_dir(name: str) -> Path | None:
+    """The shipped folder ``name`` ("graphs" or "assets"): ``nodegraph/_data/NAME`` when installed,
+    ``NAME/`` beside the package in a source checkout, or None."""
+    root = _package_root()
+    installed = root / "_data" / name
+    if installed.is_dir():
+        return installed
+    checkout = root.parent / name
+    if checkout.is_dir() and (root.parent / "pyproject.toml").is_file():
+        return checkout
+    return None
+
+
 def base_for(output_file: str | os.PathLike, base: str | os.PathLike) -> str:
     """The graph's folder as an output file records it: relative to the file's own folder
     (``..`` for ``output/x.png`` under the graph's folder), or "" on another drive."""
@@ -232,4 +252,4 @@ def base_for(output_file: str | os.PathLike, base: str | os.PathLike) -> str:
 
 __all__ = ["FileParam", "path_params", "files", "names_file", "is_pathlike", "is_absolute", "resolve",
            "relative_inside", "portable", "rebase", "rewrite", "missing", "provenance_text", "base_for",
-           "META_FILE"]
+           "shipped_dir", "META_FILE"]

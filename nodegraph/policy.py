@@ -54,7 +54,7 @@ class Root:
 
 def shipped_assets() -> Path | None:
     """nodegraph's own ``assets/`` folder (installed, or in a source checkout), if there is one."""
-    from .templates import shipped_dir
+    from .paths import shipped_dir
 
     return shipped_dir("assets")
 

@@ -18,12 +18,12 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterable
 
 from . import paths
 from .errors import NodegraphError
+from .paths import shipped_dir
 
 if TYPE_CHECKING:
     from .graph import Document
@@ -32,23 +32,6 @@ if TYPE_CHECKING:
 #: files that describe the file beside them and are read from there (a Character's art folder):
 #: copied along with a referenced file when a template is copied
 COMPANIONS = ("character.json",)
-
-
-def _package_root() -> Path:
-    return Path(str(resources.files("nodegraph")))
-
-
-def shipped_dir(name: str) -> Path | None:
-    """The shipped folder ``name`` ("graphs" or "assets"): ``nodegraph/_data/NAME`` when installed,
-    ``NAME/`` beside the package in a source checkout, or None."""
-    root = _package_root()
-    installed = root / "_data" / name
-    if installed.is_dir():
-        return installed
-    checkout = root.parent / name
-    if checkout.is_dir() and (root.parent / "pyproject.toml").is_file():
-        return checkout
-    return None
 
 
 @dataclass(frozen=True)
