@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -79,7 +80,8 @@ def make_evaluator(args: argparse.Namespace, registry, cache):
     base = getattr(args, "base_dir", None) or graph.parent
     return Evaluator(registry, output_dir=args.output, base_dir=base, cache=cache,
                      use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
-                     workers=getattr(args, "workers", None), policy=make_policy(args, args.graph, base, args.output))
+                     workers=getattr(args, "workers", None), policy=make_policy(args, args.graph, base, args.output),
+                     embed=not getattr(args, "no_embed", False))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -267,7 +269,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             bad += 1
             continue
-        issues = validate(doc, registry, policy=make_policy(args, path, base))
+        issues = validate(doc, registry, policy=make_policy(args, path, base), check_files=True)
         if issues:
             bad += 1
             for i in issues:
@@ -280,18 +282,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from .fileformat import load, save
+    from .fileformat import save
 
     path = Path(args.graph)
     if path.exists() and not args.force:
         raise NodegraphError(f"{path} already exists (use --force to replace it)")
     if args.template:
-        doc = load(args.template)
-    else:
-        doc = Document()
-        doc.meta = {"title": args.title or path.stem}
+        from .templates import instantiate
+
+        _, written = instantiate(args.template, path, _registry(), force=args.force, title=args.title,
+                                 allow_read=args.allow_read or ())
+        copied = written[:-1]
+        folders = sorted({str(Path(os.path.relpath(f, path.resolve().parent)).parts[0]) for f in copied})
+        more = f" and {len(copied)} file{'s' if len(copied) != 1 else ''} it reads ({', '.join(folders)})" if copied else ""
+        print(f"created {path} from the template {args.template}{more}")
+        return 0
+    doc = Document()
+    doc.meta = {"title": args.title or path.stem}
     save(doc, path)
     print(f"created {path}")
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from .templates import list_templates
+
+    found = list_templates()
+    if args.json:
+        print(json.dumps([{"name": t.name, "title": t.title, "description": t.description, "path": str(t.path)}
+                          for t in found], indent=2))
+        return 0
+    if not found:
+        print("no templates installed")
+        return 1
+    for t in found:
+        print(f"{t.name}  ({t.title})")
+        if t.description:
+            print(textwrap.fill(t.description, width=78, initial_indent="    ", subsequent_indent="    "))
+    print(f"\nstart one with: nodegraph new scene.json --template {found[0].name}")
     return 0
 
 
@@ -337,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     _cache_args(r)
     r.add_argument("--workers", type=int, metavar="N", help="run up to N independent nodes at once (default: cores, at most 4)")
+    r.add_argument("--no-embed", action="store_true",
+                   help="write output files without the graph that made them (PNG, MP4 and FLAC embed it by default)")
     _policy_args(r)
     r.set_defaults(fn=cmd_run)
 
@@ -346,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default="output", metavar="DIR", help="as for run")
     e.add_argument("--target", action="append", metavar="NODE[.PORT]", help="as for run")
     e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--no-embed", action="store_true", help="as for run")
     _cache_args(e)
     _policy_args(e)
     e.set_defaults(fn=cmd_explain)
@@ -373,16 +406,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="the description and the example as JSON")
     d.set_defaults(fn=cmd_describe)
 
-    v = sub.add_parser("validate", help="check graph files against the installed node types")
+    v = sub.add_parser("validate", help="check graph files: node types, links, values, and that every file they read exists")
     v.add_argument("graphs", nargs="+", metavar="GRAPH")
     _policy_args(v)
     v.set_defaults(fn=cmd_validate)
 
     w = sub.add_parser("new", help="create a new graph file")
     w.add_argument("graph")
-    w.add_argument("--template", metavar="GRAPH", help="start from a copy of this graph (e.g. graphs/demo.json)")
+    w.add_argument("--template", metavar="NAME", help="start from a template (see `nodegraph templates`) or a copy of a graph "
+                                                      "file; the files it reads are copied beside the new graph")
     w.add_argument("--title", help="title stored in the graph's meta")
-    w.add_argument("--force", action="store_true", help="replace an existing file")
+    w.add_argument("--force", action="store_true", help="replace an existing file (and copied files)")
+    w.add_argument("--allow-read", action="append", metavar="DIR",
+                   help="let the template's files in DIR be copied too (repeatable); by default only files in its "
+                        "own folder, nodegraph's shipped assets and the model folders are")
     w.set_defaults(fn=cmd_new)
 
     wt = sub.add_parser("walkthrough", help="run a graph and write its walkthrough as one HTML page",
@@ -400,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     _cache_args(wt)
     _policy_args(wt)
     wt.set_defaults(fn=cmd_walkthrough)
+
+    tl = sub.add_parser("templates", help="list the graph templates that ship with nodegraph")
+    tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
+    tl.set_defaults(fn=cmd_templates)
 
     from .models import add_cli
 

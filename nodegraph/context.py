@@ -58,7 +58,7 @@ class Context:
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
-                 cache: Any = None, policy: Any = None, models: Models | None = None):
+                 cache: Any = None, policy: Any = None, models: Models | None = None, embed: bool = True):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -70,6 +70,8 @@ class Context:
         self._cache = cache
         self._policy = policy
         self._models = models
+        #: whether output files embed how they were made (``nodegraph run --no-embed`` turns it off)
+        self.embed = embed
 
     @property
     def models(self) -> Models:
@@ -81,8 +83,24 @@ class Context:
 
     @property
     def graph_text(self) -> str:
-        """The canonical JSON of the graph being run (saved files embed it as provenance)."""
-        return self._graph_text() if self._graph_text else ""
+        """The canonical JSON of the graph being run as saved files embed it (provenance: no
+        absolute path of this machine, see ``nodegraph.paths.provenance_text``); "" when
+        embedding is off."""
+        return self._graph_text() if self._graph_text and self.embed else ""
+
+    def provenance(self, target: str | os.PathLike) -> dict[str, str] | None:
+        """What the output file ``target`` embeds about how it was made: ``node`` and ``type``,
+        and when the graph is known ``graph`` (``graph_text``) and ``base``, the graph's folder
+        relative to ``target``'s folder. None when embedding is off (``--no-embed``): write none."""
+        if not self.embed:
+            return None
+        made = {"node": self.node_id, "type": self.type_id}
+        graph = self.graph_text
+        if graph:
+            from .paths import base_for
+
+            made.update(graph=graph, base=base_for(target, self.base_dir))
+        return made
 
     # -- progress and cancellation ------------------------------------------------------------
     def progress(self, fraction: float, message: str = "", preview: Any = None) -> None:

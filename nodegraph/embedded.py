@@ -4,13 +4,16 @@ Every PNG, MP4 and FLAC an output node writes embeds the canonical JSON of the g
 and the folder its relative paths were relative to (``image.save_png``: PNG text chunks
 ``nodegraph:graph`` / ``nodegraph:base``; ``video.save_mp4``: container metadata
 ``nodegraph_graph`` / ``nodegraph_base``; ``audio.save`` as FLAC: the comment's JSON
-``{"nodegraph": {"graph", "base"}}``). The CLI (``nodegraph run picture.png``) and the editor's
-File > Open read it back through :func:`load_graph_and_base`; reading never runs anything (the
+``{"nodegraph": {"graph", "base"}}``). The graph names no absolute path of the maker's machine
+and the folder is recorded relative to the media file (``nodegraph.paths``: ``provenance_text``,
+``base_for``; files from older versions recorded it absolute). The CLI (``nodegraph run
+picture.png``) and the editor's File > Open read it back through :func:`load_graph_and_base`; reading never runs anything (the
 graph text goes through the same untrusted-input parser as a graph file).
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .errors import GraphFileError
@@ -32,7 +35,7 @@ class GraphKeys:
 
 def read_embedded_graph(path: str) -> tuple[str, str] | None:
     """The graph a nodegraph PNG, MP4 or FLAC file embeds and the folder its relative paths were
-    relative to, or None when the file carries no graph."""
+    relative to (absolute), or None when the file carries no graph."""
     low = path.lower()
     if low.endswith(".flac"):
         import soundfile as sf
@@ -54,6 +57,8 @@ def read_embedded_graph(path: str) -> tuple[str, str] | None:
 
         with av.open(path) as c:
             graph, base = c.metadata.get(GraphKeys.mp4_graph), c.metadata.get(GraphKeys.mp4_base, "")
+    if graph and base and not Path(base).is_absolute():  # recorded relative to the file's own folder
+        base = os.path.normpath(Path(path).resolve().parent / base)
     return (graph, base) if graph else None
 
 

@@ -50,7 +50,7 @@ class Evaluator:
 
     def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
                  cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
-                 graph_id: str | None = None, policy: Any = None) -> None:
+                 graph_id: str | None = None, policy: Any = None, embed: bool = True) -> None:
         from .memory import tune_malloc
 
         tune_malloc()
@@ -71,6 +71,10 @@ class Evaluator:
         self._last: dict[str, tuple[int, int, dict[str, NodeResult], set[str]]] = {}
         self._codes: dict[str, str] = {}  # node type -> code identity (see nodegraph.codeid)
         self._out_str = str(self.output_dir.resolve())
+        #: whether output files embed the graph that made them (False: ``nodegraph run --no-embed``);
+        #: part of an output node's key (as its output folder), so switching it writes the files again
+        self.embed = embed
+        self._out_key = self._out_str if embed else self._out_str + "\0no-embed"
         self._base_str = str(self.base_dir.resolve())
         self.scheduler = Scheduler(self)
 
@@ -137,7 +141,7 @@ class Evaluator:
         code = self._codes.get(spec.id)
         if code is None:
             code = self._codes[spec.id] = spec.code(self.cache)
-        mat = material(doc, nid, spec, upstream, self.files, self._base_str, self._out_str, code)
+        mat = material(doc, nid, spec, upstream, self.files, self._base_str, self._out_key, code)
         gid = self.gid(doc)
         d = decide(spec, mat, policy=doc.node(nid).get("cache", "default"), use_cache=self.use_cache,
                    cache=self.cache, output_dir=self._out_str, unknown=unknown,

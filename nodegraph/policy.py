@@ -53,9 +53,10 @@ class Root:
 
 
 def shipped_assets() -> Path | None:
-    """nodegraph's own ``assets/`` folder (next to the ``nodegraph`` package), if installed."""
-    here = Path(__file__).resolve().parents[1] / "assets"
-    return here if here.is_dir() else None
+    """nodegraph's own ``assets/`` folder (installed, or in a source checkout), if there is one."""
+    from .paths import shipped_dir
+
+    return shipped_dir("assets")
 
 
 def graph_root_for(source: str | os.PathLike, base_dir: str | os.PathLike) -> Path:

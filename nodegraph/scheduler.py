@@ -35,6 +35,7 @@ from .fileformat import dumps
 from .graph import Document
 from .keys import file_records, forced
 from .node import REQUIRED, NodeSpec
+from .paths import provenance_text
 from .registry import Registry
 from .results import Event, NodeResult, RunResult
 from .types import ValueError_, Video, convert
@@ -94,6 +95,8 @@ class Scheduler:
         result = RunResult({}, tlist)  # node results are made as nodes are resolved
         scratch = Path(tempfile.gettempdir()) / f"nodegraph-run-{os.getpid()}-{next(_run_ids)}"  # made on first use
         run = _Run(doc, result, cancel, on_event, scratch)
+        if ev.embed:  # what output files embed: no absolute path of this machine (nodegraph.paths)
+            run.graph_text = _once(lambda: provenance_text(doc, ev.registry, ev.base_dir, ev.files.digest))
         run.types, run.planned = types, planned
         run.costs = costs.book(ev.cache.root if ev.use_cache else None)
         result.materialise = functools.partial(_materialise, self._owner(), run)  # keeps the evaluator alive
@@ -341,7 +344,7 @@ class Scheduler:
             ctx = Context(nid, spec.id, output_dir=ev.output_dir, base_dir=ev.base_dir, cancel=run.cancel,
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
-                          cache=ev.cache if ev.use_cache else None, policy=ev.policy)
+                          cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed)
         kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
         lock = self._resource_lock(spec.resource) if spec.resource is not None else None
         t = time.perf_counter()

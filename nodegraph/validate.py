@@ -26,7 +26,7 @@ from .types import ValueError_, can_connect
 class Issue:
     code: str  # unknown_type | node_version | unknown_param | missing_input | bad_value | type_mismatch
     #            | cycle | dangling_link | unknown_port | too_many_links
-    #            | unsafe_output | duplicate_output | read_outside | memory
+    #            | unsafe_output | duplicate_output | read_outside | memory | missing_file
     message: str
     node: str | None = None
     port: str | None = None
@@ -39,14 +39,18 @@ def _hint(name: str, options: list[str]) -> str:
     return f" (it has: {', '.join(options)})" if options else " (it has none)"
 
 
-def validate(doc: Document, registry: Registry, only: set[str] | None = None, *, policy: Any = None) -> list[Issue]:
+def validate(doc: Document, registry: Registry, only: set[str] | None = None, *, policy: Any = None,
+             check_files: bool = False) -> list[Issue]:
     """Every problem of the document; with ``only``, just those nodes' own problems (params,
     required inputs, links into them). The evaluator uses that after edits that added or removed
     no node or link, when cycles and dangling links cannot have appeared (widen ``only`` with
     ``scope`` first: a file name edited on one output node concerns every output node).
 
     ``policy`` (``nodegraph.policy.Policy``) gives the folders the graph may read and the memory
-    budget; without one, paths are not checked and the budget is the default one."""
+    budget; without one, paths are not checked and the budget is the default one. ``check_files``
+    (``nodegraph validate``) also reports every path param whose file does not exist (relative
+    paths taken from the policy's graph folder); a run leaves that to the node, which fails with
+    its own message while the other branches go on."""
     issues: list[Issue] = []
     add = issues.append
     specs: dict[str, NodeSpec] = {}
@@ -136,7 +140,27 @@ def validate(doc: Document, registry: Registry, only: set[str] | None = None, *,
             issues += _reads(nid, spec, params, policy)
         if spec.memory is not None:
             issues += _memory(nid, spec, params, policy)
+    if check_files and check_reads:
+        issues += missing_files(doc, registry, policy.base_dir, only, {(i.node, i.port) for i in issues})
     return issues
+
+
+def missing_files(doc: Document, registry: Registry, base: Any, only: set[str] | None = None,
+                  skip: Iterable[tuple] = ()) -> list[Issue]:
+    """An issue naming the node, the param and the path for every path param whose file does not
+    exist (``skip``: (node, param) pairs already reported, say as outside the readable folders)."""
+    from .paths import missing
+
+    skip = set(skip)
+    out = []
+    for ref, path in missing(doc, registry, base):
+        if (only is not None and ref.node not in only) or (ref.node, ref.param) in skip:
+            continue
+        where = "" if str(path) == ref.value else f" (looked for {path})"
+        what = "model file or folder" if ref.is_model else "file"
+        out.append(Issue("missing_file", f"node {ref.node!r} ({doc.type_of(ref.node)}) param {ref.param!r}: the {what} "
+                                         f"{ref.value!r} does not exist{where}", ref.node, ref.param))
+    return out
 
 
 # -- what an untrusted graph may do ------------------------------------------------------------------
@@ -235,10 +259,9 @@ def _reads(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> lis
 
 def _model_ref_is_path(value: str, policy: Any) -> bool:
     """Whether a model reference is taken as a file path (the first rule of ``models.lookup.resolve``)."""
-    expanded = os.path.expanduser(value)
-    if os.path.isabs(expanded) or value.startswith(("./", "../", "~", ".\\", "..\\")) or ".." in value.replace("\\", "/").split("/"):
-        return True
-    return os.path.lexists(policy.resolve(value))
+    from .paths import is_pathlike
+
+    return is_pathlike(value) or os.path.lexists(policy.resolve(value))
 
 
 def _memory(nid: str, spec: NodeSpec, params: dict[str, Any], policy: Any) -> list[Issue]:

@@ -115,10 +115,11 @@ def save(audio: Audio, filename: Text(output_file=(".wav", ".flac")) = "audio.wa
     samples = np.clip(audio.samples, -1.0, 1.0)
     with atomic_path(target) as tmp, sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels,
                                                   format=format.upper(), subtype=_SUBTYPES[depth]) as f:
-        made = {"node": ctx.node_id, "type": ctx.type_id}
-        if format == "flac" and ctx.graph_text:  # FLAC comments hold the whole graph (WAV's are short)
-            made.update(graph=ctx.graph_text, base=str(ctx.base_dir.resolve()))
-        f.comment = json.dumps({GraphKeys.flac: made})
+        made = ctx.provenance(target)  # None with --no-embed
+        if made is not None:
+            if format != "flac":  # FLAC comments hold the whole graph (WAV's are short)
+                made = {"node": made["node"], "type": made["type"]}
+            f.comment = json.dumps({GraphKeys.flac: made})
         f.software = "nodegraph"
         f.write(samples)
     return str(target)

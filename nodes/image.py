@@ -129,10 +129,12 @@ def save_png(image: Image, filename: Text(output_file=".png") = "image.png", ctx
         filename += ".png"
     target = ctx.output_path(filename, "filename")
     info = PngInfo()
-    info.add_text(GraphKeys.png_node, json.dumps({"node": ctx.node_id, "type": ctx.type_id}))
-    if ctx.graph_text:
-        info.add_itxt(GraphKeys.png_graph, ctx.graph_text, zip=True)
-        info.add_text(GraphKeys.png_base, str(ctx.base_dir.resolve()))
+    made = ctx.provenance(target)  # None with --no-embed
+    if made is not None:
+        info.add_text(GraphKeys.png_node, json.dumps({"node": made["node"], "type": made["type"]}))
+        if made.get("graph"):
+            info.add_itxt(GraphKeys.png_graph, made["graph"], zip=True)
+            info.add_text(GraphKeys.png_base, made["base"])
     with atomic_path(target) as tmp:
         PILImage.fromarray(np.ascontiguousarray(image.pixels if image.channels != 1 else image.pixels[:, :, 0])).save(
             tmp, format="PNG", pnginfo=info)

@@ -329,10 +329,12 @@ def save_mp4(video: Video, filename: Text(output_file=(".mp4", ".m4v", ".mov")) 
     if not filename.lower().endswith((".mp4", ".m4v", ".mov")):
         filename += ".mp4"
     target = ctx.output_path(filename, "filename")
-    meta = {GraphKeys.mp4_node: json.dumps({"node": ctx.node_id, "type": ctx.type_id}),
-            GraphKeys.mp4_base: str(ctx.base_dir.resolve())}
-    if ctx.graph_text:
-        meta[GraphKeys.mp4_graph] = ctx.graph_text
+    meta = {}
+    made = ctx.provenance(target)  # None with --no-embed
+    if made is not None:
+        meta[GraphKeys.mp4_node] = json.dumps({"node": made["node"], "type": made["type"]})
+        if made.get("graph"):
+            meta.update({GraphKeys.mp4_graph: made["graph"], GraphKeys.mp4_base: made["base"]})
     stats = write_mp4(video, str(target), ctx, audio, quality, speed, meta)
     ctx.log(f"{stats['encoded']} of {stats['segments']} segments encoded, {stats['reused']} reused")
     return str(target)

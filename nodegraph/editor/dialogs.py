@@ -8,6 +8,7 @@ left unsaved, the periodic autosave, and the window title and recent-files menu.
 """
 from __future__ import annotations
 
+import glob
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +19,41 @@ from ..errors import NodegraphError
 from .theme import ERROR, INFO, OK
 
 MODALS = ("ng_confirm", "ng_error", "ng_recover", "ng_open_dialog", "ng_save_dialog", "ng_path_dialog")
+
+
+def chosen_file(data: dict | None) -> str:
+    """The file a person chose in a dearpygui file dialog, from the ``app_data`` its callback gets.
+
+    ``file_path_name`` is not it: dearpygui builds it from the typed or clicked name with the
+    dialog's current filter as the extension, so a click on ``body.png`` under the filter ``.*``
+    gives ``.../body.*`` (dearpygui issues #1491, #2139). ``selections`` maps each clicked file's
+    name to its full path; it can be stale when a name was typed after a click, so a selection
+    counts only when its name matches the typed one. A typed name without a selection is taken as
+    typed, less the filter's wildcard suffix (a file of that name in the folder, if exactly one
+    exists with some extension, is taken instead)."""
+    data = data or {}
+    path = str(data.get("file_path_name") or "")
+    selections = data.get("selections") or {}
+    name = str(data.get("file_name") or Path(path).name)
+    folder = str(data.get("current_path") or (str(Path(path).parent) if path else ""))
+    wild = name.endswith(".*")
+    stem = name[:-2] if wild else name
+    picked = [str(full) for key, full in selections.items() if isinstance(full, str)
+              and (str(key) == name or (wild and (Path(str(key)).stem == stem or str(key) == stem)))]
+    if picked:
+        return picked[0]
+    if not stem:
+        return ""
+    if not wild:
+        return path if path else str(Path(folder) / stem)
+    base = Path(folder) / stem
+    if base.is_file():
+        return str(base)
+    try:
+        same = [p for p in base.parent.glob(glob.escape(stem) + ".*") if p.is_file() and p.stem == stem]
+    except OSError:
+        same = []
+    return str(same[0]) if len(same) == 1 else str(base)
 
 
 class FilesMixin:
@@ -142,7 +178,8 @@ class FilesMixin:
         return bool(p)
 
     def _dialog_done(self, kind: str, data: dict) -> None:
-        path = (data or {}).get("file_path_name") or ""
+        """A file dialog's callback (``app_data``: see ``chosen_file``)."""
+        path = chosen_file(data)
         if not path:
             return
         if kind == "open":
@@ -154,7 +191,7 @@ class FilesMixin:
         elif kind == "path" and self._path_target is not None:
             nid, name = self._path_target
             self._guard(lambda: self.s.allow_read(path), "allow reading")  # the user picked it: it may be read
-            self._set_param(nid, name, path)
+            self._set_param(nid, name, self.s.portable_path(path))  # relative inside the graph's folder
 
     def show_templates(self) -> None:
         dpg.delete_item("ng_templates_list", children_only=True)

@@ -29,8 +29,10 @@ from ..validate import check_link
 
 
 def _templates_dir() -> Path | None:
-    here = Path(__file__).resolve().parents[2] / "graphs"
-    return here if here.is_dir() else None
+    """The shipped templates' folder, installed or in a source checkout (``nodegraph.templates``)."""
+    from ..templates import shipped_dir
+
+    return shipped_dir("graphs")
 
 
 class DocumentSession:
@@ -54,6 +56,7 @@ class DocumentSession:
         """Another document is open (subclasses forget what they knew of the old one)."""
         self.doc, self.path = doc, path
         self._media_base = self._media_source = None  # open() and open_template() set them after
+        self._template_base: Path | None = None  # the folder of the template this untitled graph came from
         self.allowed_read: list[Path] = []  # folders of files picked with Browse (see allow_read)
         self.history = History(doc)
         self.history.listeners.append(self._changed)
@@ -67,6 +70,20 @@ class DocumentSession:
 
     def _stop_run(self) -> None:
         """Stop a background run before another document is opened (none here)."""
+
+    def _base_moved(self) -> None:
+        """The graph's folder changed (save as elsewhere): what ran from the old folder is stale."""
+        ev = getattr(self, "_evaluator", None)  # EditorSession's: built for the old folder
+        if ev is not None and not getattr(self, "running", False):
+            ev.close()
+            self._evaluator = None
+
+    def portable_path(self, value: str) -> str:
+        """A path the user picked (Browse) as the graph stores it: relative when the file lies in
+        the graph's folder tree, else as given (``nodegraph.paths.portable``)."""
+        from ..paths import portable
+
+        return portable(value, self._run_base()) if self.path is not None else value
 
     @property
     def dirty(self) -> bool:
@@ -107,6 +124,7 @@ class DocumentSession:
         self._stop_run()
         self._set_document(doc, None)
         self._media_base = p.resolve().parent  # its relative asset paths still resolve
+        self._template_base = self._media_base  # save as copies the files it reads beside the new graph
         self._saved = ""  # untitled: unsaved until saved somewhere
         self.log.append(f"new graph from template {p.name}")
 
@@ -116,13 +134,38 @@ class DocumentSession:
         return self.save_as(self.path)
 
     def save_as(self, path: str | os.PathLike) -> Path:
+        """Save to ``path``. File paths travel with the graph (``nodegraph.paths``): those inside
+        the new graph's folder are saved relative to it, relative ones are rewritten to resolve from
+        the new folder, and a graph started from a template gets copies of the files it reads
+        beside it (``assets/...``), as ``nodegraph new --template`` does."""
+        from .. import paths, templates
+
         p = Path(path)
         if p.suffix.lower() != ".json":
             p = p.with_suffix(".json")
+        packs, before = dict(self.doc.packs), paths.path_params(self.doc, self.registry)
         if not self.doc.packs:
             self.doc.packs = self.registry.pack_of_namespace()
-        save(self.doc, p)
+        old_base, new_base = self._run_base(), p.resolve().parent
+        try:
+            if self._template_base is not None:
+                copied = templates.copy_files(self.doc, self.registry, self._template_base, new_base,
+                                              allow_read=self.allowed_read)
+                if copied:
+                    self.log.append(f"copied {len(copied)} files the template reads beside {p.name}")
+            else:
+                paths.rewrite(self.doc, self.registry, old_base, new_base)
+            save(self.doc, p)
+        except BaseException:  # not saved: the document goes back to what it was for the old folder
+            self.doc.packs = packs
+            for ref in before:
+                if self.doc.params(ref.node).get(ref.param) != ref.value:
+                    paths.set_value(self.doc, ref.node, ref.param, ref.value)
+            raise
         self.path = p
+        self._template_base = self._media_base = self._media_source = None
+        if Path(old_base) != new_base:
+            self._base_moved()
         self._saved = dumps(self.doc)
         self._drop_autosave()
         self._add_recent(p)
@@ -147,15 +190,9 @@ class DocumentSession:
 
     def templates(self) -> list[tuple[str, Path, str, str]]:
         """The graph templates that ship with nodegraph: (name, path, title, description)."""
-        folder = _templates_dir()
-        out = []
-        for p in sorted(folder.glob("*.json")) if folder else []:
-            try:
-                meta = json.loads(p.read_text(encoding="utf-8")).get("meta", {})
-            except (OSError, ValueError):
-                continue
-            out.append((p.stem, p, str(meta.get("title", p.stem)), str(meta.get("description", ""))))
-        return out
+        from ..templates import list_templates
+
+        return [(t.name, t.path, t.title, t.description) for t in list_templates()]
 
     # -- autosave and recovery ------------------------------------------------------------------
     def autosave_path(self, path: Path | None = None) -> Path:
@@ -284,15 +321,19 @@ class DocumentSession:
         if text != self.doc.node(node_id).get("label", ""):
             self._do(SetLabel(node_id, text))
 
+    # an edit that changes nothing is no command: no undo step, no unsaved marker, no stale node
     def rename_group(self, group_id: str, title: str) -> None:
         g = self.doc.groups[group_id]
-        self._do(SetGroup(group_id, {**g, "title": title}))
+        if g.get("title", "") != title:
+            self._do(SetGroup(group_id, {**g, "title": title}))
 
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
-        self._do(Collapse(node_id, collapsed))
+        if bool(self.doc.layout.get(node_id, {}).get("collapsed", False)) != bool(collapsed):
+            self._do(Collapse(node_id, True if collapsed else UNSET))  # unfolded is the default: not written
 
     def set_cache_policy(self, node_id: str, policy: str) -> None:
-        self._do(SetCachePolicy(node_id, policy))
+        if self.doc.node(node_id).get("cache", "default") != policy:
+            self._do(SetCachePolicy(node_id, policy))
 
     def undo(self) -> bool:
         return self.history.undo() is not None
