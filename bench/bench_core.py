@@ -1,5 +1,6 @@
 """Core micro-benchmarks for nodegraph: fingerprint throughput, graph load/validate/save, evaluator
-overhead. Prints figures only (no assertions on speed).
+overhead, saving a hostile file of dangling links, and the built-in music composer. Prints figures
+only (no assertions on speed).
 
     python bench/bench_core.py [--quick] [--nodes N] [--no-eval]
 """
@@ -18,7 +19,11 @@ from pathlib import Path
 
 import blake3
 import numpy as np
-import xxhash
+
+try:  # a non-cryptographic hash for comparison, when installed (not a dependency)
+    import xxhash
+except ImportError:
+    xxhash = None
 
 from nodegraph import fileformat
 from nodegraph.commands import AddNode, Batch, Connect
@@ -51,8 +56,9 @@ def bench_hashes(reps: int) -> None:
     raw = [("blake3 (1 thread)", lambda b: blake3.blake3(b).digest()),
            ("blake3 (max_threads=AUTO)", lambda b: blake3.blake3(b, max_threads=auto).digest()),
            ("sha256 (hashlib)", lambda b: hashlib.sha256(b).digest()),
-           ("blake2b (hashlib)", lambda b: hashlib.blake2b(b).digest()),
-           ("xxh3_128 (not crypto)", lambda b: xxhash.xxh3_128(b).digest())]
+           ("blake2b (hashlib)", lambda b: hashlib.blake2b(b).digest())]
+    if xxhash is not None:
+        raw.append(("xxh3_128 (not crypto)", lambda b: xxhash.xxh3_128(b).digest()))
     rows: list[tuple[str, list[str]]] = []
     construct = []
     ng = []
@@ -176,6 +182,21 @@ def bench_eval(reg, doc: Document, sinks: list[str], out: Path, reps: int) -> li
     return rows
 
 
+# -- 4. hostile saves and built-in nodes -------------------------------------------------------
+def bench_misc(reps: int) -> None:
+    """Saving 8,000 nodes linked to missing nodes (was quadratic); 20 s of music.compose."""
+    from nodes.music import compose
+
+    nodes = {f"n{i}": {"type": "core.case", "inputs": {"text": f"ghost{i}.text"}} for i in range(8000)}
+    import json
+
+    doc = fileformat.loads(json.dumps({"format": "nodegraph", "version": 1, "nodes": nodes}), source="hostile.json")
+    print(f"save 8,000 nodes with dangling links: {median_time(lambda: fileformat.dumps(doc), reps) * 1e3:8.1f} ms")
+    compose(duration=2.0)  # imports and tables
+    t = median_time(lambda: compose(mood="epic", duration=20.0, seed=11), max(3, reps // 3))
+    print(f"music.compose, 20 s epic:             {t * 1e3:8.1f} ms")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -188,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     bench_hashes(reps)
     bench_graph(reps if args.quick else 7, args.nodes, not args.no_eval)
+    bench_misc(3 if args.quick else 7)
 
 
 if __name__ == "__main__":

@@ -224,10 +224,7 @@ def test_through_the_evaluator(tmp_path, registry):
         ev.run(doc2, ["m"])
 
 
-def test_twenty_seconds_render_quickly():
-    import time
-
-    compose(duration=2.0)  # warm up imports
-    t = time.perf_counter()
-    compose(mood="epic", duration=20.0, seed=11)
-    assert time.perf_counter() - t < 3.0  # about 0.15 s on one core; generous for loaded CI
+def test_twenty_seconds_of_epic_music_render_whole():
+    """Twenty seconds are twenty seconds of sound (its speed is printed by bench/bench_core.py)."""
+    audio = compose(mood="epic", duration=20.0, seed=11)
+    assert abs(audio.duration - 20.0) < 0.05 and float(np.abs(audio.samples).max()) > 0.05
