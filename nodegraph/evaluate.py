@@ -23,6 +23,7 @@ from .cache import Cache
 from .context import CancelToken
 from .errors import GraphInvalid, NodegraphError
 from .graph import Document
+from .overrides import run_notices
 from .keys import Decision, FileDigests, KeyMaterial, decide, forced, material
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
@@ -187,7 +188,13 @@ class Evaluator:
             planned = self._explain(doc, tlist)
             for nid, (ex, _) in planned.items():
                 on_event(Event("planned", nid, {"will_run": ex.will_run, "reason": ex.reason}))
-        return self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
+        notices = run_notices(doc, self.plan(doc, tlist)[0], self.registry.specs)
+        if on_event is not None:  # a param whose value comes from a link or a file is said, never silently
+            for nid, level, message in notices:
+                on_event(Event("warning", nid, {"level": level, "message": message}))
+        result = self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
+        result.warnings = notices
+        return result
 
     def remember(self, doc: Document, nodes: dict[str, NodeResult], fresh: list[str], last_used: dict | None,
                  cancelled: bool) -> None:

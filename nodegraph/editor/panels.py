@@ -91,7 +91,7 @@ class InspectorMixin:
                 dpg.add_text(str(e), parent="ng_inspector", wrap=370, color=ERROR)
             return
         nv = self.s.node_view(nid)
-        key = (nid, iv.title, iv.doc, repr([(p.name, p.kind, p.value, p.linked) for p in iv.params]),
+        key = (nid, iv.title, iv.doc, repr([(p.name, p.kind, p.value, p.linked, p.overridden_by) for p in iv.params]),
                iv.cache_policy, iv.pinned, nv.collapsed, tuple(sorted(self._input_sources(nid).items())))
         if key != self._inspector_key:
             self._inspector_key = key
@@ -128,6 +128,12 @@ class InspectorMixin:
                             dpg.add_text("<- " + sources.get(p.name, "linked"), color=(150, 190, 255))
                         else:
                             self._param_widget(iv.node_id, p)
+                    if p.overridden_by and not (p.linked and p.value is None):  # say where the value comes from
+                        with dpg.table_row():
+                            dpg.add_text("")
+                            dpg.add_text(("value set here is not used: " if p.linked else "from ") + p.overridden_by,
+                                         color=WARN if p.linked else (150, 190, 255), wrap=260,
+                                         tag=f"ng_overridden_{p.name}")
             for port, src in sources.items():
                 if port not in {p.name for p in iv.params}:
                     dpg.add_text(f"{port} <- {src}", color=(150, 190, 255))
@@ -452,8 +458,9 @@ class PreviewPanel:
 
 # == log ============================================================================================
 class LogPanel:
-    """The log under the canvas: the session's log lines (errors in red), the newest 300 kept,
-    scrolled to the end when lines arrive."""
+    """The log under the canvas: the session's log lines (errors in red, warnings in amber), the
+    newest 300 kept, scrolled to the end when lines arrive. The output folder a run ends with gets
+    an "Open folder" button (``EditorSession.open_folder``)."""
 
     def __init__(self, session: Any) -> None:
         self.s = session
@@ -473,7 +480,15 @@ class LogPanel:
             self._seen = 0
         for line in log[self._seen:][-200:]:
             err = line.startswith("error") or bool(re.search(r"(?<!\b0 )\bfailed\b", line))
-            self._items.append(dpg.add_text(line, parent="ng_log", color=ERROR if err else (175, 175, 185), wrap=0))
+            color = ERROR if err else WARN if line.startswith("warning") else (175, 175, 185)
+            if line.startswith("output folder: "):  # the end of a run: where its files are, and a way there
+                with dpg.group(horizontal=True, parent="ng_log") as row:
+                    dpg.add_text(line, color=(150, 190, 255))
+                    dpg.add_button(label="Open folder", small=True, callback=lambda: self.s.open_folder(),
+                                   tag=f"ng_open_folder_{self._seen}_{len(self._items)}")
+                self._items.append(row)
+                continue
+            self._items.append(dpg.add_text(line, parent="ng_log", color=color, wrap=0))
         self._seen = len(log)
         while len(self._items) > 300:
             dpg.delete_item(self._items.pop(0))

@@ -19,12 +19,13 @@ from typing import Any
 from ..cache import Cache
 from ..commands import SetPin
 from ..context import CancelToken
-from ..errors import NodegraphError, format_error
+from ..errors import GraphInvalid, NodegraphError, format_error
 from ..evaluate import Evaluator, Event
 from ..graph import Document
 from ..node import REQUIRED
+from ..overrides import overrides
 from ..registry import Registry
-from ..results import RunResult
+from ..results import RunResult, run_files
 from ..types import Preview, find_type
 from .document import DocumentSession
 
@@ -82,6 +83,8 @@ class ParamView:
     opts: dict
     doc: str
     linked: bool
+    #: where the value really comes from when not from ``value`` (a link, a linked input, a file)
+    overridden_by: str = ""
 
 
 @dataclass
@@ -105,6 +108,8 @@ class NodeState:
     message: str = ""
     live: Any = None          # the latest picture a running node sent with its progress
     live_serial: int = 0
+    #: an edit reached this node (or one above it) since a run set ``state``: the cache decides anew
+    touched: bool = False
 
 
 @dataclass
@@ -135,6 +140,10 @@ class EditorSession(DocumentSession):
         self._explained_at = -1
         self._step_order: list[str] = []
         self.runs = 0  # runs started: a short run can begin and end between two frames
+        self._run_rev = -1
+        #: the files the last run wrote or found cached (absolute paths), and the folder they are in
+        self.last_files: list[str] = []
+        self.last_output_dir: Path | None = None
         super().__init__(registry, config_dir)
 
     def _set_document(self, doc: Document, path: Path | None) -> None:
@@ -147,9 +156,7 @@ class EditorSession(DocumentSession):
 
     def _changed(self, change: Any) -> None:
         super()._changed(change)
-        for n in change.nodes:
-            if n in self._states and self._states[n].state not in ("running", "queued"):
-                self._states[n] = NodeState()
+        self._touch(n for n in change.nodes if n in self.doc)
         if change.nodes and self.auto_run and self.previewed and self.previewed in self.doc and not self.running:
             self.run([self.previewed])
 
@@ -201,10 +208,13 @@ class EditorSession(DocumentSession):
                                   else p.type.vtype.to_json(p.default)) if p.is_param else None)
                for p in spec.inputs]
         outs = [PinView(o.name, o.type.id, o.type.vtype.color, o.name in used_out) for o in spec.outputs]
-        state = "pinned" if rec.get("pinned") and st.state in ("stale", "cached") else st.state
+        state = self.state(node_id)
+        state = "pinned" if rec.get("pinned") and state in ("stale", "cached") else state
+        fresh = state == st.state
         return NodeView(node_id, rec.get("label") or spec.title, spec.id, spec.category, tuple(lay.get("pos", (0, 0))),
                         bool(lay.get("collapsed")), tuple(lay["color"][:3]) if lay.get("color") else None, ins, outs,
-                        state, st.progress, st.seconds, st.message, reason)
+                        state, st.progress if fresh else 0.0, st.seconds if fresh else 0.0,
+                        st.message if fresh else "", reason)
 
     def links_view(self) -> list[LinkView]:
         out = []
@@ -218,16 +228,22 @@ class EditorSession(DocumentSession):
         rec = self.doc.node(node_id)
         spec = self.registry.get(rec["type"], self.doc.packs)
         linked = self.doc.inputs(node_id)
+        by = {o.param: o for o in overrides(self.doc, node_id, spec)}
         params = []
         for p in spec.inputs:
             if not p.is_param:
                 continue
             default = None if p.default is REQUIRED or p.default is None else p.type.vtype.to_json(p.default)
             value = rec["params"].get(p.name, default)
-            params.append(ParamView(p.name, p.type.id, value, default, dict(p.type.opts), p.doc, p.name in linked))
+            o = by.get(p.name)
+            params.append(ParamView(p.name, p.type.id, value, default, dict(p.type.opts), p.doc, p.name in linked,
+                                    o.source if o is not None else ""))
         st = self._states.get(node_id) or NodeState()
+        state = self.state(node_id)
+        fresh = state == st.state
         return InspectorView(node_id, rec.get("label") or spec.title, spec.description, params,
-                             rec.get("cache", "default"), bool(rec.get("pinned")), st.state, st.seconds, st.message)
+                             rec.get("cache", "default"), bool(rec.get("pinned")), state,
+                             st.seconds if fresh else 0.0, st.message if fresh else "")
 
     # -- runs -------------------------------------------------------------------------------------
     def allow_read(self, path: str | os.PathLike) -> Path:
@@ -282,6 +298,7 @@ class EditorSession(DocumentSession):
                 events.put(("error", format_error(e)))
 
         self._runner = _Runner(threading.Thread(target=work, name="nodegraph-run", daemon=True), token, events)
+        self._run_rev = snapshot.revision
         for nid in snapshot.upstream(targets) if targets else snapshot.node_ids():
             self._states[nid] = NodeState("queued")
         self.runs += 1
@@ -327,12 +344,62 @@ class EditorSession(DocumentSession):
                 r = self._result
                 self.log.append(f"run finished: {r.count('computed')} computed, {r.count('cached')} cached, "
                                 f"{r.count('failed')} failed{', cancelled' if r.cancelled else ''} in {r.seconds:.2f} s")
+                self._log_files(r)
                 self.step_node = self.step_link = None
+                edited = self.doc.changed_since(self._run_rev)  # edits made while it ran
+                self._touch(self.doc.node_ids() if edited is None else [n for n in edited if n in self.doc])
             elif item[0] == "error":
                 self.log.append(f"error: {item[1]}")
         if changed:
             self.revision += 1
         return changed
+
+    def _log_files(self, result: RunResult) -> None:
+        """The run's files in one place: the output folder, then each file (written or found cached)."""
+        out = self._evaluator_for().output_dir.resolve()
+        files = run_files(result)
+        self.last_files, self.last_output_dir = [f for f, _ in files], out
+        if not files:
+            self.log.append(f"output folder: {out} (no files written)")
+            return
+        self.log.append(f"output folder: {out}")
+        for f, how in files:
+            try:
+                shown = str(Path(f).resolve().relative_to(out))
+            except ValueError:
+                shown = f
+            self.log.append(f"  {how} {shown}")
+
+    def open_folder(self) -> str:
+        """Show the output folder in the desktop's file manager (xdg-open, open or startfile, when
+        there is one); without one, or if it fails, say where the folder is. Never raises."""
+        import shutil
+        import subprocess
+        import sys
+
+        out = self.last_output_dir or self._evaluator_for().output_dir.resolve()
+        if not out.is_dir():
+            msg = f"output folder {out} does not exist yet: run the graph first"
+            self.log.append(msg)
+            return msg
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        try:
+            if sys.platform.startswith("win"):
+                os.startfile(out)  # type: ignore[attr-defined]
+            elif shutil.which(opener):
+                subprocess.Popen([opener, str(out)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            else:
+                msg = f"output folder: {out} (no {opener} here to open it)"
+                self.log.append(msg)
+                return msg
+        except OSError as e:
+            msg = f"output folder: {out} (could not open it: {format_error(e)})"
+            self.log.append(msg)
+            return msg
+        msg = f"opened {out}"
+        self.log.append(msg)
+        return msg
 
     def _on_event(self, e: Event) -> None:
         if e.node is None:
@@ -353,21 +420,78 @@ class EditorSession(DocumentSession):
             st.state, st.message = "skipped", str(e.data.get("reason", ""))
         elif e.kind == "log":
             self.log.append(f"{e.node}: {e.data.get('message', '')}")
+        elif e.kind == "warning":  # a param whose value comes from a link or a file
+            self.log.append(f"{e.data.get('level', 'warning')}: node {e.node!r}: {e.data.get('message', '')}")
+
+    # -- what each node's state is ----------------------------------------------------------------
+    def _touch(self, nodes: Any) -> None:
+        """An edit reached ``nodes``: they and everything below them are decided again (by the cache,
+        through the evaluator's one decision path) instead of showing their last run's state."""
+        doc = self.doc
+        for n in {d for n in nodes for d in doc.downstream(n)}:
+            st = self._states.get(n)
+            if st is not None:
+                st.touched = True
+
+    def _explanations(self) -> dict[str, Any]:
+        """What the evaluator decides for every node now (``Evaluator.explain``, which asks
+        ``keys.decide``: the cache's verdict from each node's content key; nothing runs and no value
+        is loaded), refreshed after each edit and each run. While a run goes on, the last answer."""
+        if self.running or self._explained_at == self.doc.revision:
+            return self._explain
+        doc = self.doc.snapshot()
+        ev = self._evaluator_for()
+        specs = self.registry.specs
+        sinks = [n for n in doc.node_ids() if doc.g.out_degree(n) == 0 and doc.type_of(n) in specs]
+        try:
+            self._explain = ev.explain(doc, sinks) if sinks else {}
+        except GraphInvalid as e:  # decide what does not depend on a node with a problem
+            self._explain = {}
+            if all(i.node is not None and i.node in doc and i.code != "cycle" for i in e.issues):
+                bad = {d for i in e.issues for d in doc.downstream(i.node)}
+                ok = {n for n in doc.node_ids() if n not in bad}
+                targets = [n for n in sorted(ok) if not any(d in ok for d in doc.g.successors(n))]
+                try:
+                    self._explain = ev.explain(doc, targets) if targets else {}
+                except NodegraphError:
+                    pass
+        except NodegraphError:
+            self._explain = {}
+        self._explained_at = self.doc.revision
+        return self._explain
 
     def state(self, node_id: str) -> str:
-        return (self._states.get(node_id) or NodeState()).state
+        """What the node shows: its run's state (queued, running, computed, cached, failed, ...) until
+        an edit reaches it or a node above it; then, and for a node no run of this session has
+        reached, the cache's verdict on its content key: cached (or pinned) when the key is a hit,
+        else stale. A node whose key an edit left unchanged keeps its computed or cached state."""
+        st = self._states.get(node_id)
+        raw = st.state if st is not None else "stale"
+        if st is not None and (raw in ("queued", "running") or (raw != "stale" and not st.touched)):
+            return raw
+        ex = self._explanations().get(node_id)
+        if ex is None or ex.will_run != "no":
+            return "stale"
+        if ex.reason == "pinned":
+            return "pinned"
+        if ex.reason.startswith("fails"):
+            return "failed"
+        if ex.reason.startswith("skipped"):
+            return "skipped"
+        if ex.reason.startswith("same result as"):  # another node computes it first
+            return "stale"
+        return raw if raw in ("computed", "cached") else "cached"
+
+    def _done(self, node_id: str) -> bool:
+        """Whether a run of this session finished the node and no edit reached it since."""
+        st = self._states.get(node_id)
+        return st is not None and not st.touched and st.state in ("computed", "cached", "pinned", "failed")
 
     def _reason(self, node_id: str) -> str:
         """Why the node would run now (the evaluator's explain, refreshed after edits)."""
         if self.running:
             return ""
-        if self._explained_at != self.doc.revision:
-            try:
-                self._explain = self._evaluator_for().explain(self.doc.snapshot(), None)
-            except NodegraphError:
-                self._explain = {}
-            self._explained_at = self.doc.revision
-        ex = self._explain.get(node_id)
+        ex = self._explanations().get(node_id)
         return "" if ex is None else ("cached" if ex.will_run == "no" else ex.reason)
 
     def step(self) -> str | None:
@@ -376,12 +500,12 @@ class EditorSession(DocumentSession):
         if self.running:
             return None
         if not self._step_order or self.step_node is None and all(
-                self.state(n) in ("computed", "cached", "pinned", "failed") for n in self._step_order):
+                self._done(n) for n in self._step_order):
             import networkx as nx
 
             self._step_order = list(nx.lexicographical_topological_sort(self.doc.g))
         for nid in self._step_order:
-            if nid in self.doc and self.state(nid) not in ("computed", "cached", "pinned", "failed"):
+            if nid in self.doc and not self._done(nid):
                 self.step_node = nid
                 out = self.doc.links_from(nid)
                 self.step_link = (out[0].src, out[0].src_port, out[0].dst, out[0].dst_port) if out else None
