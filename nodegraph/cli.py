@@ -99,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         from .results import run_files
 
+        for nid, level, message in result.warnings:  # params whose value came from a link or a file
+            print(f"{level}: node {nid!r}: {message}")
         out_dir = ev.output_dir.resolve()
         files = run_files(result)
         print(f"output folder: {out_dir}" + ("" if files else " (no files written)"))
@@ -108,8 +110,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ValueError:
                 shown = f
             print(f"  {how} {shown}")
-        for nid, level, message in result.warnings:
-            print(f"{level}: node {nid!r}: {message}")
         pinned = f", {result.count('pinned')} pinned" if result.count("pinned") else ""
         print(f"{result.count('computed')} computed, {result.count('cached')} cached{pinned}, "
               f"{len(failed)} failed, {result.count('skipped')} skipped in {result.seconds:.2f} s")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union, get_args, get_origin
 
 from .types import PortType, ValueError_, port_type
+from .types.base import OptionalPort
 
 DETERMINISM = ("pure", "seeded", "nondeterministic", "reads-files")
 COSTS = ("cpu", "gpu", "io")
@@ -326,7 +327,9 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
             if p.default is not REQUIRED:
                 raise fail(f"variadic input {p.name!r} cannot have a default (no links means an empty tuple)")
         optional = False
-        if get_origin(ann) is Union or type(ann).__name__ == "UnionType":
+        if isinstance(ann, OptionalPort):  # Int(min=0) | None
+            ann, optional = ann.item, True
+        elif get_origin(ann) is Union or type(ann).__name__ == "UnionType":
             args = [a for a in get_args(ann) if a is not type(None)]
             if len(args) != 1 or len(get_args(ann)) != 2:
                 raise fail(f"parameter {p.name!r}: only 'T | None' unions are supported, got {ann!r}")

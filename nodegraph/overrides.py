@@ -54,7 +54,7 @@ def overrides(doc: Document, nid: str, spec: NodeSpec) -> list[Override]:
         src = by_name[source]
         value = params.get(source, src.default_json)
         if src.is_param and value not in (None, "") and value != src.default_json:
-            out.append(Override(nid, param, f"{source} {_short(value)}", "note"))
+            out.append(Override(nid, param, f"{source} {_short(value, 100)}", "note"))
     return out
 
 
@@ -76,11 +76,10 @@ def run_notices(doc: Document, nodes: list[str], specs: dict[str, NodeSpec]) -> 
                     out.append((nid, level, f"param {name!r} = {_short(params.get(name))} set on the node is not "
                                             f"used: {source} overrides it"))
             else:
-                what = ", ".join(repr(n) for n in names)
-                out.append((nid, level, f"param{'s' if len(names) > 1 else ''} {what} left at "
-                                        f"{'their defaults' if len(names) > 1 else 'its default'} "
-                                        f"{'take their' if len(names) > 1 else 'takes its'} value from {source} "
-                                        "(set it on the node to override)"))
+                what = ", ".join(names)
+                where = " where that file sets them" if not source.startswith("the linked") else ""
+                out.append((nid, level, f"{what}: left unset here, so taken from {source}{where} "
+                                        "(a value set on the node wins)"))
     return out
 
 
