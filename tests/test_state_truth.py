@@ -14,6 +14,8 @@ from nodegraph.cache import Cache
 from nodegraph.cli import main
 from nodegraph.editor.session import EditorSession
 
+from gui_harness import run_gui, xvfb  # noqa: F401  (fixtures)
+
 ROOT = Path(__file__).resolve().parent.parent
 ALL = ["background", "credits", "draw_subtitle", "draw_title", "save_card", "save_credits", "subtitle", "title"]
 
@@ -150,3 +152,58 @@ def test_cli_run_summary_lists_the_output_folder_and_every_file(graph, tmp_path,
     assert main(args) == 0
     text = capsys.readouterr().out.splitlines()
     assert "  cached title_card.png" in text and "0 computed" in text[-1]
+
+
+# == the real window (Xvfb): the run's files in the log, its Open folder button, the inspector ========
+def gui_open_folder_and_overrides(tmp: str) -> dict:
+    """Run the demo from the window, click the log's Open folder button (a stand-in xdg-open records
+    what it was asked to open), then inspect a Speak node of the talking-character template."""
+    import dearpygui.dearpygui as dpg
+
+    import gui_harness as H
+    from nodegraph.editor.app import EditorApp
+
+    t = Path(tmp)
+    shutil.copy(ROOT / "graphs" / "demo.json", t / "demo.json")
+    bin_dir = t / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" > {t / 'opened.txt'}\n")
+    opener.chmod(0o755)
+    os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
+    s = EditorSession(cache=Cache(t / "cache"), config_dir=t / "config", output_dir=t / "out")
+    app = EditorApp(str(t / "demo.json"), session=s)
+    app.start()
+    H.use(app)
+    H.frames(6)
+    out: dict = {}
+    try:
+        serial = app.view._run_serial
+        H.click(*H.item_center("ng_run"))
+        H.wait_until(lambda: app.view._run_serial > serial, 60)
+        buttons = H.wait_until(lambda: [i for i in dpg.get_all_items()
+                                        if str(dpg.get_item_alias(i)).startswith("ng_open_folder_")], 10)
+        H.frames(6)
+        H.click(*H.item_center(buttons[-1]))
+        H.wait_until(lambda: (t / "opened.txt").exists() and (t / "opened.txt").read_text().strip(), 10)
+        out["opened"] = (t / "opened.txt").read_text().strip()
+        out["log"] = list(s.log)
+        s.open(ROOT / "graphs" / "talking_character.json")  # read only: nothing is saved
+        H.frames(6)
+        app.view.inspect("speak_1")
+        H.wait_until(lambda: dpg.does_item_exist("ng_overridden_pitch"), 10)
+        out["pitch"] = dpg.get_value("ng_overridden_pitch")
+        out["pitch_hint"] = dpg.get_item_configuration(app.view.param_widget("pitch"))["hint"]
+        shot = t / "inspector.png"
+        out["shot"] = str(shot) if app.screenshot(shot) else ""
+        return out
+    finally:
+        app.close()
+
+
+def test_the_window_lists_files_opens_the_folder_and_shows_overrides(run_gui, tmp_path):
+    r = run_gui(gui_open_folder_and_overrides, str(tmp_path), timeout=120)
+    out = str((tmp_path / "out").resolve())
+    assert r["opened"] == out
+    assert f"output folder: {out}" in r["log"] and "  wrote title_card.png" in r["log"]
+    assert r["pitch"] == "from the linked character ('mira')" and r["pitch_hint"] == "from the linked character ('mira')"

@@ -129,6 +129,7 @@ class InspectorMixin:
                         else:
                             self._param_widget(iv.node_id, p)
                     if p.overridden_by and not (p.linked and p.value is None):  # say where the value comes from
+                        # (an unset number also shows it as its hint; the row stays: a hint hides while typing)
                         with dpg.table_row():
                             dpg.add_text("")
                             dpg.add_text(("value set here is not used: " if p.linked else "from ") + p.overridden_by,
@@ -195,6 +196,11 @@ class InspectorMixin:
             else:
                 w = dpg.add_input_text(default_value=text, width=-1, on_enter=True, user_data=ud, callback=self._on_value)
             self._text_input(w)
+        elif kind in ("int", "number") and value is None:  # unset: its default says "take it from elsewhere"
+            hint = ("from " + p.overridden_by) if p.overridden_by else "unset"
+            w = dpg.add_input_text(default_value="", hint=hint, width=-1, on_enter=True, user_data=(ud, kind),
+                                   callback=self._on_number_text)
+            self._text_input(w)
         elif kind in ("int", "seed"):
             kw: dict[str, Any] = {}
             if opts.get("min") is not None:
@@ -248,6 +254,18 @@ class InspectorMixin:
 
     def _on_value(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
         self._set_param(ud[0], ud[1], dpg.get_value(sender))
+
+    def _on_number_text(self, sender: Any, app_data: Any, ud: tuple[tuple[str, str], str]) -> None:
+        (nid, name), kind = ud
+        text = str(dpg.get_value(sender)).strip()
+        if not text:
+            return
+        try:
+            value: Any = int(text) if kind == "int" else float(text)
+        except ValueError:
+            self.message(f"{name}: {text!r} is not a {'whole ' if kind == 'int' else ''}number", ERROR)
+            return
+        self._set_param(nid, name, value)
 
     def _on_choice(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
         self._set_param(ud[0], ud[1], app_data)
