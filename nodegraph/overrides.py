@@ -61,10 +61,16 @@ def overrides(doc: Document, nid: str, spec: NodeSpec) -> list[Override]:
 def run_notices(doc: Document, nodes: list[str], specs: dict[str, NodeSpec]) -> list[tuple[str, str, str]]:
     """(node, level, message) for the run log: one line per node and source."""
     out = []
+    attrs = doc.g._node
     for nid in nodes:
-        spec = specs.get(doc.type_of(nid))
-        if spec is None or not spec.defaults_from and not any((q := spec.input(p)) is not None and q.is_param for p in doc.inputs(nid)):
-            continue  # most nodes: no param linked, none with a declared source
+        rec = attrs[nid]
+        spec = specs.get(rec["type"])
+        if spec is None:
+            continue
+        if not spec.defaults_from:  # most nodes: nothing to say unless a typed value sits under a link
+            params = rec["params"]
+            if not params or not any(p in params for p in doc.inputs(nid)):
+                continue
         grouped: dict[tuple[str, str], list[str]] = {}
         for o in overrides(doc, nid, spec):
             if o.level != "linked":
