@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from nodegraph import Character, Int, Text, node
 from nodegraph.cache import Cache
 from nodegraph.cli import main
 from nodegraph.commands import AddNode, Batch, Connect
@@ -16,6 +17,7 @@ from nodegraph.editor.session import EditorSession
 from nodegraph.evaluate import Evaluator
 from nodegraph.fileformat import save as save_graph
 from nodegraph.graph import Document
+from nodegraph.node import DeclarationError
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (200, 300)  # width, height
@@ -161,3 +163,34 @@ def test_overrides_are_said_in_the_inspector_and_the_run_log(folder, registry, c
                  str(folder / "cache"), "--target", "talk"]) == 0
     out = capsys.readouterr().out
     assert "warning: node 'say': param 'language' = 'fr' set on the node is not used" in out
+
+
+def test_declaring_where_a_default_comes_from_is_checked():
+    @node("t.ok", defaults_from={"pitch": "who"})
+    def ok(who: Character | None = None, pitch: Int(min=0, max=99) | None = None) -> Text:
+        return ""
+
+    spec = ok.__nodegraph__
+    assert spec.defaults_from == (("pitch", "who"),) and spec.input("pitch").type.opts == {"min": 0, "max": 99}
+    with pytest.raises(ValueError, match="above the maximum|99"):
+        spec.input("pitch").type.check(120)
+    with pytest.raises(DeclarationError, match="defaults_from: 'tone' is not a param with a default"):
+        @node("t.bad", defaults_from={"tone": "who"})
+        def bad(who: Character | None = None, pitch: Int | None = None) -> Text:
+            return ""
+    with pytest.raises(DeclarationError, match="the source of 'pitch', 'nobody', is not another input"):
+        @node("t.bad2", defaults_from={"pitch": "nobody"})
+        def bad2(who: Character | None = None, pitch: Int | None = None) -> Text:
+            return ""
+
+
+def test_the_report_lists_the_overrides(folder, tmp_path):
+    doc = graph(speak={"language": "fr"})
+    Batch([AddNode("core.text", "lang", {"value": "en"}), Connect("lang", "text", "say", "language")])(doc)
+    save_graph(doc, folder / "scene.json")
+    report = tmp_path / "report.json"
+    assert main(["run", str(folder / "scene.json"), "--output", str(folder / "o3"), "--cache-dir", str(folder / "cache"),
+                 "--target", "say", "--report", str(report), "-q"]) == 0
+    warnings = json.loads(report.read_text())["warnings"]
+    assert {"node": "say", "level": "warning", "message": "param 'language' = 'fr' set on the node is not used: "
+            "the link from 'lang.text' overrides it"} in warnings
