@@ -36,6 +36,9 @@ from .validate import Issue, scope, validate
 class Explanation:
     will_run: str  # "yes" | "no" | "maybe" (an upstream re-runs; an unchanged output stops it)
     reason: str
+    #: its key is in the cache (its result is known and unchanged) but its value is not (kept in
+    #: memory only, or evicted): it runs only to make that value again (the editor shows it cached)
+    key_cached: bool = False
 
 
 class Evaluator:
@@ -319,9 +322,9 @@ class Evaluator:
             gone = ("its result is kept in memory only (a recipe, cheap to redo), not from run to run" if ram_only
                     else "cached result was evicted")
             if "yes" in needs:
-                out[nid] = (Explanation("yes", f"{gone}; a node below it needs it"), None)
+                out[nid] = (Explanation("yes", f"{gone}; a node below it needs it", True), None)
             else:
-                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs"), None)
+                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs", True), None)
             for d in missing:
                 lost.setdefault(d, []).append(nid)
         if not lost:
@@ -338,7 +341,7 @@ class Evaluator:
                 if out[nid][0].will_run == "yes" and (others or any(computing_types.get(t) for t in out_types[nid])):
                     who = f"{others[0]!r}, which lost the same value" if others else "a node computing first"
                     out[nid] = (Explanation("maybe", f"{out[nid][0].reason}, unless {who} puts the same value "
-                                                     "back first"), None)
+                                                     "back first", out[nid][0].key_cached), None)
 
     # -- pinning -----------------------------------------------------------------------------
     def pin(self, result: RunResult, nid: str):

@@ -147,6 +147,8 @@ def test_overrides_are_said_in_the_inspector_and_the_run_log(folder, registry, c
         assert params["text"].overridden_by == "the link from 'line.text'"
         mouth = {p.name: p for p in s.inspector("pat").params}["mouth_x"]
         assert mouth.overridden_by == "definition 'pat/character.json'"
+        pin = {p.name: p for p in s.node_view("pat").inputs}["mouth_x"]  # the pin shows no default 0
+        assert pin.value is None and pin.overridden_by == "definition 'pat/character.json'"
         s.set_param("say", "pitch", 40)  # set here: the node's own value is used, nothing to say
         assert {p.name: p for p in s.inspector("say").params}["pitch"].overridden_by == ""
         assert s.run(["talk"]) is None and s.wait()

@@ -207,3 +207,38 @@ def test_the_window_lists_files_opens_the_folder_and_shows_overrides(run_gui, tm
     assert r["opened"] == out
     assert f"output folder: {out}" in r["log"] and "  wrote title_card.png" in r["log"]
     assert r["pitch"] == "from the linked character ('mira')" and r["pitch_hint"] == "from the linked character ('mira')"
+
+
+def test_a_value_kept_in_memory_only_does_not_make_a_sibling_branch_stale(tmp_path, registry):
+    """Lazy videos are recipes, kept in memory only: over a warm cache in a new process their keys
+    are cached but their values are not. An edit in one branch leaves the other branch, and the
+    shared recipe above both, shown cached (their results are known and unchanged)."""
+    s = EditorSession(registry, cache=Cache(tmp_path / "cache"), config_dir=tmp_path / "c1", output_dir=tmp_path / "out")
+    s.add_node("image.gradient", (0, 0))
+    s.set_param("gradient", "width", 64)
+    s.set_param("gradient", "height", 36)
+    s.add_node("compose.motion", (200, 0))
+    s.connect("gradient", "image", "motion", "video")
+    s.set_param("motion", "duration", 0.5)
+    s.set_param("motion", "fps", 4)
+    for k in ("a", "b"):
+        t = s.add_node("compose.text", (400, 0))
+        s.connect("motion", "video", t, "base")
+        s.set_param(t, "text", k.upper())
+        save = s.add_node("video.save_mp4", (600, 0))
+        s.connect(t, "video", save, "video")
+        s.set_param(save, "filename", f"{k}.mp4")
+    s.save_as(tmp_path / "two.json")
+    assert s.run() is None and s.wait() and s._result.ok
+    s.close()
+    other = EditorSession(registry, cache=Cache(tmp_path / "cache"), config_dir=tmp_path / "c2", output_dir=tmp_path / "out")
+    try:
+        other.open(tmp_path / "two.json")
+        assert set(states(other).values()) == {"cached"}
+        other.set_param("text_2", "text", "Changed")
+        st = states(other)
+        assert st["text_2"] == st["save_mp4_2"] == "stale"
+        assert st["gradient"] == st["motion"] == st["text"] == st["save_mp4"] == "cached"
+        assert "kept in memory only" in other.node_view("motion").reason  # the hover says it is made again
+    finally:
+        other.close()

@@ -44,6 +44,8 @@ class PinView:
     linked: bool = False
     is_param: bool = False
     value: Any = None  # a param's value (set, or its default), to print on the pin
+    #: a param left unset whose value comes from elsewhere (value is then None): says from where
+    overridden_by: str = ""
 
 
 @dataclass
@@ -207,6 +209,11 @@ class EditorSession(DocumentSession):
                        params.get(p.name, None if p.default is REQUIRED or p.default is None
                                   else p.type.vtype.to_json(p.default)) if p.is_param else None)
                for p in spec.inputs]
+        if spec.defaults_from:  # unset params filled from a linked input or a file: no misleading default
+            for o in overrides(self.doc, node_id, spec):
+                if o.level == "note":
+                    pin = next(p for p in ins if p.name == o.param)
+                    pin.value, pin.overridden_by = None, o.source
         outs = [PinView(o.name, o.type.id, o.type.vtype.color, o.name in used_out) for o in spec.outputs]
         state = self.state(node_id)
         state = "pinned" if rec.get("pinned") and state in ("stale", "cached") else state
@@ -470,6 +477,8 @@ class EditorSession(DocumentSession):
         if st is not None and (raw in ("queued", "running") or (raw != "stale" and not st.touched)):
             return raw
         ex = self._explanations().get(node_id)
+        if ex is not None and ex.key_cached:  # its result is known: only its value is made again
+            return raw if raw in ("computed", "cached") else "cached"
         if ex is None or ex.will_run != "no":
             return "stale"
         if ex.reason == "pinned":
