@@ -74,6 +74,7 @@ class Evaluator:
         #: per document: (revision, structure revision, node results, volatile nodes) of its last run
         self._last: dict[str, tuple[int, int, dict[str, NodeResult], set[str]]] = {}
         self._codes: dict[str, str] = {}  # node type -> code identity (see nodegraph.codeid)
+        self._notices: tuple | None = None  # (graph stamp, run_notices) of the last run
         self._out_str = str(self.output_dir.resolve())
         self._base_str = str(self.base_dir.resolve())
         self.scheduler = Scheduler(self)
@@ -191,12 +192,15 @@ class Evaluator:
             planned = self._explain(doc, tlist)
             for nid, (ex, _) in planned.items():
                 on_event(Event("planned", nid, {"will_run": ex.will_run, "reason": ex.reason}))
-        notices = run_notices(doc, self.plan(doc, tlist)[0], self.registry.specs)
+        stamp = (doc.uid, doc.revision, tuple(tlist), id(self.registry), len(self.registry))
+        if self._notices is None or self._notices[0] != stamp:  # a re-run of the same graph says the same
+            self._notices = (stamp, run_notices(doc, self.plan(doc, tlist)[0], self.registry.specs))
+        notices = self._notices[1]
         if on_event is not None:  # a param whose value comes from a link or a file is said, never silently
             for nid, level, message in notices:
                 on_event(Event("warning", nid, {"level": level, "message": message}))
         result = self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
-        result.warnings = notices
+        result.warnings = list(notices)
         return result
 
     def remember(self, doc: Document, nodes: dict[str, NodeResult], fresh: list[str], last_used: dict | None,
