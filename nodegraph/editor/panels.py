@@ -372,7 +372,9 @@ class PreviewPanel:
             dpg.add_text(f"This node failed: {msg}", parent="ng_preview", color=ERROR, wrap=380)
             return
         if pv is None:
-            hint = "running..." if state in ("running", "queued") else "No result yet: run the graph (F5) or run to here (F6)."
+            hint = ("running..." if state in ("running", "queued") else
+                    "Cached from an earlier run: run to here (F6) to show it (cached results are reused)."
+                    if state in ("cached", "pinned") else "No result yet: run the graph (F5) or run to here (F6).")
             dpg.add_text(hint, parent="ng_preview", color=DIM, wrap=380)
             return
         dpg.add_text(pv.text, parent="ng_preview", wrap=380, color=(200, 200, 210))
