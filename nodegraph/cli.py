@@ -105,9 +105,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_json(Path(args.report), report)
     failed = [r for r in result.nodes.values() if r.status == "failed"]
     if not args.quiet:
-        files = [f for r in result.nodes.values() for f in r.files]
-        for f in files:
-            print(f"wrote {f}")
+        from .results import run_files
+
+        for nid, level, message in result.warnings:  # params whose value came from a link or a file
+            print(f"{level}: node {nid!r}: {message}")
+        out_dir = ev.output_dir.resolve()
+        files = run_files(result)
+        print(f"output folder: {out_dir}" + ("" if files else " (no files written)"))
+        for f, how in files:  # every file in one place: written now, or cached from an earlier run
+            try:
+                shown = str(Path(f).resolve().relative_to(out_dir))
+            except ValueError:
+                shown = f
+            print(f"  {how} {shown}")
         pinned = f", {result.count('pinned')} pinned" if result.count("pinned") else ""
         print(f"{result.count('computed')} computed, {result.count('cached')} cached{pinned}, "
               f"{len(failed)} failed, {result.count('skipped')} skipped in {result.seconds:.2f} s")

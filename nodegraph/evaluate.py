@@ -23,6 +23,7 @@ from .cache import Cache
 from .context import CancelToken
 from .errors import GraphInvalid, NodegraphError
 from .graph import Document
+from .overrides import run_notices
 from .keys import Decision, FileDigests, KeyMaterial, decide, forced, material
 from .registry import Registry
 from .results import OK, Event, NodeResult, RunResult, Target, parse_targets
@@ -35,6 +36,9 @@ from .validate import Issue, scope, validate
 class Explanation:
     will_run: str  # "yes" | "no" | "maybe" (an upstream re-runs; an unchanged output stops it)
     reason: str
+    #: its key is in the cache (its result is known and unchanged) but its value is not (kept in
+    #: memory only, or evicted): it runs only to make that value again (the editor shows it cached)
+    key_cached: bool = False
 
 
 class Evaluator:
@@ -70,6 +74,7 @@ class Evaluator:
         #: per document: (revision, structure revision, node results, volatile nodes) of its last run
         self._last: dict[str, tuple[int, int, dict[str, NodeResult], set[str]]] = {}
         self._codes: dict[str, str] = {}  # node type -> code identity (see nodegraph.codeid)
+        self._notices: tuple | None = None  # (graph stamp, run_notices) of the last run
         self._out_str = str(self.output_dir.resolve())
         #: whether output files embed the graph that made them (False: ``nodegraph run --no-embed``);
         #: part of an output node's key (as its output folder), so switching it writes the files again
@@ -191,7 +196,16 @@ class Evaluator:
             planned = self._explain(doc, tlist)
             for nid, (ex, _) in planned.items():
                 on_event(Event("planned", nid, {"will_run": ex.will_run, "reason": ex.reason}))
-        return self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
+        stamp = (doc.uid, doc.revision, tuple(tlist), id(self.registry), len(self.registry))
+        if self._notices is None or self._notices[0] != stamp:  # a re-run of the same graph says the same
+            self._notices = (stamp, run_notices(doc, self.plan(doc, tlist)[0], self.registry.specs))
+        notices = self._notices[1]
+        if on_event is not None:  # a param whose value comes from a link or a file is said, never silently
+            for nid, level, message in notices:
+                on_event(Event("warning", nid, {"level": level, "message": message}))
+        result = self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
+        result.warnings = list(notices)
+        return result
 
     def remember(self, doc: Document, nodes: dict[str, NodeResult], fresh: list[str], last_used: dict | None,
                  cancelled: bool) -> None:
@@ -316,9 +330,9 @@ class Evaluator:
             gone = ("its result is kept in memory only (a recipe, cheap to redo), not from run to run" if ram_only
                     else "cached result was evicted")
             if "yes" in needs:
-                out[nid] = (Explanation("yes", f"{gone}; a node below it needs it"), None)
+                out[nid] = (Explanation("yes", f"{gone}; a node below it needs it", True), None)
             else:
-                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs"), None)
+                out[nid] = (Explanation("maybe", f"{gone}; computes again if a node below it re-runs", True), None)
             for d in missing:
                 lost.setdefault(d, []).append(nid)
         if not lost:
@@ -335,7 +349,7 @@ class Evaluator:
                 if out[nid][0].will_run == "yes" and (others or any(computing_types.get(t) for t in out_types[nid])):
                     who = f"{others[0]!r}, which lost the same value" if others else "a node computing first"
                     out[nid] = (Explanation("maybe", f"{out[nid][0].reason}, unless {who} puts the same value "
-                                                     "back first"), None)
+                                                     "back first", out[nid][0].key_cached), None)
 
     # -- pinning -----------------------------------------------------------------------------
     def pin(self, result: RunResult, nid: str):

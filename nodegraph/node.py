@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union, get_args, get_origin
 
 from .types import PortType, ValueError_, port_type
+from .types.base import OptionalPort
 
 DETERMINISM = ("pure", "seeded", "nondeterministic", "reads-files")
 COSTS = ("cpu", "gpu", "io")
@@ -126,6 +127,9 @@ class NodeSpec:
     #: ``memory(params) -> (bytes, param or params) | None``: the RAM the node will need, estimated
     #: from its literal params before the run (see ``node()``); validation refuses a node over budget
     memory: Callable[[dict], Any] | None = field(default=None, compare=False, repr=False)
+    #: ((param, source port), ...): a param left at its default takes its value from the source
+    #: (a linked input, or a file a path param names) when there is one (see ``node()``)
+    defaults_from: tuple[tuple[str, str], ...] = ()
 
     def code(self, memo: Any = None) -> str:
         """The code identity in this node's cache key: its declared ``code_version``, or the
@@ -227,7 +231,8 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
          determinism: str = "pure", cost: str = "cpu", resource: str | None = None,
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,
          description: str | None = None, code_version: str | None = None,
-         memory: Callable[[dict], Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         memory: Callable[[dict], Any] | None = None,
+         defaults_from: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a node type. The function stays an ordinary function (call it in tests).
 
     ``memory``: an estimate of the RAM the node needs, from its params, so that validation can
@@ -237,6 +242,10 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
     figure, or None when it cannot tell::
 
         @node("image.solid", memory=lambda p: (p["width"] * p["height"] * 3, ("width", "height")))
+
+    ``defaults_from``: ``{"pitch": "character"}`` says that param ``pitch``, left at its default,
+    takes its value from port ``character`` when that is linked (or, for a path param, set): the
+    editor's inspector and the run log then say where the value comes from, never silently.
 
     ``code_version``: by default a node's cached results are keyed by its code (its function and
     the modules of its own pack it calls; comments and formatting do not count). A node whose code
@@ -251,7 +260,7 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
             fn.__nodegraph__ = build_spec(  # type: ignore[attr-defined]
                 fn, id=id, title=title, category=category, version=version, determinism=determinism, cost=cost,
                 resource=resource, output=output, migrate=migrate, description=description,
-                code_version=code_version, memory=memory)
+                code_version=code_version, memory=memory, defaults_from=defaults_from)
         except DeclarationError as e:
             broken = _collecting.get()
             if broken is None:
@@ -269,7 +278,8 @@ _collecting: ContextVar[list[tuple[str, str]] | None] = ContextVar("nodegraph_co
 def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: str, version: str,
                determinism: str, cost: str, resource: str | None, output: bool,
                migrate: Callable[[dict, str], dict] | None, description: str | None,
-               code_version: str | None = None, memory: Callable[[dict], Any] | None = None) -> NodeSpec:
+               code_version: str | None = None, memory: Callable[[dict], Any] | None = None,
+               defaults_from: dict[str, str] | None = None) -> NodeSpec:
     where = _where(fn)
 
     def fail(msg: str) -> DeclarationError:
@@ -317,7 +327,9 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
             if p.default is not REQUIRED:
                 raise fail(f"variadic input {p.name!r} cannot have a default (no links means an empty tuple)")
         optional = False
-        if get_origin(ann) is Union or type(ann).__name__ == "UnionType":
+        if isinstance(ann, OptionalPort):  # Int(min=0) | None
+            ann, optional = ann.item, True
+        elif get_origin(ann) is Union or type(ann).__name__ == "UnionType":
             args = [a for a in get_args(ann) if a is not type(None)]
             if len(args) != 1 or len(get_args(ann)) != 2:
                 raise fail(f"parameter {p.name!r}: only 'T | None' unions are supported, got {ann!r}")
@@ -371,12 +383,19 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         raise fail("determinism 'reads-files' needs a Path input (the file is keyed by its content)")
     if resource is None and cost == "gpu":
         resource = "gpu"
+    by_name = {p.name: p for p in inputs}
+    for param, source in (defaults_from or {}).items():
+        if param not in by_name or not by_name[param].is_param or by_name[param].required:
+            raise fail(f"defaults_from: {param!r} is not a param with a default")
+        if source not in by_name or source == param:
+            raise fail(f"defaults_from: the source of {param!r}, {source!r}, is not another input of the node")
     return NodeSpec(
         id=id, title=title or fn.__name__.replace("_", " ").capitalize(), category=category,
         description=description if description is not None else summary, version=version,
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
         single_output=single, migrate=migrate, source=where, code_version=code_version, memory=memory,
+        defaults_from=tuple((defaults_from or {}).items()),
     )
 
 

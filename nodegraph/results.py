@@ -13,7 +13,7 @@ OK = ("computed", "cached", "pinned")
 
 @dataclass(slots=True)
 class Event:
-    """kind: planned (data: will_run, reason) | started | progress (fraction, message, preview)
+    """kind: planned (data: will_run, reason) | warning (level, message) | started | progress (fraction, message, preview)
     | finished (status: computed|cached|pinned, seconds) | failed (message) | skipped (reason) | log"""
 
     kind: str
@@ -48,6 +48,8 @@ class RunResult:
     cancelled: bool = False
     seconds: float = 0.0
     materialise: Callable[[str, str], Any] | None = field(default=None, repr=False)
+    #: (node, level, message): params whose value came from a link or a file (``nodegraph.overrides``)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,7 +102,20 @@ class RunResult:
                             **({"files": r.files} if r.files else {})}
                       for nid, r in sorted(self.nodes.items())},
             "outputs": outputs,
+            **({"warnings": [{"node": n, "level": lv, "message": m} for n, lv, m in self.warnings]}
+               if self.warnings else {}),
         }
+
+
+def run_files(result: RunResult) -> list[tuple[str, str]]:
+    """Every file a run's nodes wrote ("wrote") or found cached and unchanged ("cached"), as
+    (path, how), once each, in node order: what the CLI's summary and the editor's log list."""
+    out: dict[str, str] = {}
+    for nid in sorted(result.nodes):
+        r = result.nodes[nid]
+        for f in r.files:
+            out.setdefault(f, "wrote" if r.status == "computed" else "cached")
+    return list(out.items())
 
 
 Target = str | tuple[str, str | None]

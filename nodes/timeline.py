@@ -9,7 +9,8 @@ from fractions import Fraction
 import blake3
 import numpy as np
 
-from nodegraph import Audio, AudioClip, Clip, Context, Int, Number, Text, Timeline, Variadic, Video, node
+from nodegraph import Audio, AudioClip, Choice, Clip, Context, Int, Number, Text, Timeline, Variadic, Video, node
+from nodes._fit import FITS, fit_frame
 from nodes.compose import ByteLRU
 
 RATE = 48000
@@ -118,7 +119,7 @@ def render_audio(tl: Timeline, length_s: float, duck_db: float, fade_out: float)
 
 @node("timeline.render", title="Render timeline", category="Timeline")
 def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
-           music_fade_out: Number(min=0.0, max=30.0) = 2.0) -> Video:
+           music_fade_out: Number(min=0.0, max=30.0) = 2.0, fit: Choice(*FITS) = "fit") -> Video:
     """The finished scene: shots in order with their crossfades, dialogue, music ducked under the
     dialogue. Frames are made when an encoder asks for them.
 
@@ -126,9 +127,11 @@ def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
         timeline: the shots and music.
         duck_db: how much the music is lowered while someone speaks.
         music_fade_out: the music fades out over this many seconds at the end.
+        fit: a shot of another shape than the timeline: fit (whole, with black bars), fill (covers
+            the frame, the overflow cropped) or stretch (distorted to the frame's shape).
     """
-    from nodes.compose import resize
-
+    if fit not in FITS:
+        raise ValueError(f"fit {fit!r} is not one of {list(FITS)}")
     tl = timeline
     fps = tl.fps
     starts = tl.starts()
@@ -145,7 +148,7 @@ def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
         v = tl.clips[k].video
         if v is None:
             return np.zeros((H, W, 3), np.uint8)
-        return resize(v.rgb_frame(min(j, v.n_frames - 1)), W, H)
+        return fit_frame(v.rgb_frame(min(j, v.n_frames - 1)), W, H, fit)
 
     def clip_key(k: int, j: int) -> bytes:
         v = tl.clips[k].video
@@ -170,7 +173,7 @@ def render(timeline: Timeline, duck_db: Number(min=0.0, max=40.0) = 10.0,
 
         return cv2.addWeighted(clip_frame(*act[0]), w[0], clip_frame(*act[-1]), w[-1], 0.0)
 
-    head = blake3.blake3(repr((W, H)).encode()).digest()
+    head = blake3.blake3(repr((W, H) if fit == "stretch" else (W, H, fit)).encode()).digest()
 
     def key(i: int) -> bytes:
         act = active(i)

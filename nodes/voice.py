@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodegraph import Audio, Character, Int, Speech, Text, Timing, node
+from nodegraph import Audio, Character, Context, Int, Speech, Text, Timing, node
 
 from . import _espeak
 
 
-@node("voice.speak", title="Speak", category="Voice", determinism="pure", cost="cpu")
+@node("voice.speak", title="Speak", category="Voice", determinism="pure", cost="cpu",
+      defaults_from={"variant": "character", "pitch": "character", "rate": "character"})
 def speak(text: Text(multiline=True, placeholder="What to say"), character: Character | None = None,
-          language: Text = "en", variant: Text = "", pitch: Int(min=0, max=99) = 50,
-          rate: Int(min=80, max=450) = 170) -> Speech:
+          language: Text = "en", variant: Text = "", pitch: Int(min=0, max=99) | None = None,
+          rate: Int(min=80, max=450) | None = None, ctx: Context = None) -> Speech:
     """Say a text with espeak-ng: mono speech at 22050 Hz with word and phoneme timings.
 
     The timings drive lipsync and subtitles: words are labelled as written in the text, phonemes
@@ -19,22 +20,38 @@ def speak(text: Text(multiline=True, placeholder="What to say"), character: Char
 
     Args:
         text: what to say.
-        character: who says it. A character whose voice engine is "espeak" brings its own
-            variant (voice name), pitch and rate, which replace this node's, so it sounds the
-            same in every shot and every language. For a voice of another engine this node
-            uses its own settings (another node can convert the voice afterwards).
+        character: who says it. A character whose voice engine is "espeak" brings its variant
+            (voice name), pitch and rate, so it sounds the same in every shot and every language;
+            a variant, pitch or rate set on this node wins over the character's (the run log
+            says which). For a voice of another engine this node uses its own settings (another
+            node can convert the voice afterwards).
         language: language code, e.g. en, en-us, fr, es, es-419, de, pt-br, cmn (about 100).
-        variant: voice variant, e.g. f1-f5 (female), m1-m8 (male), klatt, whisper; empty for
-            the language's default voice.
-        pitch: 0-99; 50 is the voice's normal pitch.
-        rate: speed in words per minute.
+        variant: voice variant, e.g. f1-f5 (female), m1-m8 (male), klatt, whisper; empty: the
+            character's, else the language's default voice.
+        pitch: 0-99; empty: the character's, else 50 (the voice's normal pitch).
+        rate: speed in words per minute; empty: the character's, else 170.
     """
     if not text.strip():
         raise ValueError("text is empty: nothing to say")
     language, _, own_variant = language.partition("+")  # "en+f3" is accepted too
     language, variant = language.strip(), variant.strip() or own_variant.strip()
     if character is not None and character.voice.engine == "espeak":
-        variant, pitch, rate = _character_voice(character)
+        c_variant, c_pitch, c_rate = _character_voice(character)
+        own = {"variant": variant or None, "pitch": pitch, "rate": rate}
+        theirs = {"variant": c_variant, "pitch": c_pitch, "rate": c_rate}
+        taken = [k for k, v in own.items() if v is None]
+        kept = [k for k, v in own.items() if v is not None and v != theirs[k]]
+        variant = variant or c_variant
+        pitch = c_pitch if pitch is None else pitch
+        rate = c_rate if rate is None else rate
+        if ctx is not None:
+            who = f"character {character.name!r}"
+            parts = [f"{', '.join(f'{k} {theirs[k]!r}' for k in taken)} from {who}"] if taken else []
+            parts += [f"{k} {own[k]!r} set here instead of {who}'s {theirs[k]!r}" for k in kept]
+            if parts:
+                ctx.log("; ".join(parts))
+    pitch = 50 if pitch is None else pitch
+    rate = 170 if rate is None else rate
     voice = _espeak.resolve_voice(language, variant)
     pcm, sample_rate, words, phonemes = _espeak.synthesize(text, voice, rate=rate, pitch=pitch)
     audio = Audio((pcm.astype(np.float32) / 32768.0)[:, None], sample_rate)

@@ -128,21 +128,22 @@ def test_pitch_raises_the_fundamental_frequency():
     assert 60 < low < 200 and high > 1.4 * low, (low, high)
 
 
-def test_the_characters_voice_overrides_the_nodes_pitch_rate_and_variant():
+def test_the_characters_voice_fills_what_the_node_leaves_unset_and_set_params_win():
     def char(pitch: int, name: str = "en", rate: int = 170) -> Character:
         return Character(name="Ada", voice=Voice(engine="espeak", name=name, pitch=pitch, rate=rate))
 
-    # the node asks for the opposite pitch: the character wins
-    high = speak(LINE, character=char(80), pitch=10)
-    low = speak(LINE, character=char(20), pitch=90)
+    # a pitch set on the node wins over the character's (the run log says so)
+    high = speak(LINE, character=char(20), pitch=80)
+    low = speak(LINE, character=char(80), pitch=20)
     assert f0(high) > 1.4 * f0(low)
-    # the node's own pitch, rate and variant are ignored while a character is connected
+    # left unset, variant, pitch and rate come from the character
     ada = char(70, name="f3", rate=200)
-    a = speak(LINE, character=ada, pitch=10, rate=90, variant="m3")
+    a = speak(LINE, character=ada)
     assert a == speak(LINE, variant="f3", pitch=70, rate=200)
-    assert a == speak(LINE, character=ada)
+    assert speak(LINE, character=ada, pitch=10) == speak(LINE, variant="f3", pitch=10, rate=200)
+    assert speak(LINE, character=ada, rate=90, variant="m3") == speak(LINE, variant="m3", pitch=70, rate=90)
     # ... in every language: the language comes from the node
-    fr = speak("Bonjour, ça va très bien", character=ada, language="fr", variant="m1", pitch=0)
+    fr = speak("Bonjour, ça va très bien", character=ada, language="fr")
     assert fr == speak("Bonjour, ça va très bien", language="fr", variant="f3", pitch=70, rate=200)
     assert fr.language == "fr"
     # a voice written with its language ("en+f3") means the variant only

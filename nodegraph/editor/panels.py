@@ -91,7 +91,7 @@ class InspectorMixin:
                 dpg.add_text(str(e), parent="ng_inspector", wrap=370, color=ERROR)
             return
         nv = self.s.node_view(nid)
-        key = (nid, iv.title, iv.doc, repr([(p.name, p.kind, p.value, p.linked) for p in iv.params]),
+        key = (nid, iv.title, iv.doc, repr([(p.name, p.kind, p.value, p.linked, p.overridden_by) for p in iv.params]),
                iv.cache_policy, iv.pinned, nv.collapsed, tuple(sorted(self._input_sources(nid).items())))
         if key != self._inspector_key:
             self._inspector_key = key
@@ -128,6 +128,13 @@ class InspectorMixin:
                             dpg.add_text("<- " + sources.get(p.name, "linked"), color=(150, 190, 255))
                         else:
                             self._param_widget(iv.node_id, p)
+                    if p.overridden_by and not (p.linked and p.value is None):  # say where the value comes from
+                        # (an unset number also shows it as its hint; the row stays: a hint hides while typing)
+                        with dpg.table_row():
+                            dpg.add_text("")
+                            dpg.add_text(("value set here is not used: " if p.linked else "from ") + p.overridden_by,
+                                         color=WARN if p.linked else (150, 190, 255), wrap=260,
+                                         tag=f"ng_overridden_{p.name}")
             for port, src in sources.items():
                 if port not in {p.name for p in iv.params}:
                     dpg.add_text(f"{port} <- {src}", color=(150, 190, 255))
@@ -189,6 +196,11 @@ class InspectorMixin:
             else:
                 w = dpg.add_input_text(default_value=text, width=-1, on_enter=True, user_data=ud, callback=self._on_value)
             self._text_input(w)
+        elif kind in ("int", "number") and value is None:  # unset: its default says "take it from elsewhere"
+            hint = ("from " + p.overridden_by) if p.overridden_by else "unset"
+            w = dpg.add_input_text(default_value="", hint=hint, width=-1, on_enter=True, user_data=(ud, kind),
+                                   callback=self._on_number_text)
+            self._text_input(w)
         elif kind in ("int", "seed"):
             kw: dict[str, Any] = {}
             if opts.get("min") is not None:
@@ -242,6 +254,18 @@ class InspectorMixin:
 
     def _on_value(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
         self._set_param(ud[0], ud[1], dpg.get_value(sender))
+
+    def _on_number_text(self, sender: Any, app_data: Any, ud: tuple[tuple[str, str], str]) -> None:
+        (nid, name), kind = ud
+        text = str(dpg.get_value(sender)).strip()
+        if not text:
+            return
+        try:
+            value: Any = int(text) if kind == "int" else float(text)
+        except ValueError:
+            self.message(f"{name}: {text!r} is not a {'whole ' if kind == 'int' else ''}number", ERROR)
+            return
+        self._set_param(nid, name, value)
 
     def _on_choice(self, sender: Any, app_data: Any, ud: tuple[str, str]) -> None:
         self._set_param(ud[0], ud[1], app_data)
@@ -348,7 +372,9 @@ class PreviewPanel:
             dpg.add_text(f"This node failed: {msg}", parent="ng_preview", color=ERROR, wrap=380)
             return
         if pv is None:
-            hint = "running..." if state in ("running", "queued") else "No result yet: run the graph (F5) or run to here (F6)."
+            hint = ("running..." if state in ("running", "queued") else
+                    "Cached from an earlier run: run to here (F6) to show it (cached results are reused)."
+                    if state in ("cached", "pinned") else "No result yet: run the graph (F5) or run to here (F6).")
             dpg.add_text(hint, parent="ng_preview", color=DIM, wrap=380)
             return
         dpg.add_text(pv.text, parent="ng_preview", wrap=380, color=(200, 200, 210))
@@ -452,8 +478,9 @@ class PreviewPanel:
 
 # == log ============================================================================================
 class LogPanel:
-    """The log under the canvas: the session's log lines (errors in red), the newest 300 kept,
-    scrolled to the end when lines arrive."""
+    """The log under the canvas: the session's log lines (errors in red, warnings in amber), the
+    newest 300 kept, scrolled to the end when lines arrive. The output folder a run ends with gets
+    an "Open folder" button (``EditorSession.open_folder``)."""
 
     def __init__(self, session: Any) -> None:
         self.s = session
@@ -473,7 +500,15 @@ class LogPanel:
             self._seen = 0
         for line in log[self._seen:][-200:]:
             err = line.startswith("error") or bool(re.search(r"(?<!\b0 )\bfailed\b", line))
-            self._items.append(dpg.add_text(line, parent="ng_log", color=ERROR if err else (175, 175, 185), wrap=0))
+            color = ERROR if err else WARN if line.startswith("warning") else (175, 175, 185)
+            if line.startswith("output folder: "):  # the end of a run: where its files are, and a way there
+                with dpg.group(horizontal=True, parent="ng_log") as row:
+                    dpg.add_text(line, color=(150, 190, 255))
+                    dpg.add_button(label="Open folder", small=True, callback=lambda: self.s.open_folder(),
+                                   tag=f"ng_open_folder_{self._seen}_{len(self._items)}")
+                self._items.append(row)
+                continue
+            self._items.append(dpg.add_text(line, parent="ng_log", color=color, wrap=0))
         self._seen = len(log)
         while len(self._items) > 300:
             dpg.delete_item(self._items.pop(0))

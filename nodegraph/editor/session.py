@@ -5,7 +5,9 @@ The view (``nodegraph.editor.view``) draws what this says and sends every user a
 never evaluates anything and never changes the document except through these methods, which go
 through the command objects (so everything is undoable and autosave is a dump of the document).
 All of it is testable without a display. The document, its files, edits and clipboard are
-``DocumentSession`` (``document.py``); this module adds runs, previews and what the view shows.
+``DocumentSession`` (``document.py``); each node's state as the cache decides it and the files a
+run wrote are ``StatesMixin`` (``states.py``); this module adds runs, previews and what the view
+shows.
 """
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ from ..errors import NodegraphError, format_error
 from ..evaluate import Evaluator, Event
 from ..graph import Document
 from ..node import REQUIRED
+from ..overrides import overrides
 from ..registry import Registry
 from ..results import RunResult
 from ..types import Preview, find_type
 from .document import DocumentSession
+from .states import StatesMixin
 
 STATES = ("stale", "queued", "running", "cached", "computed", "failed", "pinned", "skipped")
 STATE_COLORS = {
@@ -43,6 +47,8 @@ class PinView:
     linked: bool = False
     is_param: bool = False
     value: Any = None  # a param's value (set, or its default), to print on the pin
+    #: a param left unset whose value comes from elsewhere (value is then None): says from where
+    overridden_by: str = ""
 
 
 @dataclass
@@ -82,6 +88,8 @@ class ParamView:
     opts: dict
     doc: str
     linked: bool
+    #: where the value really comes from when not from ``value`` (a link, a linked input, a file)
+    overridden_by: str = ""
 
 
 @dataclass
@@ -105,6 +113,8 @@ class NodeState:
     message: str = ""
     live: Any = None          # the latest picture a running node sent with its progress
     live_serial: int = 0
+    #: an edit reached this node (or one above it) since a run set ``state``: the cache decides anew
+    touched: bool = False
 
 
 @dataclass
@@ -114,7 +124,7 @@ class _Runner:
     events: "queue.Queue[Any]" = field(default_factory=queue.Queue)
 
 
-class EditorSession(DocumentSession):
+class EditorSession(StatesMixin, DocumentSession):
     """One open document and everything the editor does with it: the document, files, edits and
     clipboard (``DocumentSession``), plus runs in the background, the palette and what every node
     and wire shows."""
@@ -135,6 +145,10 @@ class EditorSession(DocumentSession):
         self._explained_at = -1
         self._step_order: list[str] = []
         self.runs = 0  # runs started: a short run can begin and end between two frames
+        self._run_rev = -1
+        #: the files the last run wrote or found cached (absolute paths), and the folder they are in
+        self.last_files: list[str] = []
+        self.last_output_dir: Path | None = None
         super().__init__(registry, config_dir)
 
     def _set_document(self, doc: Document, path: Path | None) -> None:
@@ -147,9 +161,7 @@ class EditorSession(DocumentSession):
 
     def _changed(self, change: Any) -> None:
         super()._changed(change)
-        for n in change.nodes:
-            if n in self._states and self._states[n].state not in ("running", "queued"):
-                self._states[n] = NodeState()
+        self._touch(n for n in change.nodes if n in self.doc)
         if change.nodes and self.auto_run and self.previewed and self.previewed in self.doc and not self.running:
             self.run([self.previewed])
 
@@ -200,11 +212,19 @@ class EditorSession(DocumentSession):
                        params.get(p.name, None if p.default is REQUIRED or p.default is None
                                   else p.type.vtype.to_json(p.default)) if p.is_param else None)
                for p in spec.inputs]
+        if spec.defaults_from:  # unset params filled from a linked input or a file: no misleading default
+            for o in overrides(self.doc, node_id, spec):
+                if o.level == "note":
+                    pin = next(p for p in ins if p.name == o.param)
+                    pin.value, pin.overridden_by = None, o.source
         outs = [PinView(o.name, o.type.id, o.type.vtype.color, o.name in used_out) for o in spec.outputs]
-        state = "pinned" if rec.get("pinned") and st.state in ("stale", "cached") else st.state
+        state = self.state(node_id)
+        state = "pinned" if rec.get("pinned") and state in ("stale", "cached") else state
+        fresh = state == st.state
         return NodeView(node_id, rec.get("label") or spec.title, spec.id, spec.category, tuple(lay.get("pos", (0, 0))),
                         bool(lay.get("collapsed")), tuple(lay["color"][:3]) if lay.get("color") else None, ins, outs,
-                        state, st.progress, st.seconds, st.message, reason)
+                        state, st.progress if fresh else 0.0, st.seconds if fresh else 0.0,
+                        st.message if fresh else "", reason)
 
     def links_view(self) -> list[LinkView]:
         out = []
@@ -218,16 +238,22 @@ class EditorSession(DocumentSession):
         rec = self.doc.node(node_id)
         spec = self.registry.get(rec["type"], self.doc.packs)
         linked = self.doc.inputs(node_id)
+        by = {o.param: o for o in overrides(self.doc, node_id, spec)}
         params = []
         for p in spec.inputs:
             if not p.is_param:
                 continue
             default = None if p.default is REQUIRED or p.default is None else p.type.vtype.to_json(p.default)
             value = rec["params"].get(p.name, default)
-            params.append(ParamView(p.name, p.type.id, value, default, dict(p.type.opts), p.doc, p.name in linked))
+            o = by.get(p.name)
+            params.append(ParamView(p.name, p.type.id, value, default, dict(p.type.opts), p.doc, p.name in linked,
+                                    o.source if o is not None else ""))
         st = self._states.get(node_id) or NodeState()
+        state = self.state(node_id)
+        fresh = state == st.state
         return InspectorView(node_id, rec.get("label") or spec.title, spec.description, params,
-                             rec.get("cache", "default"), bool(rec.get("pinned")), st.state, st.seconds, st.message)
+                             rec.get("cache", "default"), bool(rec.get("pinned")), state,
+                             st.seconds if fresh else 0.0, st.message if fresh else "")
 
     # -- runs -------------------------------------------------------------------------------------
     def allow_read(self, path: str | os.PathLike) -> Path:
@@ -282,6 +308,7 @@ class EditorSession(DocumentSession):
                 events.put(("error", format_error(e)))
 
         self._runner = _Runner(threading.Thread(target=work, name="nodegraph-run", daemon=True), token, events)
+        self._run_rev = snapshot.revision
         for nid in snapshot.upstream(targets) if targets else snapshot.node_ids():
             self._states[nid] = NodeState("queued")
         self.runs += 1
@@ -327,7 +354,10 @@ class EditorSession(DocumentSession):
                 r = self._result
                 self.log.append(f"run finished: {r.count('computed')} computed, {r.count('cached')} cached, "
                                 f"{r.count('failed')} failed{', cancelled' if r.cancelled else ''} in {r.seconds:.2f} s")
+                self._log_files(r)
                 self.step_node = self.step_link = None
+                edited = self.doc.changed_since(self._run_rev)  # edits made while it ran
+                self._touch(self.doc.node_ids() if edited is None else [n for n in edited if n in self.doc])
             elif item[0] == "error":
                 self.log.append(f"error: {item[1]}")
         if changed:
@@ -353,22 +383,8 @@ class EditorSession(DocumentSession):
             st.state, st.message = "skipped", str(e.data.get("reason", ""))
         elif e.kind == "log":
             self.log.append(f"{e.node}: {e.data.get('message', '')}")
-
-    def state(self, node_id: str) -> str:
-        return (self._states.get(node_id) or NodeState()).state
-
-    def _reason(self, node_id: str) -> str:
-        """Why the node would run now (the evaluator's explain, refreshed after edits)."""
-        if self.running:
-            return ""
-        if self._explained_at != self.doc.revision:
-            try:
-                self._explain = self._evaluator_for().explain(self.doc.snapshot(), None)
-            except NodegraphError:
-                self._explain = {}
-            self._explained_at = self.doc.revision
-        ex = self._explain.get(node_id)
-        return "" if ex is None else ("cached" if ex.will_run == "no" else ex.reason)
+        elif e.kind == "warning":  # a param whose value comes from a link or a file
+            self.log.append(f"{e.data.get('level', 'warning')}: node {e.node!r}: {e.data.get('message', '')}")
 
     def step(self) -> str | None:
         """Teaching mode: compute the next node in order (with what it needs), highlighting it and
@@ -376,12 +392,12 @@ class EditorSession(DocumentSession):
         if self.running:
             return None
         if not self._step_order or self.step_node is None and all(
-                self.state(n) in ("computed", "cached", "pinned", "failed") for n in self._step_order):
+                self._done(n) for n in self._step_order):
             import networkx as nx
 
             self._step_order = list(nx.lexicographical_topological_sort(self.doc.g))
         for nid in self._step_order:
-            if nid in self.doc and self.state(nid) not in ("computed", "cached", "pinned", "failed"):
+            if nid in self.doc and not self._done(nid):
                 self.step_node = nid
                 out = self.doc.links_from(nid)
                 self.step_link = (out[0].src, out[0].src_port, out[0].dst, out[0].dst_port) if out else None

@@ -82,6 +82,9 @@ class ValueType:
             raise TypeError(f"{self.id}() takes keyword options only")
         return PortType(self, tuple(sorted(opts.items())))
 
+    def __or__(self, other: Any) -> "OptionalPort":
+        return PortType(self) | other
+
     def __repr__(self) -> str:
         return f"<type {self.id}>"
 
@@ -165,6 +168,19 @@ class PortType:
 
     def describe(self) -> dict:
         return {"type": self.vtype.id, **{k: _jsonable(v) for k, v in self.opts_items}}
+
+    def __or__(self, other: Any) -> "OptionalPort":
+        """``Int(min=0, max=99) | None``: the port may hold None (its default then says "unset")."""
+        if other is not None and other is not type(None):
+            return NotImplemented
+        return OptionalPort(self)
+
+
+@dataclass(frozen=True)
+class OptionalPort:
+    """``T(...) | None`` in a node declaration (``nodegraph.node`` reads it as an optional ``T``)."""
+
+    item: PortType
 
 
 def _jsonable(v: Any) -> Any:
