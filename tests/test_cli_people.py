@@ -84,7 +84,7 @@ def test_describe_shows_ports_params_defaults_ranges_choices_docs_and_example(ca
     assert "who says it." in inputs
     params = out.split("Params (")[1].split("Outputs:")[0]
     assert re.search(r"^  text +text, required$", params, re.M)
-    assert re.search(r"^  pitch +int = 50; 0 to 99$", params, re.M)
+    assert re.search(r"^  pitch +int, optional; 0 to 99$", params, re.M)  # unset: the character's, else 50
     assert re.search(r"^  language +text = \"en\"$", params, re.M)
     assert "speed in words per minute." in params
     assert re.search(r"^  speech +speech$", out.split("Outputs:")[1], re.M)

@@ -206,7 +206,7 @@ def test_page_sections_hold_params_inputs_and_outputs(page):
     _, text = page
     sec = {m.group(1): m.group(0) for m in re.finditer(r'<section class="node" id="step-\d+" data-node="([^"]+)">.*?</section>', text, re.S)}
     assert len(sec) == 32
-    assert "mouth_x" in sec["mira"] and "260.0" in sec["mira"] and 'href="#step-' in sec["mira"]  # params, inputs
+    assert "definition" in sec["mira"] and "character.json" in sec["mira"] and 'href="#step-' in sec["mira"]  # params, inputs
     assert "from <a href" in sec["speak_1"] and "line_1</a>.text" in sec["speak_1"]
     assert "Hi, I&#x27;m Mira! Welcome" in sec["line_1"]  # the text itself
     assert "talking_character.mp4" in sec["save_movie"] and str(ROOT) not in text
