@@ -86,7 +86,7 @@ def test_describe_shows_ports_params_defaults_ranges_choices_docs_and_example(ca
     assert re.search(r"^  text +text, required$", params, re.M)
     assert re.search(r"^  pitch +int, optional; 0 to 99$", params, re.M)  # unset: the character's, else 50
     assert re.search(r"^  language +text = \"en\"$", params, re.M)
-    assert "speed in words per minute." in params
+    assert "speed in words per minute; empty: the character's, else 170." in params
     assert re.search(r"^  speech +speech$", out.split("Outputs:")[1], re.M)
     example = json.loads(out[out.index("\n{") + 1:out.rindex("}") + 1])
     assert example["nodes"]["speak"] == {"type": "voice.speak", "version": "1.0.0",
