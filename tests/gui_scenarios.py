@@ -60,10 +60,21 @@ def _small_graph(tmp: str) -> str:
 def _gui_state(app: Any) -> dict:
     import dearpygui.dearpygui as dpg
 
-    nodes = dpg.get_item_children("ng_editor", 1)
-    return {"gui_nodes": len(nodes), "gui_links": len(dpg.get_item_children("ng_editor", 0)),
-            "labels": sorted(dpg.get_item_label(n) for n in nodes),
+    v = app.view
+    drawn = dpg.get_item_children("ng_nodes_layer", 2)  # one draw node per node on the canvas
+    return {"gui_nodes": len(drawn), "gui_links": len(v._wires),
+            "labels": sorted(v.node_title(n) for n in v._nodes),
             "doc_nodes": len(app.session.node_ids()), "doc_links": len(app.session.doc.links())}
+
+
+def _inside_canvas(v: Any) -> dict:
+    """Which nodes lie wholly inside the canvas on screen."""
+    cx, cy, cw, ch = v.canvas_rect()
+    out = {}
+    for nid in v._nodes:
+        x0, y0, x1, y1 = v.node_screen_rect(nid)
+        out[nid] = cx <= x0 and cy <= y0 and x1 <= cx + cw and y1 <= cy + ch
+    return out
 
 
 def _links(s: Any) -> list[tuple[str, str, str, str]]:
@@ -80,9 +91,10 @@ def screenshot_demo(tmp: str) -> dict:
         shot = Path(tmp) / "demo.png"
         ok = app.screenshot(shot)
         v = app.view
-        on_screen = sum(1 for it in v._nodes.values() if (dpg.get_item_state(it.item).get("rect_size") or [0, 0])[0] > 40)
+        on_screen = sum(_inside_canvas(v).values())
         return {"png": str(shot), "written": ok, "on_screen": on_screen, "title": app.session.title,
-                "status": {nid: dpg.get_value(it.status) for nid, it in v._nodes.items()}, **_gui_state(app)}
+                "status": {nid: dpg.get_item_configuration(it.status)["text"] for nid, it in v._nodes.items()},
+                **_gui_state(app)}
     finally:
         app.close()
 
@@ -95,26 +107,33 @@ def drag_links(tmp: str) -> dict:
     s, v = app.session, app.view
     try:
         before = _links(s)
-        H.drag(H.pin_xy(v._nodes["text"].pins[("out", "text")]), H.pin_xy(v._nodes["case"].pins[("in", "text")]))
+        H.drag(H.pin_xy("text", "out", "text"), H.pin_xy("case", "in", "text"))
         after_good = _links(s)
-        gui_after_good = len(dpg.get_item_children("ng_editor", 0))
-        H.drag(H.pin_xy(v._nodes["text"].pins[("out", "text")]), H.pin_xy(v._nodes["save_png"].pins[("in", "image")]))
+        gui_after_good = len(v._wires)
+        H.drag(H.pin_xy("text", "out", "text"), H.pin_xy("save_png", "in", "image"))
         app.frames(3)
         out = {"before": before, "after_good": after_good, "gui_after_good": gui_after_good,
-               "after_bad": _links(s), "gui_after_bad": len(dpg.get_item_children("ng_editor", 0)),
+               "after_bad": _links(s), "gui_after_bad": len(v._wires),
                "status": dpg.get_value("ng_status"), "log": list(s.log)}
         # drag a node by its title: the document gets the new position (one undo step)
         pos0 = tuple(s.doc.layout["gradient"]["pos"])
-        x, y = H.title_xy(v._nodes["gradient"].item)
+        undo0 = len(s.history.undo_stack)
+        x, y = H.title_xy("gradient")
         H.drag((x, y), (x + 100, y + 60))
         H.wait_until(lambda: tuple(s.doc.layout["gradient"]["pos"]) != pos0, 5)
         out["moved"] = (pos0, tuple(s.doc.layout["gradient"]["pos"]))
+        out["zoom"] = v.zoom
+        out["undo_steps"] = len(s.history.undo_stack) - undo0
         # teaching mode: F10 computes the next node in order and highlights it and its wire
         H.xdo("mousemove", int(x + 400), int(y + 250))
         H.key("F10")
         H.wait_until(lambda: v._run_serial >= 1, 30)
         app.frames(3)
         out["step"] = (v._step_hl, {n: s.node_view(n).state for n in s.node_ids()})
+        # drag the wire's input end off the pin onto empty canvas: the link goes
+        ex, ey, ew, eh = v.canvas_rect()
+        H.drag(H.pin_xy("case", "in", "text"), (ex + ew - 250, ey + eh - 200))
+        out["detached"] = _links(s)
         return out
     finally:
         app.close()
@@ -122,7 +141,7 @@ def drag_links(tmp: str) -> dict:
 
 # == (c) + (e) edit a param in the inspector; undo and redo ===========================================
 def _select(v: Any, nid: str) -> None:
-    H.click(*H.title_xy(v._nodes[nid].item))
+    H.click(*H.title_xy(nid))
     H.wait_until(lambda: v.inspected == nid and v.param_widget("value") is not None, 10)
     H.frames(3)
 
@@ -146,7 +165,7 @@ def inspector_edit(tmp: str) -> dict:
         H.wait_until(lambda: s.doc.params("text").get("value") == "world", 5)
         app.frames(4)
         return {"before": before, "after": s.doc.params("text").get("value"),
-                "node_label": dpg.get_value(v._nodes["text"].labels["value"]),
+                "node_label": v.node_text("text", "value"),
                 "widget": dpg.get_value(v.param_widget("value")), "dirty": s.dirty, "title": s.title}
     finally:
         app.close()
@@ -162,14 +181,14 @@ def undo_redo(tmp: str) -> dict:
         _edit_value(v, "changed")
         H.wait_until(lambda: s.doc.params("text").get("value") == "changed", 5)
         edited = s.doc.params("text").get("value")
-        x0, y0, x1, y1 = H.node_box(v._nodes["case"].item)
+        x0, y0, x1, y1 = H.node_box("case")
         H.xdo("mousemove", int(x1 + 120), int(y1 + 80))  # over the empty canvas
         app.frames(3)
         H.key("ctrl+z")
         H.wait_until(lambda: s.doc.params("text").get("value") == "hello", 5)
         app.frames(4)
         undone = {"doc": s.doc.params("text").get("value"), "widget": dpg.get_value(v.param_widget("value")),
-                  "node_label": dpg.get_value(v._nodes["text"].labels["value"])}
+                  "node_label": v.node_text("text", "value")}
         H.key("ctrl+y")
         app.frames(4)
         return {"edited": edited, "undone": undone, "redone": s.doc.params("text").get("value")}
@@ -194,7 +213,7 @@ def run_demo(tmp: str) -> dict:
             times = app.frame_times[start:]
             out[attempt] = {
                 "states": {n: s.node_view(n).state for n in s.node_ids()},
-                "gui_status": {nid: dpg.get_value(it.status) for nid, it in v._nodes.items()},
+                "gui_status": {nid: it.shown["status"] for nid, it in v._nodes.items()},
                 "frames": len(times), "longest": max(times), "log": s.log[-1],
             }
         out["outputs"] = sorted(p.name for p in (Path(tmp) / "output").glob("*"))
@@ -264,7 +283,7 @@ def recover_after_kill(path: str, tmp: str) -> dict:
         H.click(*H.item_center("ng_recover_yes"))
         app.frames(4)
         return {"offered": offered, "before": before, "after": s.doc.params("text").get("value"),
-                "dirty": s.dirty, "title": s.title, "label": dpg.get_value(app.view._nodes["text"].labels["value"])}
+                "dirty": s.dirty, "title": s.title, "label": app.view.node_text("text", "value")}
     finally:
         app.close()
 
@@ -293,18 +312,18 @@ def keyboard_editing(tmp: str) -> dict:
         out["added"] = [(n, s.doc.type_of(n), s.doc.layout.get(n, {}).get("pos")) for n in added]
         out["palette_closed"] = not dpg.is_item_shown("ng_palette")
         # select a linked node (draw_title: 2 links in, 1 out), duplicate it, delete it
-        H.click(*H.title_xy(v._nodes["draw_title"].item))
+        H.click(*H.title_xy("draw_title"))
         out["selected"] = v.selected_ids()
         n0 = len(s.node_ids())
         H.key("ctrl+d")
         out["after_duplicate"] = len(s.node_ids()) - n0
-        H.click(*H.title_xy(v._nodes["draw_title"].item))
+        H.click(*H.title_xy("draw_title"))
         H.key("ctrl+c")
         H.xdo("mousemove", int(ex + 300), int(ey + 600))  # paste lands under the mouse, away from draw_title
         app.frames(3)
         H.key("ctrl+v")
         out["after_paste"] = len(s.node_ids()) - n0
-        H.click(*H.title_xy(v._nodes["draw_title"].item))
+        H.click(*H.title_xy("draw_title"))
         H.key("Delete")
         app.frames(5)
         out["deleted"] = "draw_title" not in s.node_ids()
@@ -335,29 +354,39 @@ def headless_sync(tmp: str) -> dict:
         v.build()
         v.sync()
         out: dict[str, Any] = {"start": (len(v._nodes), len(v._links))}
-        link_cb = dpg.get_item_callback("ng_editor")
-        link_cb("ng_editor", (v._nodes["text"].pins[("out", "text")], v._nodes["case"].pins[("in", "text")]))
+        v.link("text", "text", "case", "text")
         v.sync()
         out["linked"] = _links(s)
-        out["gui_links"] = len(dpg.get_item_children("ng_editor", 0))
-        link_cb("ng_editor", (v._nodes["text"].pins[("out", "text")], v._nodes["save_png"].pins[("in", "image")]))
+        out["gui_links"] = len(v._wires)
+        v.link("text", "text", "save_png", "image")
         out["refused"] = dpg.get_value("ng_status")
-        delink = dpg.get_item_configuration("ng_editor")["delink_callback"]
-        delink("ng_editor", v._links[("text", "text", "case", "text")])
+        v.open_menu_for(("pin", "case", "in", "text"), (10.0, 10.0))  # right click on the input pin
+        out["pin_menu"] = v.menu_labels()
+        v.menu_choose("Disconnect")
         v.sync()
         out["unlinked"] = _links(s)
         s.set_param("gradient", "width", 640)
         s.set_collapsed("case", True)
         v.sync()
-        out["label"] = dpg.get_value(v._nodes["gradient"].labels["width"])
-        out["folded_pins"] = sorted(k for k in v._nodes["case"].pins)
+        out["label"] = v.node_text("gradient", "width")
+        out["folded_pins"] = sorted(v._nodes["case"].pins)
         s.remove_nodes(["gradient"])
         v.sync()
-        out["after_delete"] = (sorted(v._nodes), len(dpg.get_item_children("ng_editor", 1)),
-                               len(dpg.get_item_children("ng_editor", 0)))
+        out["after_delete"] = (sorted(v._nodes), len(dpg.get_item_children("ng_nodes_layer", 2)), len(v._wires))
         s.undo()
         v.sync()
-        out["after_undo"] = (sorted(v._nodes), len(dpg.get_item_children("ng_editor", 0)))
+        out["after_undo"] = (sorted(v._nodes), len(v._wires))
+        s.save_as(Path(tmp) / "saved.json")
+        v.sync()
+        v.fit_all()
+        v.set_zoom(2.5, (100.0, 100.0))
+        v.pan_by(40, -30)
+        v.select(["text", "case"])
+        v.fit_selection()
+        v.minimap_jump((v.minimap_rect()[0] + 20, v.minimap_rect()[1] + 20))
+        v.reset_view()
+        v.sync()
+        out["clean_after_view"] = (not s.dirty, s.title)
         return out
     finally:
         dpg.destroy_context()

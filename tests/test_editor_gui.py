@@ -20,11 +20,13 @@ def test_view_mirrors_the_session_without_a_display(run_headless, tmp_path):
     assert r["start"] == (4, 1)
     assert ("text", "text", "case", "text") in r["linked"] and r["gui_links"] == 2
     assert "cannot feed" in r["refused"]
+    assert r["pin_menu"][0] == "Disconnect"  # right click on a linked input
     assert ("text", "text", "case", "text") not in r["unlinked"]
     assert r["label"] == "width  640"
     assert r["folded_pins"] == [("out", "text")]  # a folded node keeps only linked inputs
     assert r["after_delete"] == (["case", "save_png", "text"], 3, 0)
     assert r["after_undo"] == (["case", "gradient", "save_png", "text"], 1)
+    assert r["clean_after_view"] == (True, "saved.json - nodegraph")  # zoom, pan, fit, select: still clean
 
 
 def test_open_demo_and_screenshot(run_gui, tmp_path):
@@ -38,7 +40,7 @@ def test_open_demo_and_screenshot(run_gui, tmp_path):
     assert r["gui_nodes"] == r["doc_nodes"] == 8
     assert r["gui_links"] == r["doc_links"] == 8
     assert "Background" in r["labels"] and "Draw text  (draw_title)" in r["labels"]
-    assert r["on_screen"] >= 7  # laid out where the file says, inside the canvas
+    assert r["on_screen"] == 8  # a graph that fits is shown whole when it opens
     assert set(r["status"].values()) <= {"stale", "stale   [Words]", "cached", "cached   [Words]"}
 
 
@@ -53,7 +55,10 @@ def test_drag_pin_to_pin_links_and_wrong_types_are_refused(run_gui, tmp_path):
     assert r["gui_after_bad"] == r["gui_after_good"]
     assert "cannot feed" in r["status"] and "image" in r["status"]
     (x0, y0), (x1, y1) = r["moved"]
-    assert (x1 - x0, y1 - y0) == (100, 60)
+    assert r["zoom"] == 1.0 and (x1 - x0, y1 - y0) == (100, 60)
+    assert r["undo_steps"] == 1  # one drag, one undo step
+    assert ("text", "text", "case", "text") not in r["detached"]  # the input end dragged off the pin
+    assert len(r["detached"]) == len(r["after_good"]) - 1
     (node, link), states = r["step"]
     assert node == "gradient" and link == ("gradient", "image", "save_png", "image")  # first in order
     assert states["gradient"] == "computed"

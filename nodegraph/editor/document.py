@@ -288,6 +288,17 @@ class DocumentSession:
         g = self.doc.groups[group_id]
         self._do(SetGroup(group_id, {**g, "title": title}))
 
+    def set_reroutes(self, node_id: str, port: str, points: list) -> None:
+        """Reroute points of the wire into ``node_id``.``port`` (layout only: one undo step)."""
+        from ..commands import SetReroute
+
+        current = dict(self.doc.layout.get(node_id, {}).get("reroute", {}))
+        if points:
+            current[port] = [[float(x), float(y)] for x, y in points]
+        else:
+            current.pop(port, None)
+        self._do(SetReroute(node_id, current))
+
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
         self._do(Collapse(node_id, collapsed))
 
