@@ -391,3 +391,341 @@ def headless_sync(tmp: str) -> dict:
     finally:
         dpg.destroy_context()
         s.close()
+
+
+# == the canvas: navigation, wire-drop search, menus, renaming, tooltips, teaching ====================
+TALKING = ROOT / "graphs" / "talking_character.json"
+
+
+def _empty_point(v: Any, avoid_minimap: bool = True) -> tuple[float, float]:
+    """A screen point over empty canvas (nothing under it), away from the edges."""
+    ex, ey, ew, eh = v.canvas_rect()
+    for fy in (0.85, 0.7, 0.55, 0.4, 0.25, 0.1):
+        for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
+            p = (ex + ew * fx, ey + eh * fy)
+            if v.hit(p) == ("empty",):
+                return p
+    raise AssertionError("no empty spot on the canvas")
+
+
+def _menu_click(label: str) -> None:
+    import dearpygui.dearpygui as dpg
+
+    for item in dpg.get_item_children("ng_ctx", 1):
+        if dpg.get_item_label(item) == label:
+            H.click(*H.item_center(item))
+            return
+    raise AssertionError(f"no menu item {label!r}")
+
+
+def _saved_template(tmp: str) -> str:
+    """talking_character.json saved beside copies of its assets (so the saved copy is clean)."""
+    t = Path(tmp)
+    shutil.copytree(ROOT / "assets", t / "assets")
+    (t / "graphs").mkdir()
+    dst = t / "graphs" / "talking_character.json"
+    shutil.copy(TALKING, dst)
+    return str(dst)
+
+
+def navigate(tmp: str) -> dict:
+    """Fit all (F), wheel zoom around the cursor, zoom limits, middle-drag and space+drag pans,
+    selection, box select, fit selection and overview clicks: none of it dirties the document."""
+    import dearpygui.dearpygui as dpg
+
+    app = _app(_saved_template(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        out: dict[str, Any] = {"opened_dirty": s.dirty, "undo0": len(s.history.undo_stack)}
+        ex, ey, ew, eh = v.canvas_rect()
+        v.set_zoom(1.0)
+        app.frames(3)
+        out["inside_at_100"] = sum(_inside_canvas(v).values())
+        H.xdo("mousemove", int(ex + ew / 2), int(ey + eh / 2))
+        app.frames(2)
+        H.key("f")
+        app.frames(4)
+        out["fit_zoom"] = v.zoom
+        out["inside_after_fit"] = _inside_canvas(v)
+        out["canvas"] = v.canvas_rect()
+        out["boxes"] = {n: v.node_screen_rect(n) for n in v._nodes}
+        shot = Path(tmp) / "fit_all.png"
+        out["png"] = str(shot) if app.screenshot(shot) else None
+        # the wheel zooms around the cursor: the graph point under it stays put
+        p = (int(ex + ew * 0.37), int(ey + eh * 0.41))
+        g0 = v.to_graph(p)
+        z0 = v.zoom
+        H.wheel(*p, 3)
+        out["wheel_in"] = (z0, v.zoom, g0, v.to_graph(p))
+        H.wheel(*p, -2)
+        out["wheel_out"] = (v.zoom, v.to_graph(p))
+        H.wheel(*p, 40)
+        out["max_zoom"] = v.zoom
+        H.wheel(*p, -60)
+        out["min_zoom"] = v.zoom
+        v.set_zoom(1.0)
+        app.frames(3)
+        # middle drag and space + left drag pan by what the mouse moved
+        e = _empty_point(v)
+        pan0 = v.xf.pan
+        H.drag(e, (e[0] + 120, e[1] - 70), button=2)
+        out["middle_pan"] = (v.xf.pan[0] - pan0[0], v.xf.pan[1] - pan0[1])
+        e = _empty_point(v)
+        pan0 = v.xf.pan
+        H.xdo("keydown", "space")
+        app.frames(3)
+        H.drag(e, (e[0] - 90, e[1] + 40))
+        H.xdo("keyup", "space")
+        app.frames(3)
+        out["space_pan"] = (v.xf.pan[0] - pan0[0], v.xf.pan[1] - pan0[1])
+        # click, shift-click and box selection; fit selection
+        H.key("f")
+        H.click(*H.title_xy("speak_1"))
+        out["click_select"] = v.selected_ids()
+        H.xdo("keydown", "shift")
+        H.click(*H.title_xy("speak_2"))
+        H.xdo("keyup", "shift")
+        out["shift_select"] = v.selected_ids()
+        H.key("shift+f")
+        app.frames(3)
+        inside = _inside_canvas(v)
+        out["fit_selection"] = (inside["speak_1"], inside["speak_2"], v.zoom)
+        H.key("f")
+        x0, y0, x1, y1 = v.node_screen_rect("mira_body")
+        a = (x0 - 12, y0 - 8)
+        b = (x1 + 4, y1 + 4)
+        if v.hit(a) != ("empty",):
+            a = _empty_point(v)
+        H.drag(a, b)
+        out["box_select"] = v.selected_ids()
+        # a click on the overview moves the view only
+        mx0, my0, mx1, my1 = v.minimap_rect()
+        pan0 = v.xf.pan
+        H.click(ex + mx0 + 30, ey + my0 + 30)
+        out["minimap_moved"] = v.xf.pan != pan0
+        H.click(*_empty_point(v))
+        out["cleared"] = v.selected_ids()
+        app.frames(3)
+        out["dirty"] = s.dirty
+        out["undo1"] = len(s.history.undo_stack)
+        out["title"] = dpg.get_viewport_title()
+        return out
+    finally:
+        app.close()
+
+
+def wire_drop_search(tmp: str) -> dict:
+    """Drop a wire from an output on empty canvas: the search lists only node types with an input
+    that takes it; choosing one adds it there and links it."""
+    import dearpygui.dearpygui as dpg
+    from nodegraph.types import can_connect
+
+    app = _app(_small_graph(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        before = set(s.node_ids())
+        drop = _empty_point(v)
+        H.drag(H.pin_xy("text", "out", "text"), drop)
+        out: dict[str, Any] = {"open": dpg.is_item_shown("ng_palette"), "listed": v.palette_types()}
+        text_t = s.registry.get("core.text").output_port("text").type.vtype
+        out["all_compatible"] = all(any(can_connect(text_t, p.type.vtype) for p in s.registry.get(t).inputs)
+                                    for t in out["listed"])
+        out["all_types"] = len(list(s.registry))
+        out["expected"] = sorted(sp.id for sp in s.registry if any(can_connect(text_t, p.type.vtype) for p in sp.inputs))
+        H.type_text("case")
+        out["after_query"] = v.palette_types()
+        H.key("Return")
+        app.frames(4)
+        new = sorted(set(s.node_ids()) - before)
+        out["new"] = [(n, s.doc.type_of(n)) for n in new]
+        out["links_in"] = [(l.src, l.src_port, l.dst_port) for n in new for l in s.doc.links_into(n)]
+        out["at"] = (v.to_graph(drop), s.doc.layout.get(new[0], {}).get("pos") if new else None)
+        out["palette_closed"] = not dpg.is_item_shown("ng_palette")
+        return out
+    finally:
+        app.close()
+
+
+def context_menus(tmp: str) -> dict:
+    """Right-click menus on a node, a pin and the canvas, chosen with real clicks."""
+    import dearpygui.dearpygui as dpg
+
+    app = _app(_small_graph(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        out: dict[str, Any] = {}
+        H.click(*H.title_xy("gradient"), button=3)
+        out["node_menu"] = v.menu_labels()
+        n0 = len(s.node_ids())
+        _menu_click("Duplicate")
+        out["duplicated"] = len(s.node_ids()) - n0
+        H.click(*H.title_xy("gradient"), button=3)
+        _menu_click("Help")
+        app.frames(3)
+        out["help"] = (dpg.is_item_shown("ng_node_help"),
+                       " ".join(str(dpg.get_value(c)) for c in dpg.get_item_children("ng_node_help", 1)))
+        dpg.configure_item("ng_node_help", show=False)
+        app.frames(2)
+        H.click(*H.pin_xy("save_png", "in", "image"), button=3)
+        out["pin_menu"] = v.menu_labels()
+        _menu_click("Disconnect")
+        out["links_after_disconnect"] = _links(s)
+        e = _empty_point(v)
+        H.click(*e, button=3)
+        out["canvas_menu"] = v.menu_labels()
+        _menu_click("Add node...")
+        out["palette"] = dpg.is_item_shown("ng_palette")
+        H.type_text("solid")
+        H.key("Return")
+        app.frames(3)
+        added = [n for n in s.node_ids() if s.doc.type_of(n) == "image.solid"]
+        out["added_at"] = (v.to_graph(e), s.doc.layout[added[0]]["pos"] if added else None)
+        H.click(*H.title_xy("text"), button=3)
+        _menu_click("Delete")
+        out["deleted"] = "text" not in s.node_ids()
+        H.click(*_empty_point(v), button=3)
+        _menu_click("Fit all")
+        out["inside_after_fit"] = all(_inside_canvas(v).values())
+        return out
+    finally:
+        app.close()
+
+
+def rename_in_place(tmp: str) -> dict:
+    """Double-click a group's title bar and a node's title: type the new name, Enter."""
+    import dearpygui.dearpygui as dpg
+
+    app = _app(_demo(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        out: dict[str, Any] = {"before": s.doc.groups["words"]["title"]}
+        _t, (x0, y0, x1, _y1) = v._group_boxes["words"]
+        p = v.to_screen((x0 + 60, y0 + 10))
+        H.xdo("mousemove", int(p[0]), int(p[1]))
+        app.frames(3)
+        H.xdo("click", "--repeat", "2", "--delay", "40", "1")
+        app.frames(6)
+        out["entry"] = dpg.is_item_shown("ng_rename")
+        H.key("ctrl+a")
+        H.type_text("Titles")
+        H.key("Return")
+        app.frames(4)
+        out["group_title"] = s.doc.groups["words"]["title"]
+        out["frame_title"] = v._group_boxes["words"][0]
+        p = H.title_xy("credits")
+        H.xdo("mousemove", int(p[0]), int(p[1]))
+        app.frames(3)
+        H.xdo("click", "--repeat", "2", "--delay", "40", "1")
+        app.frames(6)
+        H.key("ctrl+a")
+        H.type_text("Roll")
+        H.key("Return")
+        app.frames(4)
+        out["label"] = s.doc.node("credits").get("label")
+        out["title"] = v.node_title("credits")
+        s.undo()
+        app.frames(3)
+        out["undone"] = s.doc.node("credits").get("label")
+        return out
+    finally:
+        app.close()
+
+
+def tooltips_and_reroute(tmp: str) -> dict:
+    """Hover a pin: its tooltip; double-click a wire: a reroute point, saved and read back."""
+    import dearpygui.dearpygui as dpg
+    from nodegraph.fileformat import load
+
+    app = _app(_small_graph(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        out: dict[str, Any] = {}
+        p = H.pin_xy("text", "in", "value")
+        H.xdo("mousemove", int(p[0]), int(p[1]))
+        H.wait_until(lambda: dpg.is_item_shown("ng_pin_tip"), 5)
+        out["tip_param"] = " ".join(str(dpg.get_value(c)) for c in dpg.get_item_children("ng_pin_tip", 1))
+        p = H.pin_xy("gradient", "out", "image")
+        H.xdo("mousemove", int(p[0]), int(p[1]) + 1)
+        app.frames(2)
+        H.xdo("mousemove", int(p[0]), int(p[1]))
+        H.wait_until(lambda: dpg.is_item_shown("ng_pin_tip"), 5)
+        out["tip_output"] = " ".join(str(dpg.get_value(c)) for c in dpg.get_item_children("ng_pin_tip", 1))
+        # a reroute point: double-click on the wire's middle
+        key = ("gradient", "image", "save_png", "image")
+        pts = v.wire_points(key)
+        mid = v.to_screen(pts[len(pts) // 2])
+        H.xdo("mousemove", int(mid[0]), int(mid[1]))
+        app.frames(3)
+        H.xdo("click", "--repeat", "2", "--delay", "40", "1")
+        app.frames(6)
+        out["reroute"] = s.doc.layout.get("save_png", {}).get("reroute")
+        # drag it somewhere else
+        r = s.doc.layout["save_png"]["reroute"]["image"][0]
+        rp = v.to_screen(tuple(r))
+        H.drag(rp, (rp[0] + 40, rp[1] + 90))
+        out["moved"] = s.doc.layout["save_png"]["reroute"]["image"][0]
+        s.save()
+        out["reloaded"] = load(s.path).layout["save_png"].get("reroute")
+        out["wire_still"] = key in v._wires
+        return out
+    finally:
+        app.close()
+
+
+def teaching_canvas(tmp: str) -> dict:
+    """Presenter scale, a note drawn as a callout, the step highlight and value badges on wires
+    from ``teaching.wire_value`` (a stand-in module here, until the real one is merged)."""
+    import sys
+    import types as pytypes
+    from dataclasses import dataclass
+
+    import dearpygui.dearpygui as dpg
+    import numpy as np
+    from nodegraph.commands import SetNotes
+
+    calls: list = []
+
+    @dataclass
+    class WireValue:
+        kind: str
+        text: str
+        rgba: Any = None
+
+    def wire_value(session: Any, node_id: str, port: str) -> Any:
+        calls.append((node_id, port))
+        if node_id == "gradient":
+            return WireValue("image", "64x48 image", np.ones((48, 64, 4), np.float32) * 0.5)
+        return WireValue("text", "hello")
+
+    if "nodegraph.editor.teaching" not in sys.modules:
+        mod = pytypes.ModuleType("nodegraph.editor.teaching")
+        mod.wire_value = wire_value  # type: ignore[attr-defined]
+        mod.WireValue = WireValue  # type: ignore[attr-defined]
+        sys.modules["nodegraph.editor.teaching"] = mod
+    app = _app(_small_graph(tmp), tmp)
+    s, v = app.session, app.view
+    try:
+        out: dict[str, Any] = {}
+        s._do(SetNotes("gradient", "A gradient makes the background: try other colours."))
+        app.frames(3)
+        out["notes_drawn"] = len(dpg.get_item_children("ng_notes_layer", 2))
+        v.set_teaching(True)
+        app.frames(3)
+        out["badges"] = len(dpg.get_item_children("ng_badges_layer", 2))
+        out["calls"] = sorted(set(calls))
+        H.key("F10")
+        H.wait_until(lambda: v._run_serial >= 1, 30)
+        app.frames(4)
+        out["step"] = v._step_hl
+        out["glow"] = v._nodes[v._step_hl[0]].shown.get("hl") if v._step_hl else None
+        w0 = v._wires[("gradient", "image", "save_png", "image")]["drawn"][3]
+        v.set_presenter_scale(2.0)
+        app.frames(4)
+        out["presenter"] = (v.presenter_scale, v.zoom)
+        out["wire_px"] = (w0, v._wires[("gradient", "image", "save_png", "image")]["drawn"][3])
+        shot = Path(tmp) / "teaching.png"
+        out["png"] = str(shot) if app.screenshot(shot) else None
+        out["dirty_from_view"] = s.dirty
+        return out
+    finally:
+        app.close()

@@ -107,6 +107,7 @@ class CanvasMixin:
             dpg.configure_item(it.mid, show=lod >= MID)
             dpg.configure_item(it.near, show=lod >= NEAR)
             dpg.configure_item(it.status, show=lod >= MID)
+            dpg.configure_item(it.fold, show=lod >= MID)
             it.shown["lod"] = lod
         for item, base, level in it.texts:
             if level <= lod:
@@ -398,7 +399,7 @@ class CanvasMixin:
         return ((7, 8), (15, 12), (7, 16)) if folded else ((6, 9), (16, 9), (11, 16))
 
     def _draw_pin(self, x: float, y: float, p: Any, inp: bool, ps: float) -> int:
-        r = 5.0 * max(1.0, ps)
+        r = 5.0  # graph units: pins grow with zoom and presenter scale
         fill = tuple(p.color) if p.linked else NODE_BG
         if not inp:
             return dpg.draw_triangle((x - r * 0.6, y - r), (x + r, y), (x - r * 0.6, y + r), color=tuple(p.color),
@@ -511,7 +512,7 @@ class CanvasMixin:
         sel = key in self._sel_links
         s = self.xf.scale
         far = self._lod == FAR
-        px = max(1.0, min(8.0, 2.5 * s)) * max(1.0, self.xf.presenter) * (2 if hl or sel else 1)
+        px = max(1.0, min(8.0 * self.xf.presenter, 2.5 * s)) * (2 if hl or sel else 1)
         color = (255, 255, 255) if hl else lighter(w["color"], 0.5) if sel else w["color"]
         drawn = (ends, via, far, round(px, 1), color)
         if w["drawn"] == drawn:

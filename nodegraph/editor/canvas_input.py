@@ -91,6 +91,8 @@ class CanvasInputMixin:
     def _on_mouse_down(self, sender: Any, button: Any) -> None:
         if isinstance(button, (list, tuple)):
             button = button[0]
+        if button == 0 and dpg.is_mouse_button_double_clicked(0):
+            return  # the second press of a double click: ``_on_double_click`` has it
         if self._ctx_open() and button in (0, 1, 2):
             if not dpg.is_item_hovered("ng_ctx") and not self._mouse_over("ng_ctx"):
                 self.close_menu()

@@ -36,7 +36,13 @@ class CanvasTeachMixin:
         """Fonts, pins and wires bigger by ``scale`` (1.0 to 2.5); the graph point in the
         middle of the canvas stays there."""
         scale = float(min(2.5, max(1.0, scale)))
-        mid = (self._canvas_size[0] / 2, self._canvas_size[1] / 2)
+        from .canvas_geom import bbox as _bbox
+
+        w, h = self._canvas_size
+        vis = self.xf.visible(self._canvas_size)
+        box = _bbox(it.rect() for it in self._nodes.values())
+        whole = box is not None and vis[0] <= box[0] and vis[1] <= box[1] and box[2] <= vis[2] and box[3] <= vis[3]
+        mid = (w / 2, h / 2)
         g = self.xf.to_graph(mid)
         self.xf.presenter = scale
         s = self.xf.scale
@@ -50,6 +56,8 @@ class CanvasTeachMixin:
                 dpg.set_value(tag, value == scale)
         self._drawn_scale = -1.0
         self.sync()  # nodes are drawn again at the new scale (pins, outlines)
+        if whole:  # the whole graph was in view: keep it so, as large as fits (up to 100%)
+            self.xf.fit(box, self._canvas_size, max_zoom=1.0)
         self._apply_view()
 
     @property

@@ -316,7 +316,7 @@ class SearchMixin:
         if want is not None:
             side, nid, port = want
             specs = [sp for sp in specs if self.compatible_port(sp.id, side, nid, port) is not None]
-        return specs[:30 if want is None else 60]
+        return specs[:30] if want is None else specs  # a wire's search lists every type that fits
 
     def _fill_palette(self) -> None:
         specs = self._palette_specs_for(dpg.get_value("ng_palette_query") or "")
