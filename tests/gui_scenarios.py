@@ -729,3 +729,76 @@ def teaching_canvas(tmp: str) -> dict:
         return out
     finally:
         app.close()
+
+
+# == the 10-node pipeline, built from scratch on the real window, counting actions ====================
+def _free_spot(v: Any, near: tuple[float, float], w: float = 200, h: float = 170) -> tuple[float, float]:
+    """An empty screen point near ``near`` with room for a new node (w x h graph units) below-right."""
+    ex, ey, ew, eh = v.canvas_rect()
+    s = v.xf.scale
+    cands = [(ex + 20 + i * 25, ey + 20 + j * 25) for i in range(int((ew - 240) / 25)) for j in range(int((eh - 160) / 25))]
+    cands.sort(key=lambda p: (p[0] - near[0] - 90) ** 2 + 0.5 * (p[1] - near[1]) ** 2)
+    for p in cands:
+        box = [(p[0] + dx * w * s, p[1] + dy * h * s) for dx in (0, 0.5, 1) for dy in (0, 0.5, 1)]
+        if all(v.hit(q) == ("empty",) for q in box):
+            return p
+    raise AssertionError("no room left on the canvas")
+
+
+def build_pipeline(tmp: str) -> dict:
+    """prompt, character, speak, visemes, compose, music, mix, shot, timeline, render: built with
+    the palette and wire drops. Counted: a click, a drag, a key (or chord), a typed word, a wheel
+    gesture each count as one action."""
+    app = _app(None, tmp)
+    s, v = app.session, app.view
+    actions: list[str] = []
+
+    def act(what: str) -> None:
+        actions.append(what)
+
+    def palette_add(query: str, at: tuple[float, float]) -> str:
+        before = set(s.node_ids())
+        H.xdo("mousemove", int(at[0]), int(at[1]))
+        app.frames(2)
+        H.key("ctrl+space"); act("key ctrl+space")
+        H.type_text(query); act(f"type {query}")
+        H.key("Return"); act("key Return")
+        (new,) = set(s.node_ids()) - before
+        return new
+
+    def drop_add(src: str, port: str, query: str) -> str:
+        before = set(s.node_ids())
+        p = H.pin_xy(src, "out", port)
+        H.drag(p, _free_spot(v, p)); act(f"drag {src}.{port} to empty canvas")
+        H.type_text(query); act(f"type {query}")
+        H.key("Return"); act("key Return")
+        (new,) = set(s.node_ids()) - before
+        return new
+
+    def link(src: str, port: str, dst: str, dport: str) -> None:
+        H.drag(H.pin_xy(src, "out", port), H.pin_xy(dst, "in", dport)); act(f"drag {src}.{port} -> {dst}.{dport}")
+
+    try:
+        ex, ey, ew, eh = v.canvas_rect()
+        H.wheel(ex + 200, ey + 200, -4); act("wheel out")
+        prompt = palette_add("core text", (ex + 40, ey + 60))
+        character = palette_add("character", (ex + 40, ey + 300))
+        speak = drop_add(prompt, "text", "speak")
+        link(character, "character", speak, "character")
+        visemes = drop_add(speak, "speech", "visemes")
+        link(character, "character", visemes, "character")
+        compose = drop_add(visemes, "video", "layer")
+        music = palette_add("music.compose", (ex + 40, ey + eh - 170))
+        mix = drop_add(music, "audio", "mix")
+        link(speak, "speech", mix, "tracks")
+        shot = drop_add(compose, "video", "shot")
+        link(mix, "audio", shot, "audio")
+        timeline = drop_add(shot, "clip", "timeline")
+        render = drop_add(timeline, "timeline", "render")
+        types = sorted(s.doc.type_of(n) for n in s.node_ids())
+        shot_png = Path(tmp) / "pipeline.png"
+        app.screenshot(shot_png)
+        return {"actions": actions, "png": str(shot_png), "types": types, "links": _links(s),
+                "ids": [prompt, character, speak, visemes, compose, music, mix, shot, timeline, render]}
+    finally:
+        app.close()

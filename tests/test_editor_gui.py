@@ -216,3 +216,17 @@ def test_teaching_canvas_presenter_scale_notes_and_wire_values(run_gui, tmp_path
     assert r["presenter"][0] == 2.0
     assert r["wire_px"][1] > r["wire_px"][0]
     assert r["png"]
+
+
+def test_ten_node_pipeline_from_scratch_with_palette_and_wire_drops(run_gui, tmp_path):
+    r = run_gui(S.build_pipeline, str(tmp_path), timeout=300)
+    assert r["types"] == sorted(["core.text", "character.character", "voice.speak", "lipsync.visemes", "compose.layer",
+                                 "music.compose", "audio.mix", "timeline.shot", "timeline.timeline", "timeline.render"])
+    prompt, character, speak, visemes, compose, music, mix, shot, timeline, render = r["ids"]
+    assert set(r["links"]) == {
+        (prompt, "text", speak, "text"), (character, "character", speak, "character"),
+        (speak, "speech", visemes, "speech"), (character, "character", visemes, "character"),
+        (visemes, "video", compose, "base"), (music, "audio", mix, "tracks"), (speak, "speech", mix, "tracks"),
+        (compose, "video", shot, "video"), (mix, "audio", shot, "audio"), (shot, "clip", timeline, "shots"),
+        (timeline, "timeline", render, "timeline")}
+    assert len(r["actions"]) == 35  # 93 with dearpygui's node editor (issue 14)
