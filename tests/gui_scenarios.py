@@ -198,8 +198,6 @@ def undo_redo(tmp: str) -> dict:
 
 # == (d) run: states, cache, and frames keep coming ===================================================
 def run_demo(tmp: str) -> dict:
-    import dearpygui.dearpygui as dpg
-
     app = _app(_demo(tmp), tmp)
     s, v = app.session, app.view
     try:

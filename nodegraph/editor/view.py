@@ -23,7 +23,8 @@ Call ``update()`` once per frame after ``dpg.run_callbacks`` (the app runs callb
 every callback and every session call happens on the UI thread).
 
 This module builds the window and runs each frame. Beside it: ``canvas.py`` (drawing the graph,
-sync, view, selection), ``canvas_geom.py`` (geometry and hit-test maths, no dearpygui),
+sync, view, selection), ``canvas_view.py`` (zoom, pan, fit, overview), ``canvas_geom.py`` (geometry and hit-test maths,
+no dearpygui),
 ``canvas_input.py`` (mouse: clicks, drags, wheel, tooltips), ``canvas_menus.py`` (right-click
 menus, renaming in place, node help), ``canvas_teach.py`` (presenter scale, notes, wire values),
 ``actions.py`` (keyboard shortcuts and the actions of keys, menus and toolbar), ``panels.py``
@@ -44,10 +45,11 @@ from .canvas_geom import ViewXform
 from .canvas_input import CanvasInputMixin
 from .canvas_menus import CanvasMenusMixin
 from .canvas_teach import PRESENTER_SCALES, CanvasTeachMixin
+from .canvas_view import CanvasViewMixin
 from .dialogs import FilesMixin, SearchMixin
 from .panels import GroupsTab, InspectorMixin, LogPanel, PreviewPanel, audio_output
 from .theme import (
-    DIM, ERROR, INFO, OK, STATE_COLORS, ItemThemes, bind_toast_theme, bind_window_themes, setup_font_and_theme,
+    DIM, ERROR, INFO, OK, STATE_COLORS, bind_toast_theme, bind_window_themes, setup_font_and_theme,
 )
 
 RIGHT_W = 410  # width of the right column (inspector, groups, preview)
@@ -63,7 +65,7 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(CanvasMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
                 FilesMixin, SearchMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
@@ -88,7 +90,6 @@ class GraphView(CanvasMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixi
         # canvas
         self._nodes: dict[str, _NodeItem] = {}
         self._wires: dict[tuple[str, str, str, str], dict] = {}
-        self.themes = ItemThemes()
         self._rev = -1
         self._groups_cache: tuple[int, list] | None = None
         self._group_boxes: dict[str, tuple[str, tuple[float, float, float, float]]] = {}
