@@ -503,6 +503,18 @@ def navigate(tmp: str) -> dict:
         out["minimap_moved"] = v.xf.pan != pan0
         H.click(*_empty_point(v))
         out["cleared"] = v.selected_ids()
+        v.go_to("render")
+        app.frames(3)
+        out["went_to"] = (_inside_canvas(v)["render"], v.selected_ids())
+        # the canvas follows the window's size
+        w0 = v.canvas_rect()[2:]
+        dpg.set_viewport_width(1200)
+        dpg.set_viewport_height(760)
+        app.frames(8)
+        w1 = v.canvas_rect()[2:]
+        H.xdo("mousemove", int(ex + 300), int(ey + 300))
+        H.key("f")
+        out["resized"] = (w0, w1, all(_inside_canvas(v).values()))
         app.frames(3)
         out["dirty"] = s.dirty
         out["undo1"] = len(s.history.undo_stack)

@@ -158,6 +158,9 @@ def test_fit_all_zoom_pan_and_selection_leave_the_document_clean(run_gui, tmp_pa
     assert r["fit_selection"][:2] == (True, True) and r["fit_selection"][2] > r["fit_zoom"]
     assert "mira_body" in r["box_select"]
     assert r["minimap_moved"] and r["cleared"] == []
+    assert r["went_to"] == (True, ["render"])
+    (w0, h0), (w1, h1), inside = r["resized"]
+    assert (round(w0 - w1), round(h0 - h1)) == (200, 140) and inside
     assert r["dirty"] is False and r["undo1"] == r["undo0"] and "*" not in r["title"]
 
 
