@@ -131,6 +131,7 @@ class CanvasMixin:
             if it.pos != pos and nid not in self._dragging_nodes():
                 it.pos = pos  # type: ignore[assignment]
                 dpg.apply_transform(it.root, dpg.create_translation_matrix([pos[0], pos[1]]))
+                self._cull_node(it)
                 moved = True
             self._update_node(v)
         if self._sel and any(n not in views for n in self._sel):
@@ -258,6 +259,7 @@ class CanvasMixin:
                                           color=(150, 190, 255))
                         texts.append((t, 13.0, NEAR))
         dpg.apply_transform(root, dpg.create_translation_matrix([pos[0], pos[1]]))
+        self._cull_node(it)
         self._nodes[v.id] = it
         it.shown["selected"] = v.id in self._sel
         self._scale_node(it, True)
@@ -398,10 +400,14 @@ class CanvasMixin:
             w["item"] = dpg.draw_bezier_cubic(p0, c1, c2, p3, color=color, thickness=px, segments=16,
                                               parent="ng_wires_layer")
         w["drawn"] = drawn
+        xs = [p0[0], p3[0], p0[0] + 40, p3[0] - 40] + [r[0] for r in via]
+        ys = [p0[1], p3[1]] + [r[1] for r in via]
+        w["box"], w["on"] = (min(xs), min(ys), max(xs), max(ys)), True
         for h in w.get("handles", ()):
             dpg.delete_item(h)
         w["handles"] = [dpg.draw_rectangle((r[0] - 5, r[1] - 5), (r[0] + 5, r[1] + 5), color=(20, 20, 24), fill=color,
                                            parent="ng_wires_layer") for r in via] if not far else []
+        self._cull_wire(w)
 
     def _redraw_wires_of(self, ids: set[str]) -> None:
         for key in self._wires:

@@ -259,6 +259,7 @@ class CanvasInputMixin:
                 o = d["orig"][n]
                 it.pos = (round(o[0] + dx / s), round(o[1] + dy / s))
                 dpg.apply_transform(it.root, dpg.create_translation_matrix([it.pos[0], it.pos[1]]))
+                self._cull_node(it)
             self._redraw_wires_of(set(d["ids"]))
             self._draw_groups()
         elif kind in ("wire", "wire_back", "reroute"):

@@ -39,7 +39,41 @@ class CanvasViewMixin:
             self._draw_groups()
             self._teach_rescale()
         self._view_serial += 1
+        self._cull()
         self._draw_minimap()
+
+    def _visible_box(self, margin: float = 40.0) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = self.xf.visible(self._canvas_size)
+        m = margin / self.xf.scale
+        return x0 - m, y0 - m, x1 + m, y1 + m
+
+    def _cull(self) -> None:
+        """Hide nodes and wires wholly outside the view: dearpygui then skips them entirely."""
+        vis = self._visible_box()
+        for it in self._nodes.values():
+            self._cull_node(it, vis)
+        for key, w in self._wires.items():
+            self._cull_wire(w, vis)
+
+    def _cull_node(self, it: Any, vis: tuple | None = None) -> None:
+        vis = vis or self._visible_box()
+        r = it.rect()
+        on = r[0] < vis[2] and vis[0] < r[2] and r[1] < vis[3] and vis[1] < r[3]
+        if it.shown.get("on") != on:
+            dpg.configure_item(it.root, show=on)
+            it.shown["on"] = on
+
+    def _cull_wire(self, w: dict, vis: tuple | None = None) -> None:
+        box = w.get("box")
+        if box is None or not w["item"]:
+            return
+        vis = vis or self._visible_box()
+        on = box[0] < vis[2] and vis[0] < box[2] and box[1] < vis[3] and vis[1] < box[3]
+        if w.get("on") != on:
+            dpg.configure_item(w["item"], show=on)
+            for h in w.get("handles", ()):
+                dpg.configure_item(h, show=on)
+            w["on"] = on
 
     def canvas_rect(self) -> tuple[float, float, float, float]:
         """(x, y, width, height) of the canvas on screen."""
