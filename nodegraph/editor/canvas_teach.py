@@ -56,9 +56,9 @@ class CanvasTeachMixin:
                 dpg.set_value(tag, value == scale)
         self._drawn_scale = -1.0
         self.sync()  # nodes are drawn again at the new scale (pins, outlines)
-        if whole:  # the whole graph was in view: keep it so, as large as fits (up to 100%)
-            self.xf.fit(box, self._canvas_size, max_zoom=1.0)
         self._apply_view()
+        if whole:  # the whole graph was in view: keep it so (once the bigger fonts have resized the canvas)
+            self._fit_pending = 3
 
     @property
     def presenter_scale(self) -> float:
@@ -103,6 +103,9 @@ class CanvasTeachMixin:
         size = 13.0 * s
         if size < 6:
             return
+        from .canvas_geom import overlaps
+
+        taken = [it.rect() for it in self._nodes.values()]
         for nid, text in notes.items():
             it = self._nodes.get(nid)
             if it is None:
@@ -110,10 +113,15 @@ class CanvasTeachMixin:
             lines = wrap(text, 34, 6)
             w = 34 * 6.9 + 16
             h = len(lines) * 16 + 12
-            x0, y0 = it.pos[0] + it.geom.w + 24, it.pos[1]
+            nx0, ny0, nx1, ny1 = it.rect()
+            spots = [(nx1 + 24, ny0), (nx0, ny0 - h - 18), (nx0 - w - 24, ny0), (nx0, ny1 + 18)]
+            x0, y0 = next(((x, y) for x, y in spots if not any(overlaps((x, y, x + w, y + h), r) for r in taken)),
+                          spots[0])  # the first side with room; crowded all round: the right
+            taken.append((x0, y0, x0 + w, y0 + h))
             dpg.draw_rectangle((x0, y0), (x0 + w, y0 + h), color=(200, 170, 60), fill=NOTE_BG, parent="ng_notes_layer")
-            dpg.draw_triangle((x0, y0 + 8), (x0 - 14, y0 + 14), (x0, y0 + 20), color=(0, 0, 0, 0), fill=NOTE_BG,
-                              parent="ng_notes_layer")
+            cx, cy = min(max(x0 + w / 2, nx0), nx1), min(max(y0 + h / 2, ny0), ny1)  # the node's nearest edge point
+            ax, ay = min(max(cx, x0), x0 + w), min(max(cy, y0), y0 + h)
+            dpg.draw_line((ax, ay), (cx, cy), color=(250, 226, 140, 200), thickness=2, parent="ng_notes_layer")
             for k, line in enumerate(lines):
                 dpg.draw_text((x0 + 8, y0 + 6 + 16 * k), line, size=size, color=NOTE_FG, parent="ng_notes_layer")
 

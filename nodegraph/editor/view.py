@@ -98,7 +98,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self._drawn_scale = -1.0
         self._lod = -1
         self._view_serial = 0
-        self._fit_pending = False
+        self._fit_pending = 0  # frames until the view is fitted to the document (0: never)
         self._minimap_drawn = False
         self._step_hl: tuple[str, tuple | None] | None = None
         self._sel: list[str] = []
@@ -322,9 +322,10 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self._was_running = running
         if s.revision != self._rev:
             self.sync(states_only=in_sync and bool(polled))
-        if self._fit_pending and self._nodes is not None:
-            self._fit_pending = False
-            self._initial_view()
+        if self._fit_pending:
+            self._fit_pending -= 1
+            if not self._fit_pending:
+                self._initial_view()
         self._canvas_frame()
         if self._inspector_pending and not self._editing_text():
             self._refresh_inspector()
@@ -348,7 +349,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self._step_hl = None
         self._drag = None
         self.select([])
-        self._fit_pending = True  # once the new document's nodes are drawn
+        self._fit_pending = 1  # once the new document's nodes are drawn
         self.inspect(None)
         self.preview_panel.reset()
         self._recent = None
