@@ -590,6 +590,18 @@ def context_menus(tmp: str) -> dict:
         app.frames(3)
         added = [n for n in s.node_ids() if s.doc.type_of(n) == "image.solid"]
         out["added_at"] = (v.to_graph(e), s.doc.layout[added[0]]["pos"] if added else None)
+        # the fold triangle folds a node; a clicked wire is selected and Delete removes it
+        x0, y0, _x1, _y1 = v.node_screen_rect("case")
+        sc = v.xf.scale
+        H.click(x0 + 10 * sc, y0 + 12 * sc)
+        out["folded"] = s.node_view("case").collapsed
+        s.connect("text", "text", "case", "text")
+        app.frames(3)
+        pts = v.wire_points(("text", "text", "case", "text"))
+        H.click(*v.to_screen(pts[len(pts) // 3]))
+        out["wire_selected"] = list(v._sel_links)
+        H.key("Delete")
+        out["wire_deleted"] = ("text", "text", "case", "text") not in _links(s)
         H.click(*H.title_xy("text"), button=3)
         _menu_click("Delete")
         out["deleted"] = "text" not in s.node_ids()

@@ -189,6 +189,8 @@ def test_right_click_menus(run_gui, tmp_path):
     assert r["palette"]
     (gx, gy), pos = r["added_at"]
     assert pos is not None and abs(pos[0] - gx) <= 1 and abs(pos[1] - gy) <= 1
+    assert r["folded"] is True
+    assert r["wire_selected"] == [("text", "text", "case", "text")] and r["wire_deleted"]
     assert r["deleted"] and r["inside_after_fit"]
 
 
