@@ -239,7 +239,8 @@ class CanvasInputMixin:
             self._last_mouse = mouse  # type: ignore[assignment]
             self._hover_since = time.monotonic()
             self._hide_tip()
-        elif self._tip_for is None and time.monotonic() - self._hover_since > TIP_DELAY and self._canvas_hovered():
+        elif (self._tip_for is None and time.monotonic() - self._hover_since > TIP_DELAY and self._canvas_hovered()
+              and not self._ctx_open() and self._rename_target is None):
             self._show_tip(self.hit(mouse), mouse)  # type: ignore[arg-type]
 
     def _follow_drag(self, d: dict, mouse: tuple[float, float], dx: float, dy: float) -> None:

@@ -60,6 +60,7 @@ class CanvasMenusMixin:
 
     def open_menu_for(self, what: tuple, mouse: tuple[float, float]) -> None:
         """Open the right-click menu for ``what`` (a ``hit`` result) at screen point ``mouse``."""
+        self._hide_tip()
         g = self.to_graph(mouse)
         items: list[tuple[str, Callable[[], Any]]] = []
         kind = what[0]
@@ -172,6 +173,7 @@ class CanvasMenusMixin:
         self._start_rename(("group", gid), self.s.doc.groups.get(gid, {}).get("title", title), a, max(160, b[0] - a[0]))
 
     def _start_rename(self, target: tuple, text: str, at: tuple[float, float], width: float) -> None:
+        self._hide_tip()
         self._rename_target = target
         dpg.set_value("ng_rename_text", text)
         dpg.configure_item("ng_rename_text", width=int(min(width, 420)))
