@@ -24,7 +24,7 @@ from .canvas_geom import (
     shown_outputs, wire_controls, wire_path,
 )
 from .panels import short
-from .theme import CANVAS, STATE_COLORS, lighter
+from .theme import STATE_COLORS, lighter
 
 NODE_BG, NODE_OUTLINE, SELECTED = (44, 45, 52), (80, 82, 92), (240, 200, 90)
 TEXT, DIM_TEXT = (228, 228, 236), (170, 170, 182)
@@ -64,7 +64,6 @@ class CanvasMixin:
     def _build_canvas(self, parent: str, width: int, height: int) -> None:
         self.xf = ViewXform()
         with dpg.drawlist(width=width, height=height, tag="ng_canvas", parent=parent):
-            dpg.draw_rectangle((0, 0), (width, height), color=(0, 0, 0, 0), fill=CANVAS, tag="ng_canvas_bg")
             with dpg.draw_node(tag="ng_world"):
                 dpg.add_draw_node(tag="ng_groups_layer")
                 dpg.add_draw_node(tag="ng_wires_layer")
@@ -441,8 +440,8 @@ class CanvasMixin:
                 continue
             x0, y0, x1, y1 = box[0] - 14, box[1] - 14 - GROUP_TITLE_H, box[2] + 14, box[3] + 14
             self._group_boxes[gid] = (title or gid, (x0, y0, x1, y1))
-            dpg.draw_rectangle((x0, y0), (x1, y1), color=(150, 160, 210, 150), fill=(120, 130, 200, 20),
-                               thickness=1.5, parent="ng_groups_layer")
+            dpg.draw_rectangle((x0, y0), (x1, y1), color=(150, 160, 210, 150), thickness=1.5,
+                               parent="ng_groups_layer")  # no fill: a software renderer pays for every pixel
             dpg.draw_rectangle((x0, y0), (x1, y0 + GROUP_TITLE_H), color=(0, 0, 0, 0), fill=(120, 130, 200, 60),
                                parent="ng_groups_layer")
             dpg.draw_text((x0 + 8, y0 + 4), title or gid, size=max(17 * s, 12.0), color=(190, 200, 245),

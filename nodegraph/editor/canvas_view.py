@@ -99,7 +99,6 @@ class CanvasViewMixin:
         if size != self._canvas_size:
             self._canvas_size = size
             dpg.configure_item("ng_canvas", width=int(size[0]), height=int(size[1]))
-            dpg.configure_item("ng_canvas_bg", pmax=size)
             self._backdrop_key = None
             self._draw_minimap()
 

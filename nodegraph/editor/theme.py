@@ -74,7 +74,11 @@ def setup_font_and_theme() -> None:
 
 
 def bind_window_themes() -> None:
-    """The log and the right column opaque (the canvas draws its own background)."""
+    """The canvas column in the canvas colour, the log and the right column opaque."""
+    with dpg.theme() as canvas:
+        with dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_ChildBg, CANVAS)
+    dpg.bind_item_theme("ng_left", canvas)
     with dpg.theme() as opaque:
         with dpg.theme_component(dpg.mvAll):
             dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (26, 27, 31))

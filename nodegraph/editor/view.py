@@ -157,11 +157,11 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         setup_font_and_theme()
         with dpg.texture_registry(tag="ng_textures"):
             pass
-        # a plain window covering the viewport, not a "primary window": dearpygui paints a primary
-        # window's background opaque, which would hide the backdrop drawn behind the canvas
+        # a plain window covering the viewport with no background of its own (the viewport's clear
+        # colour is the same): under Xvfb's software renderer every full-window fill costs frame time
         with dpg.window(tag="ng_main", pos=(0, 0), width=self.width, height=self.height, no_title_bar=True,
                         no_move=True, no_resize=True, no_collapse=True, no_bring_to_front_on_focus=True,
-                        no_scrollbar=True, no_scroll_with_mouse=True, no_saved_settings=True):
+                        no_scrollbar=True, no_scroll_with_mouse=True, no_saved_settings=True, no_background=True):
             self._build_menu()
             self._build_toolbar()
             with dpg.group(horizontal=True):
