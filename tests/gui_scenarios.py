@@ -672,6 +672,16 @@ def tooltips_and_reroute(tmp: str) -> dict:
         H.xdo("mousemove", int(p[0]), int(p[1]))
         H.wait_until(lambda: dpg.is_item_shown("ng_pin_tip"), 5)
         out["tip_output"] = " ".join(str(dpg.get_value(c)) for c in dpg.get_item_children("ng_pin_tip", 1))
+        # after a run the output's tooltip shows its value and a small picture
+        H.xdo("mousemove", int(p[0]) + 60, int(p[1]) + 60)
+        assert s.run(["gradient"]) is None
+        H.wait_until(lambda: v._run_serial >= 1, 30)
+        app.frames(3)
+        H.xdo("mousemove", int(p[0]), int(p[1]))
+        H.wait_until(lambda: dpg.is_item_shown("ng_pin_tip"), 5)
+        kids = dpg.get_item_children("ng_pin_tip", 1)
+        out["tip_after_run"] = (" ".join(str(dpg.get_value(c)) for c in kids if dpg.get_item_type(c).endswith("Text")),
+                                sum(dpg.get_item_type(c).endswith("Image") for c in kids))
         # a reroute point: double-click on the wire's middle
         key = ("gradient", "image", "save_png", "image")
         pts = v.wire_points(key)

@@ -206,6 +206,8 @@ def test_pin_tooltips_and_reroute_points(run_gui, tmp_path):
     r = run_gui(S.tooltips_and_reroute, str(tmp_path))
     assert "value: text" in r["tip_param"] and "hello" in r["tip_param"]
     assert "image: image (output)" in r["tip_output"] and "run the graph" in r["tip_output"]
+    text, images = r["tip_after_run"]
+    assert "Image(1280x720" in text and images == 1
     assert list(r["reroute"]) == ["image"] and len(r["reroute"]["image"]) == 1
     assert r["moved"] != r["reroute"]["image"][0]
     assert r["reloaded"] == {"image": [r["moved"]]}
