@@ -634,6 +634,14 @@ def rename_in_place(tmp: str) -> dict:
         app.frames(4)
         out["group_title"] = s.doc.groups["words"]["title"]
         out["frame_title"] = v._group_boxes["words"][0]
+        # dragging a group's title bar moves its nodes (one undo step)
+        before = {n: tuple(s.doc.layout[n]["pos"]) for n in ("title", "subtitle")}
+        steps = len(s.history.undo_stack)
+        _t, (x0, y0, x1, _y1) = v._group_boxes["words"]
+        p = v.to_screen((x0 + 120, y0 + 10))
+        H.drag(p, (p[0] + 50, p[1] + 30))
+        out["group_moved"] = ({n: (s.doc.layout[n]["pos"][0] - b[0], s.doc.layout[n]["pos"][1] - b[1])
+                               for n, b in before.items()}, len(s.history.undo_stack) - steps, v.zoom)
         p = H.title_xy("credits")
         H.xdo("mousemove", int(p[0]), int(p[1]))
         app.frames(3)

@@ -198,6 +198,10 @@ def test_rename_group_and_node_in_place(run_gui, tmp_path):
     r = run_gui(S.rename_in_place, str(tmp_path))
     assert r["before"] == "Words" and r["entry"]
     assert r["group_title"] == "Titles" and r["frame_title"] == "Titles"
+    moved, steps, zoom = r["group_moved"]
+    assert steps == 1 and set(moved) == {"title", "subtitle"}
+    for dx, dy in moved.values():  # the mouse moved (50, 30) screen pixels at this zoom
+        assert abs(dx - 50 / zoom) <= 1 and abs(dy - 30 / zoom) <= 1
     assert r["label"] == "Roll" and r["title"].startswith("Roll")
     assert r["undone"] in ("", None)
 
