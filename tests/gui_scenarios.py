@@ -690,6 +690,20 @@ def tooltips_and_reroute(tmp: str) -> dict:
         kids = dpg.get_item_children("ng_pin_tip", 1)
         out["tip_after_run"] = (" ".join(str(dpg.get_value(c)) for c in kids if dpg.get_item_type(c).endswith("Text")),
                                 sum(dpg.get_item_type(c).endswith("Image") for c in kids))
+        # the title's card shows the result's picture; View > Result pictures on nodes draws it inside
+        t = H.title_xy("gradient")
+        H.xdo("mousemove", int(t[0]), int(t[1]))
+        H.wait_until(lambda: dpg.is_item_shown("ng_pin_tip"), 5)
+        out["title_card_images"] = sum(dpg.get_item_type(c).endswith("Image") for c in dpg.get_item_children("ng_pin_tip", 1))
+        h0 = v._nodes["gradient"].geom.h
+        v.set_previews(True)
+        app.frames(3)
+        out["preview_in_node"] = (h0, v._nodes["gradient"].geom.h, bool(v._nodes["gradient"].shown.get("tex")))
+        v.set_previews(False)
+        app.frames(3)
+        out["preview_off"] = v._nodes["gradient"].geom.h
+        H.xdo("mousemove", int(t[0]) + 300, int(t[1]) + 200)
+        app.frames(3)
         # a reroute point: double-click on the wire's middle
         key = ("gradient", "image", "save_png", "image")
         pts = v.wire_points(key)

@@ -212,6 +212,9 @@ def test_pin_tooltips_and_reroute_points(run_gui, tmp_path):
     assert "image: image (output)" in r["tip_output"] and "run the graph" in r["tip_output"]
     text, images = r["tip_after_run"]
     assert "Image(1280x720" in text and images == 1
+    assert r["title_card_images"] == 1
+    h0, h1, tex = r["preview_in_node"]
+    assert h1 > h0 + 40 and tex and r["preview_off"] == h0
     assert list(r["reroute"]) == ["image"] and len(r["reroute"]["image"]) == 1
     assert r["moved"] != r["reroute"]["image"][0]
     assert r["reloaded"] == {"image": [r["moved"]]}

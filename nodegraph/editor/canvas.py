@@ -114,7 +114,7 @@ class CanvasMixin:
         auto = self._auto_layout(ids)
         gone = set(self._nodes) - set(views)
         for nid in gone:
-            dpg.delete_item(self._nodes.pop(nid).root)
+            self._drop_node_items(self._nodes.pop(nid))
         moved = False
         for nid, v in views.items():
             it = self._nodes.get(nid)
@@ -122,7 +122,7 @@ class CanvasMixin:
             sig = self._sig(v, title)
             if it is None or it.sig != sig:
                 if it is not None:
-                    dpg.delete_item(it.root)
+                    self._drop_node_items(it)
                 self._add_node(v, title, sig, auto.get(nid))
                 moved = True
             it = self._nodes[nid]
@@ -163,7 +163,40 @@ class CanvasMixin:
         """What a node's items are built from: when it changes, the node is drawn again."""
         ins = tuple((p.name, p.type_id, p.is_param, p.linked, repr(p.value)) for p in v.inputs)
         outs = tuple((p.name, p.type_id, p.linked) for p in v.outputs)
-        return (title, v.collapsed, ins, outs, v.known, v.color, self.xf.presenter)
+        thumb = self._thumb(v) if self.show_previews else None
+        return (title, v.collapsed, ins, outs, v.known, v.color, self.xf.presenter, thumb[0] if thumb else None)
+
+    PREVIEW_IMAGE_TYPES = ("image", "video")
+
+    def _thumb(self, v: Any) -> tuple | None:
+        """(key, picture) of the node's last result when it is a picture (kept per run and state;
+        nothing is recomputed: the session's last run result), else None."""
+        key = (v.state, self._run_serial)
+        old = self._thumbs.get(v.id)
+        if old is not None and old[0] == key:
+            return old if old[1] is not None else None
+        img = None
+        port = next((p.name for p in v.outputs if p.type_id in self.PREVIEW_IMAGE_TYPES), None)
+        if port is not None and v.state in ("computed", "cached", "pinned"):
+            fn = getattr(self.s, "output_preview", None)
+            try:
+                pv = fn(v.id, port) if fn is not None else None
+            except Exception:
+                pv = None
+            if pv is not None and pv.image is not None:
+                import numpy as np
+
+                a = np.asarray(pv.image)
+                k = max(1, int(np.ceil(max(a.shape[0], a.shape[1]) / 160)))
+                img = np.ascontiguousarray(a[::k, ::k])
+        self._thumbs[v.id] = (key, img)
+        return self._thumbs[v.id] if img is not None else None
+
+    def _drop_node_items(self, it: _NodeItem) -> None:
+        dpg.delete_item(it.root)
+        tex = it.shown.pop("tex", None)
+        if tex:
+            dpg.delete_item(tex)
 
     def _auto_layout(self, ids: list[str]) -> dict[str, tuple[float, float]]:
         """View positions for nodes the document never placed (columns by depth)."""
@@ -211,6 +244,15 @@ class CanvasMixin:
         ml = self._multiline(v)
         geom = node_geom(v, title, ml, lambda p: short(p.value) if p.value not in (None, "") else "")
         pos = tuple(auto) if auto is not None else tuple(float(x) for x in v.pos)
+        thumb = self._thumb(v) if self.show_previews else None
+        img_box = None
+        if thumb is not None:  # the last result as a picture, under the pins (drawn when near)
+            ih, iw = thumb[1].shape[:2]
+            tw = geom.w - 16
+            th = min(120.0, tw * ih / max(1, iw))
+            tw = th * iw / max(1, ih)
+            img_box = ((geom.w - tw) / 2, geom.h, (geom.w + tw) / 2, geom.h + th)
+            geom.h += th + 8
         w, h = geom.w, geom.h
         ps = self.xf.presenter
         it = _NodeItem(0, geom, sig, pos)  # type: ignore[arg-type]
@@ -257,6 +299,13 @@ class CanvasMixin:
                         t = dpg.draw_text((12 + len(p.name) * 7.0 + 8, y - 8), short(p.value), size=13,
                                           color=(150, 190, 255))
                         texts.append((t, 13.0, NEAR))
+            if img_box is not None:
+                from .panels import rgba
+
+                img = thumb[1]
+                tex = dpg.add_static_texture(img.shape[1], img.shape[0], rgba(img), parent="ng_textures")
+                it.shown["tex"] = tex
+                dpg.draw_image(tex, img_box[:2], img_box[2:], parent=near)
         dpg.apply_transform(root, dpg.create_translation_matrix([pos[0], pos[1]]))
         self._cull_node(it)
         self._nodes[v.id] = it

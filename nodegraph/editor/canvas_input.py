@@ -411,9 +411,14 @@ class CanvasInputMixin:
         image = None
         if what[0] == "pin":
             lines, image = self.pin_info(what[1], what[2], what[3])
-        elif what[0] == "title":
+        elif what[0] in ("title", "node"):
             it = self._nodes.get(what[1])
-            lines = [it.shown.get("tip", "")] if it is not None else []
+            if it is None or (what[0] == "node" and self._lod >= MID):
+                lines = []  # over a node's pins and values: no card (pins have their own)
+            else:
+                lines = [it.shown.get("tip", "")]
+                thumb = self._thumb(self.s.node_view(what[1]))
+                image = thumb[1] if thumb is not None else None
         if not lines:
             self._tip_for = ("none",)
             return

@@ -85,11 +85,13 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self.show_group_frames = True
         self.show_minimap = True
         self.show_notes = True
+        self.show_previews = False  # result pictures inside nodes (they make nodes taller)
         self.teaching = False
         self.log_h = LOG_H
         # canvas
         self._nodes: dict[str, _NodeItem] = {}
         self._wires: dict[tuple[str, str, str, str], dict] = {}
+        self._thumbs: dict[str, tuple] = {}  # node -> ((state, run serial), picture or None)
         self._rev = -1
         self._groups_cache: tuple[int, list] | None = None
         self._group_boxes: dict[str, tuple[str, tuple[float, float, float, float]]] = {}
@@ -248,6 +250,8 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
                                   callback=lambda s, a: (setattr(self, "show_group_frames", bool(a)), self._draw_groups()))
                 dpg.add_menu_item(label="Overview", check=True, default_value=True,
                                   callback=lambda s, a: (setattr(self, "show_minimap", bool(a)), self._draw_minimap()))
+                dpg.add_menu_item(label="Result pictures on nodes", check=True, default_value=False, tag="ng_previews_item",
+                                  callback=lambda s, a: self.set_previews(bool(a)))
                 dpg.add_menu_item(label="Notes on nodes", check=True, default_value=True,
                                   callback=lambda s, a: (setattr(self, "show_notes", bool(a)), self._teach_rescale()))
                 dpg.add_separator()
@@ -350,9 +354,17 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self._drag = None
         self.select([])
         self._fit_pending = 1  # once the new document's nodes are drawn
+        self._thumbs.clear()
         self.inspect(None)
         self.preview_panel.reset()
         self._recent = None
+
+    def set_previews(self, on: bool) -> None:
+        """Show each node's last result as a picture under its pins (the node grows taller)."""
+        self.show_previews = bool(on)
+        if dpg.does_item_exist("ng_previews_item"):
+            dpg.set_value("ng_previews_item", self.show_previews)
+        self._rev = -1  # nodes are drawn again
 
     @property
     def _links(self) -> dict:
