@@ -551,6 +551,18 @@ def wire_drop_search(tmp: str) -> dict:
         out["links_in"] = [(l.src, l.src_port, l.dst_port) for n in new for l in s.doc.links_into(n)]
         out["at"] = (v.to_graph(drop), s.doc.layout.get(new[0], {}).get("pos") if new else None)
         out["palette_closed"] = not dpg.is_item_shown("ng_palette")
+        # the other way: from an unlinked input to empty canvas lists the types that can feed it
+        before = set(s.node_ids())
+        H.drag(H.pin_xy("case", "in", "text"), _empty_point(v))
+        listed = v.palette_types()
+        text_in = s.registry.get("core.case").input("text").type.vtype
+        out["feeders"] = (len(listed), all(any(can_connect(o.type.vtype, text_in) for o in s.registry.get(t).outputs)
+                                           for t in listed), "image.gradient" in listed)
+        H.type_text("core text")
+        H.key("Return")
+        app.frames(4)
+        new = sorted(set(s.node_ids()) - before)
+        out["fed"] = [(n, s.doc.type_of(n)) for n in new] + [(l.src, l.src_port) for l in s.doc.links_into("case")]
         return out
     finally:
         app.close()

@@ -175,6 +175,9 @@ def test_wire_dropped_on_empty_canvas_offers_compatible_nodes_and_links_the_choi
     (gx, gy), pos = r["at"]
     assert abs(pos[0] - gx) <= 1 and abs(pos[1] - gy) <= 1  # where the wire was dropped
     assert r["palette_closed"]
+    n, all_feed, gradient = r["feeders"]
+    assert n > 0 and all_feed and not gradient  # a gradient has no text output
+    assert r["fed"] == [("text_2", "core.text"), ("text_2", "text")]
 
 
 def test_right_click_menus(run_gui, tmp_path):
