@@ -740,7 +740,7 @@ def tooltips_and_reroute(tmp: str) -> dict:
 
 def teaching_canvas(tmp: str) -> dict:
     """Presenter scale, a note drawn as a callout, the step highlight and value badges on wires
-    from ``teaching.wire_value`` (a stand-in module here, until the real one is merged)."""
+    from ``teaching.wire_value`` (here a stand-in returning known values)."""
     import sys
     import types as pytypes
     from dataclasses import dataclass
@@ -763,11 +763,12 @@ def teaching_canvas(tmp: str) -> dict:
             return WireValue("image", "64x48 image", np.ones((48, 64, 4), np.float32) * 0.5)
         return WireValue("text", "hello")
 
-    if "nodegraph.editor.teaching" not in sys.modules:
+    try:  # the real module when it is there (its wire_value replaced: known values), else a stand-in
+        import nodegraph.editor.teaching as mod
+    except ImportError:
         mod = pytypes.ModuleType("nodegraph.editor.teaching")
-        mod.wire_value = wire_value  # type: ignore[attr-defined]
-        mod.WireValue = WireValue  # type: ignore[attr-defined]
         sys.modules["nodegraph.editor.teaching"] = mod
+    mod.wire_value = wire_value  # type: ignore[attr-defined]
     app = _app(_small_graph(tmp), tmp)
     s, v = app.session, app.view
     try:
@@ -775,7 +776,7 @@ def teaching_canvas(tmp: str) -> dict:
         s._do(SetNotes("gradient", "A gradient makes the background: try other colours."))
         app.frames(3)
         out["notes_drawn"] = len(dpg.get_item_children("ng_notes_layer", 2))
-        v.set_teaching(True)
+        (getattr(v, "set_teaching", None) or v.canvas_set_teaching)(True)
         app.frames(3)
         out["badges"] = len(dpg.get_item_children("ng_badges_layer", 2))
         out["calls"] = sorted(set(calls))
@@ -785,9 +786,9 @@ def teaching_canvas(tmp: str) -> dict:
         out["step"] = v._step_hl
         out["glow"] = v._nodes[v._step_hl[0]].shown.get("hl") if v._step_hl else None
         w0 = v._wires[("gradient", "image", "save_png", "image")]["drawn"][3]
-        v.set_presenter_scale(2.0)
-        app.frames(4)
-        out["presenter"] = (v.presenter_scale, v.zoom)
+        (getattr(v, "set_presenter_scale", None) or v.canvas_set_presenter)(2.0)
+        app.frames(6)
+        out["presenter"] = (v.xf.presenter, v.zoom)
         out["wire_px"] = (w0, v._wires[("gradient", "image", "save_png", "image")]["drawn"][3])
         shot = Path(tmp) / "teaching.png"
         out["png"] = str(shot) if app.screenshot(shot) else None

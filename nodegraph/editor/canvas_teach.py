@@ -3,10 +3,14 @@ projector), node notes drawn as callouts beside their nodes, and small value bad
 (a number, the first words of a text, a thumbnail) while teaching mode is on. The step
 highlight itself is drawn by ``canvas.py`` (``_step_hl``).
 
-Wire values come from ``nodegraph.editor.teaching.wire_value(session, node_id, port)``, which
-returns a ``WireValue`` (``kind``, ``text`` of at most 24 characters, ``rgba``: a float32
-HxWx4 thumbnail in 0..1 or None). Without that module there are no badges. Textures are kept
-per (node, port, live serial, state, run serial) and dropped when the key changes.
+The canvas only *reads* the teaching state, the contract of ``teaching_ui.TeachingMixin``:
+``teaching_on`` (bool) and ``presenter_scale`` (1.0 outside teaching mode); each frame it follows
+them. Without that mixin (this module alone) the View menu sets them through
+``canvas_set_teaching`` and ``canvas_set_presenter``. Wire values come from
+``nodegraph.editor.teaching.wire_value(session, node_id, port)``, which returns a ``WireValue``
+(``kind``, ``text`` of at most 24 characters, ``rgba``: a float32 HxWx4 thumbnail in 0..1 or
+None). Without that module there are no badges. Textures are kept per (node, port, live serial,
+state, run serial) and dropped when the key changes.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from .canvas_geom import MID, wrap
+from .canvas_geom import MID, bbox, wrap
 
 PRESENTER_SCALES = (1.0, 1.5, 2.0, 2.5)
 NOTE_BG, NOTE_FG = (250, 226, 140, 235), (40, 36, 20)
@@ -32,15 +36,41 @@ def _wire_value_fn() -> Any:
 class CanvasTeachMixin:
     """Presenter scale, note callouts and wire value badges (a part of ``GraphView``)."""
 
-    def set_presenter_scale(self, scale: float) -> None:
-        """Fonts, pins and wires bigger by ``scale`` (1.0 to 2.5); the graph point in the
-        middle of the canvas stays there."""
-        scale = float(min(2.5, max(1.0, scale)))
-        from .canvas_geom import bbox as _bbox
+    # -- what the canvas follows (TeachingMixin's state when present, else its own) ----------------
+    def _wanted_presenter(self) -> float:
+        ps = getattr(self, "presenter_scale", None)  # TeachingMixin: the teacher's scale in teaching mode
+        return float(ps) if isinstance(ps, (int, float)) else self._own_presenter
 
+    def canvas_set_presenter(self, scale: float) -> None:
+        """Presenter scale without a teaching mixin (the View menu of this canvas alone)."""
+        self._own_presenter = float(min(2.5, max(1.0, scale)))
+        for tag, value in zip(self._presenter_items, PRESENTER_SCALES):
+            if dpg.does_item_exist(tag):
+                dpg.set_value(tag, value == self._own_presenter)
+
+    def canvas_set_teaching(self, on: bool) -> None:
+        """Teaching mode without a teaching mixin (the View menu of this canvas alone)."""
+        self.teaching_on = bool(on)
+        if dpg.does_item_exist("ng_teaching_item"):
+            dpg.set_value("ng_teaching_item", self.teaching_on)
+
+    def _teach_frame(self) -> None:
+        """Once per frame: follow the presenter scale and teaching mode."""
+        want = min(2.5, max(1.0, self._wanted_presenter()))
+        if want != self.xf.presenter:
+            self._apply_presenter(want)
+        on = bool(getattr(self, "teaching_on", False))
+        if on != self._teach_drawn_on:
+            self._teach_drawn_on = on
+            self._teach_key = self._notes_key = None
+            self._teach_sync(None, False)
+
+    def _apply_presenter(self, scale: float) -> None:
+        """Fonts, pins and wires bigger by ``scale`` (1.0 to 2.5); the graph point in the middle
+        of the canvas stays there, and a graph shown whole stays whole."""
         w, h = self._canvas_size
         vis = self.xf.visible(self._canvas_size)
-        box = _bbox(it.rect() for it in self._nodes.values())
+        box = bbox(it.rect() for it in self._nodes.values())
         whole = box is not None and vis[0] <= box[0] and vis[1] <= box[1] and box[2] <= vis[2] and box[3] <= vis[3]
         mid = (w / 2, h / 2)
         g = self.xf.to_graph(mid)
@@ -51,25 +81,11 @@ class CanvasTeachMixin:
             dpg.set_global_font_scale(scale)
         except Exception:
             pass
-        for tag, value in zip(self._presenter_items, PRESENTER_SCALES):
-            if dpg.does_item_exist(tag):
-                dpg.set_value(tag, value == scale)
         self._drawn_scale = -1.0
         self.sync()  # nodes are drawn again at the new scale (pins, outlines)
         self._apply_view()
-        if whole:  # the whole graph was in view: keep it so (once the bigger fonts have resized the canvas)
+        if whole:  # once the bigger fonts have resized the canvas
             self._fit_pending = 3
-
-    @property
-    def presenter_scale(self) -> float:
-        return self.xf.presenter
-
-    def set_teaching(self, on: bool) -> None:
-        self.teaching = bool(on)
-        if dpg.does_item_exist("ng_teaching_item"):
-            dpg.set_value("ng_teaching_item", self.teaching)
-        self._teach_key = None
-        self._teach_sync(None, False)
 
     # == notes and badges ===========================================================================
     def _notes_of(self, nid: str) -> str:
@@ -98,7 +114,7 @@ class CanvasTeachMixin:
     def _draw_notes(self, notes: dict[str, str]) -> None:
         dpg.delete_item("ng_notes_layer", children_only=True)
         s = self.xf.scale
-        if self._lod < MID and not self.teaching:
+        if self._lod < MID and not self.teaching_on:
             return
         size = 13.0 * s
         if size < 6:
@@ -126,7 +142,7 @@ class CanvasTeachMixin:
                 dpg.draw_text((x0 + 8, y0 + 6 + 16 * k), line, size=size, color=NOTE_FG, parent="ng_notes_layer")
 
     def _draw_badges(self) -> None:
-        fn = _wire_value_fn() if self.teaching else None
+        fn = _wire_value_fn() if self.teaching_on else None
         sources = sorted({(k[0], k[1]) for k in self._wires}) if fn is not None else []
         state_key = tuple((n, p, self.s.live_serial(n), self._nodes[n].shown.get("state") if n in self._nodes else None)
                           for n, p in sources)

@@ -86,7 +86,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self.show_minimap = True
         self.show_notes = True
         self.show_previews = False  # result pictures inside nodes (they make nodes taller)
-        self.teaching = False
+        self.teaching_on = False  # teaching mode (TeachingMixin's flag when it is part of the view)
         self.log_h = LOG_H
         # canvas
         self._nodes: dict[str, _NodeItem] = {}
@@ -118,6 +118,8 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self._teach_key: Any = None
         self._badge_textures: dict = {}
         self._presenter_items = [f"ng_presenter_{int(v * 10)}" for v in PRESENTER_SCALES]
+        self._own_presenter = 1.0
+        self._teach_drawn_on = False
         self._clipboard = ""
         self._text_widgets: set[int] = set()  # typed into: shortcuts wait while one is active
         self._toast_until = 0.0
@@ -254,13 +256,14 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
                                   callback=lambda s, a: self.set_previews(bool(a)))
                 dpg.add_menu_item(label="Notes on nodes", check=True, default_value=True,
                                   callback=lambda s, a: (setattr(self, "show_notes", bool(a)), self._teach_rescale()))
-                dpg.add_separator()
-                dpg.add_menu_item(label="Teaching mode (values on wires)", check=True, default_value=False,
-                                  tag="ng_teaching_item", callback=lambda s, a: self.set_teaching(bool(a)))
-                with dpg.menu(label="Presenter scale"):
-                    for value, tag in zip(PRESENTER_SCALES, self._presenter_items):
-                        dpg.add_menu_item(label=f"{value:g}x", check=True, default_value=value == 1.0, tag=tag,
-                                          user_data=value, callback=lambda s, a, u: self.set_presenter_scale(u))
+                if not hasattr(self, "teacher"):  # no Teaching menu: teaching mode and presenter scale here
+                    dpg.add_separator()
+                    dpg.add_menu_item(label="Teaching mode (values on wires)", check=True, default_value=False,
+                                      tag="ng_teaching_item", callback=lambda s, a: self.canvas_set_teaching(bool(a)))
+                    with dpg.menu(label="Presenter scale"):
+                        for value, tag in zip(PRESENTER_SCALES, self._presenter_items):
+                            dpg.add_menu_item(label=f"{value:g}x", check=True, default_value=value == 1.0, tag=tag,
+                                              user_data=value, callback=lambda s, a, u: self.canvas_set_presenter(u))
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: dpg.configure_item("ng_help", show=True))
 
@@ -330,6 +333,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
             self._fit_pending -= 1
             if not self._fit_pending:
                 self._initial_view()
+        self._teach_frame()
         self._canvas_frame()
         if self._inspector_pending and not self._editing_text():
             self._refresh_inspector()
