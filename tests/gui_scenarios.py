@@ -776,20 +776,28 @@ def teaching_canvas(tmp: str) -> dict:
         s._do(SetNotes("gradient", "A gradient makes the background: try other colours."))
         app.frames(3)
         out["notes_drawn"] = len(dpg.get_item_children("ng_notes_layer", 2))
+        w0 = v._wires[("gradient", "image", "save_png", "image")]["drawn"][3]
         (getattr(v, "set_teaching", None) or v.canvas_set_teaching)(True)
         app.frames(3)
         out["badges"] = len(dpg.get_item_children("ng_badges_layer", 2))
         out["calls"] = sorted(set(calls))
-        H.key("F10")
-        H.wait_until(lambda: v._run_serial >= 1, 30)
+        if hasattr(v, "teach_forward"):  # the Teaching menu's step (Right / PageDown)
+            v.teach_forward()
+            H.wait_until(lambda: not s.running, 30)
+        else:  # F10: the session's step
+            H.key("F10")
+            H.wait_until(lambda: v._run_serial >= 1, 30)
         app.frames(4)
         out["step"] = v._step_hl
         out["glow"] = v._nodes[v._step_hl[0]].shown.get("hl") if v._step_hl else None
-        w0 = v._wires[("gradient", "image", "save_png", "image")]["drawn"][3]
-        (getattr(v, "set_presenter_scale", None) or v.canvas_set_presenter)(2.0)
+        z0 = v.zoom
+        (getattr(v, "set_presenter_scale", None) or v.canvas_set_presenter)(2.5)
         app.frames(6)
-        out["presenter"] = (v.xf.presenter, v.zoom)
+        out["presenter"] = (v.xf.presenter, v.zoom, z0)
         out["wire_px"] = (w0, v._wires[("gradient", "image", "save_png", "image")]["drawn"][3])
+        H.xdo("mousemove", 300, 300)
+        H.key("f")  # the whole graph again, as large as fits
+        out["fitted"] = all(_inside_canvas(v).values())
         shot = Path(tmp) / "teaching.png"
         out["png"] = str(shot) if app.screenshot(shot) else None
         out["dirty_from_view"] = s.dirty

@@ -229,9 +229,10 @@ def test_teaching_canvas_presenter_scale_notes_and_wire_values(run_gui, tmp_path
     assert r["notes_drawn"] >= 3  # box, pointer, text
     assert r["badges"] >= 3 and ("gradient", "image") in r["calls"]
     node, _link = r["step"]
-    assert node == "gradient" and r["glow"]
-    assert r["presenter"][0] == 2.0
+    assert node in ("gradient", "text") and r["glow"]  # the first step, highlighted
+    assert r["presenter"][0] == 2.5 and r["presenter"][1] == r["presenter"][2]  # same zoom, drawn larger
     assert r["wire_px"][1] > r["wire_px"][0]
+    assert r["fitted"]
     assert r["png"]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from .canvas_geom import MID, bbox, wrap
+from .canvas_geom import MID, wrap
 
 PRESENTER_SCALES = (1.0, 1.5, 2.0, 2.5)
 NOTE_BG, NOTE_FG = (250, 226, 140, 235), (40, 36, 20)
@@ -66,12 +66,9 @@ class CanvasTeachMixin:
             self._teach_sync(None, False)
 
     def _apply_presenter(self, scale: float) -> None:
-        """Fonts, pins and wires bigger by ``scale`` (1.0 to 2.5); the graph point in the middle
-        of the canvas stays there, and a graph shown whole stays whole."""
+        """Fonts, pins and wires bigger by ``scale`` (1.0 to 2.5) at the same zoom, around the
+        middle of the canvas (F fits the whole graph again, as large as the screen allows)."""
         w, h = self._canvas_size
-        vis = self.xf.visible(self._canvas_size)
-        box = bbox(it.rect() for it in self._nodes.values())
-        whole = box is not None and vis[0] <= box[0] and vis[1] <= box[1] and box[2] <= vis[2] and box[3] <= vis[3]
         mid = (w / 2, h / 2)
         g = self.xf.to_graph(mid)
         self.xf.presenter = scale
@@ -84,8 +81,6 @@ class CanvasTeachMixin:
         self._drawn_scale = -1.0
         self.sync()  # nodes are drawn again at the new scale (pins, outlines)
         self._apply_view()
-        if whole:  # once the bigger fonts have resized the canvas
-            self._fit_pending = 3
 
     # == notes and badges ===========================================================================
     def _notes_of(self, nid: str) -> str:
