@@ -368,6 +368,22 @@ class Collapse(_SetLayout):
         return value if value is UNSET else bool(value)
 
 
+class SetReroute(_SetLayout):
+    """Reroute points of the wires into node ``node``: ``value`` maps an input name to a list
+    of (x, y) points the wire passes through, in order (an empty mapping removes them)."""
+
+    key, title = "reroute", "reroute"
+
+    def normalise(self, value: Any) -> Any:
+        if value is UNSET:
+            return value
+        try:
+            out = {str(port): [[float(x), float(y)] for x, y in pts] for port, pts in dict(value).items() if pts}
+        except (TypeError, ValueError):
+            raise CommandError(f"reroute points map an input to a list of (x, y), got {value!r}") from None
+        return out or UNSET
+
+
 class SetColor(_SetLayout):
     key, title = "color", "colour"
 

@@ -329,7 +329,7 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
         lw = f"layout.{_name(nid)}"
         if nid not in doc.g:
             raise r.fail(lw, f"layout for node {_short(nid)}, which is not in the graph")
-        r.obj(lay, lw, {"pos", "collapsed", "color", "size"})
+        r.obj(lay, lw, {"pos", "collapsed", "color", "size", "reroute"})
         entry = {}
         for key in ("pos", "size"):
             if key in lay:
@@ -343,6 +343,15 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
             entry["collapsed"] = lay["collapsed"]
         if "color" in lay:
             entry["color"] = _color(r, lay["color"], f"{lw}.color")
+        if "reroute" in lay:  # points the wires into this node pass through, by input name
+            rr = lay["reroute"]
+            if not isinstance(rr, dict):
+                raise r.fail(f"{lw}.reroute", "expected {input name: [[x, y], ...]}")
+            for port, pts in rr.items():
+                if not (isinstance(pts, list) and len(pts) <= 64 and all(
+                        isinstance(p, list) and len(p) == 2 and all(_finite_num(x) for x in p) for p in pts)):
+                    raise r.fail(f"{lw}.reroute.{_name(port)}", f"expected a list of at most 64 [x, y] points, got {_short(pts)}")
+            entry["reroute"] = {str(k): [[float(x), float(y)] for x, y in v] for k, v in rr.items() if v}
         if entry:
             doc.layout[nid] = entry
     return doc

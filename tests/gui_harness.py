@@ -11,7 +11,9 @@ xdotool is missing), ``run_gui`` (run a top-level scenario function in a fresh p
 ``spawn_gui`` (start one that keeps running, to be killed by the test), ``run_headless`` (a fresh
 process with no display at all: dearpygui items without a window, for the view's bookkeeping).
 Helpers for scenarios: ``use(app)``, ``frames``, ``xdo``, ``click``, ``drag``, ``type_text``,
-``key``, ``node_box``, ``pin_xy``, ``item_center``, ``wait_until``.
+``key``, ``wheel``, ``node_box``, ``pin_xy``, ``title_xy``, ``item_center``, ``wait_until``. The
+canvas is our own drawing (no dearpygui items per node), so node and pin positions on screen come
+from the view's geometry (``GraphView.node_screen_rect``, ``pin_screen``).
 """
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ from typing import Any, Callable
 import pytest
 
 SCREEN = "1600x1000x24"
-PAD = 8  # imnodes node padding: a node's rect is its content rect grown by PAD
 
 # == fixtures (test process) =========================================================================
 GUI_APT = "xvfb xdotool libgl1-mesa-dri libglx-mesa0 libxrandr2 libxinerama1 libxcursor1 libxi6 libxxf86vm1"
@@ -202,24 +203,24 @@ def key(*names: str) -> None:
     frames(8)
 
 
-def node_box(node: Any) -> tuple[float, float, float, float]:
-    """Screen rectangle (x0, y0, x1, y1) of a node item (the title bar is at the top)."""
-    import dearpygui.dearpygui as dpg
+def wheel(x: float, y: float, clicks: int) -> None:
+    """Turn the mouse wheel at (x, y): ``clicks`` > 0 up (zoom in), < 0 down."""
+    xdo("mousemove", int(x), int(y))
+    frames(3)
+    for _ in range(abs(clicks)):
+        xdo("click", 4 if clicks > 0 else 5)
+        frames(2)
+    frames(3)
 
-    st = dpg.get_item_state(node)
-    x0, y0 = st["rect_min"][0] - PAD, st["rect_min"][1] - PAD
-    return x0, y0, x0 + st["rect_size"][0], y0 + st["rect_size"][1]
+
+def node_box(nid: str) -> tuple[float, float, float, float]:
+    """Screen rectangle (x0, y0, x1, y1) of node ``nid`` (the title bar is at the top)."""
+    return _APP.view.node_screen_rect(nid)
 
 
-def pin_xy(attr: Any) -> tuple[float, float]:
-    """Screen point of a node attribute's pin (left edge for inputs, right edge for outputs)."""
-    import dearpygui.dearpygui as dpg
-
-    x0, y0, x1, y1 = node_box(dpg.get_item_parent(attr))
-    first = dpg.get_item_children(attr, 1)[0]
-    st = dpg.get_item_state(first)
-    out = dpg.get_item_configuration(attr)["attribute_type"] == dpg.mvNode_Attr_Output
-    return (x1 if out else x0), (st["rect_min"][1] + st["rect_max"][1]) / 2
+def pin_xy(nid: str, side: str, port: str) -> tuple[float, float]:
+    """Screen point of a pin (``side`` "in": left edge, "out": right edge)."""
+    return _APP.view.pin_screen(nid, side, port)
 
 
 def item_center(item: Any) -> tuple[float, float]:
@@ -229,7 +230,8 @@ def item_center(item: Any) -> tuple[float, float]:
     return x + w / 2, y + h / 2
 
 
-def title_xy(node: Any) -> tuple[float, float]:
+def title_xy(nid: str) -> tuple[float, float]:
     """A point on a node's title bar (click it to select the node, drag it to move it)."""
-    x0, y0, x1, _ = node_box(node)
-    return x0 + min(40, (x1 - x0) / 3), y0 + 12
+    x0, y0, x1, y1 = node_box(nid)
+    s = _APP.view.xf.scale
+    return x0 + max(30 * s, min(60, (x1 - x0) / 2)), y0 + 12 * s

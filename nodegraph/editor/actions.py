@@ -32,6 +32,14 @@ class ActionsMixin:
         if dpg.is_item_shown("ng_goto"):
             self._goto_key(key)
             return
+        if self._rename_target is not None:
+            if key == dpg.mvKey_Escape:
+                self._finish_rename(commit=False)
+            return
+        if self._ctx_open():
+            if key == dpg.mvKey_Escape:
+                self.close_menu()
+            return
         if self._modal_open():
             return
         if ctrl and key == dpg.mvKey_S:
@@ -45,6 +53,8 @@ class ActionsMixin:
                       dpg.mvKey_N: self.new_file, dpg.mvKey_O: self.open_dialog, dpg.mvKey_F: self.open_goto,
                       dpg.mvKey_G: self.group_selected, dpg.mvKey_Spacebar: self.open_palette,
                       dpg.mvKey_Q: self.request_close}.get(key)
+        elif key == dpg.mvKey_F:
+            action = self.fit_selection if shift else self.fit_all
         else:
             action = {dpg.mvKey_Delete: self.delete_selected, dpg.mvKey_Tab: self.open_palette,
                       dpg.mvKey_F5: self.run, dpg.mvKey_F6: self.run_to_here, dpg.mvKey_F10: self.step,
@@ -63,9 +73,8 @@ class ActionsMixin:
 
     def delete_selected(self) -> None:
         ids = self.selected_ids()
-        links = [self._link_of_item[i] for i in dpg.get_selected_links("ng_editor") if i in self._link_of_item]
-        dpg.clear_selected_nodes("ng_editor")
-        dpg.clear_selected_links("ng_editor")
+        links = [k for k in self._sel_links if k in self._wires]
+        self.select([])
         for key in links:
             if key[0] not in ids and key[2] not in ids:
                 self._guard(lambda k=key: self.s.disconnect(*k), "unlink")

@@ -49,7 +49,7 @@ class EditorApp:
         self.view = GraphView(session, autosave_every=autosave_every, width=width, height=height)
         self.frame_times: list[float] = []
         self.cpu_times: list[float] = []
-        #: CPU time of this thread inside dearpygui's render call (ImGui/imnodes layout and draw
+        #: CPU time of this thread inside dearpygui's render call (ImGui layout and draw
         #: lists; the rasteriser's own threads are not counted)
         self.render_cpu_times: list[float] = []
         self.started = False

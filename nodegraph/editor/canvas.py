@@ -1,13 +1,16 @@
-"""The editor's canvas: the dearpygui node editor kept in step with the session (nodes, pins,
-links, group frames), node positions and the view offset, selection, and what the node editor
-calls back when the user links, unlinks, folds or drags.
+"""The editor's canvas: our own node editor drawn on a dearpygui drawlist, kept in step with the
+session (nodes, pins, wires, group frames), with zoom and pan.
 
 ``CanvasMixin`` is part of ``GraphView`` (``view.py``): it reads ``self.s`` (the session) and
-the view's state, and changes the document only through the session. ``sync`` deletes stale
-links first, then stale nodes (deleting a linked node segfaults dearpygui 2.3), then adds what
-is new and updates labels, colours and positions. There is no pan or zoom API in dearpygui, so
-"go to node" shifts every node's *view* position by the same offset (``offset``); positions
-written back to the document subtract it.
+changes the document only through the session. Everything in the graph is drawn once, in graph
+coordinates, under one draw node (``ng_world``) whose transform is the view (zoom and pan,
+``canvas_geom.ViewXform``): panning and zooming is one ``apply_transform`` call. Each node is a
+draw node translated to its position, so moving it is one call too. dearpygui does not scale
+text sizes or line widths with a transform, so a zoom change resizes the texts of the current
+level of detail (far: title bar and state colour; middle: pins and names; near: param values and
+wrapped multi-line text). Zoom, pan, fitting and the overview are ``canvas_view.py``; the mouse
+is ``canvas_input.py``; menus, in-place
+renaming and the wire-drop search ``canvas_menus.py``; teaching-mode drawing ``canvas_teach.py``.
 """
 from __future__ import annotations
 
@@ -16,87 +19,184 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from .canvas_geom import (
+    FAR, MID, NEAR, ROW_H, STATUS_H, TITLE_H, NodeGeom, ViewXform, bbox, node_geom, shown_inputs,
+    shown_outputs, wire_controls, wire_path,
+)
 from .panels import short
-from .theme import CANVAS, ERROR, INFO, OK, STATE_COLORS, lighter
+from .theme import STATE_COLORS, lighter
 
-FOLD = {False: "\u25be", True: "\u25b8"}  # small triangles: folded or not
-PAD = 8  # imnodes' default node padding (node rect = content rect grown by PAD)
-
-
-def _norm(x: Any) -> int:
-    """dearpygui hands out aliases (str) or ids (int) for the same item: use ids."""
-    return dpg.get_alias_id(x) if isinstance(x, str) else int(x)
+NODE_BG, NODE_OUTLINE, SELECTED = (44, 45, 52), (80, 82, 92), (240, 200, 90)
+TEXT, DIM_TEXT = (228, 228, 236), (170, 170, 182)
+GROUP_TITLE_H = 26.0
 
 
 @dataclass
 class _NodeItem:
-    item: int
+    root: int
+    geom: NodeGeom
     sig: tuple
-    pins: dict[tuple[str, str], int]
-    status: int
-    progress: int
-    tip: int
-    labels: dict[str, int]
-    fold: int
-    gui_pos: tuple[float, float] = (0.0, 0.0)
-    doc_pos: tuple[float, float] | None = None
+    pos: tuple[float, float]
+    body: int = 0
+    title_bar: int = 0
+    title: int = 0
+    status: int = 0
+    prog_bg: int = 0
+    prog_fg: int = 0
+    fold: int = 0
+    mid: int = 0
+    near: int = 0
+    glow: int = 0
+    texts: list[tuple[int, float, int]] = field(default_factory=list)  # (item, base size, level)
+    pins: dict[tuple[str, str], int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # input name -> "name  value" as shown
     shown: dict[str, Any] = field(default_factory=dict)
+
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.pos[0], self.pos[1], self.pos[0] + self.geom.w, self.pos[1] + self.geom.h)
 
 
 class CanvasMixin:
-    """The node editor's items (``_nodes``, ``_links``), their sync with the session, positions,
-    selection and the editor's callbacks (a part of ``GraphView``)."""
+    """Canvas items (``_nodes``, ``_links``), their sync with the session, the view transform,
+    level of detail, group frames, selection and fitting (a part of ``GraphView``)."""
+
+    # == building ===================================================================================
+    def _build_canvas(self, parent: str, width: int, height: int) -> None:
+        self.xf = ViewXform()
+        with dpg.drawlist(width=width, height=height, tag="ng_canvas", parent=parent):
+            with dpg.draw_node(tag="ng_world"):
+                dpg.add_draw_node(tag="ng_groups_layer")
+                dpg.add_draw_node(tag="ng_wires_layer")
+                dpg.add_draw_node(tag="ng_nodes_layer")
+                dpg.add_draw_node(tag="ng_notes_layer")
+                dpg.add_draw_node(tag="ng_badges_layer")
+            dpg.add_draw_node(tag="ng_overlay")  # canvas pixels: hint, box, dragged wire, zoom label, overview
+            dpg.add_draw_node(tag="ng_minimap")
+            dpg.add_draw_node(tag="ng_drag_layer")  # the dragged wire, the selection box
+        self._canvas_size = (float(width), float(height))
+        self._apply_view()
+
+    def _scale_node(self, it: _NodeItem, lod_changed: bool = True) -> None:
+        s, lod = self.xf.scale, self._lod
+        if lod_changed or it.shown.get("lod") != lod:
+            dpg.configure_item(it.mid, show=lod >= MID)
+            dpg.configure_item(it.near, show=lod >= NEAR)
+            dpg.configure_item(it.status, show=lod >= MID)
+            dpg.configure_item(it.fold, show=lod >= MID)
+            it.shown["lod"] = lod
+        for item, base, level in it.texts:
+            if level <= lod:
+                size = base * s
+                if item == it.title and size < 10.0:  # far out: a readable title, cut to the node's width
+                    fit = int(it.geom.w * s / 5.6) - 1
+                    title = it.sig[0]
+                    text = title if len(title) <= fit else title[: max(0, fit - 1)] + "…"
+                    dpg.configure_item(item, size=10.0, text=text, show=fit >= 3)
+                    it.shown["title_cut"] = True
+                    continue
+                if item == it.title and it.shown.pop("title_cut", False):
+                    dpg.configure_item(item, text=it.sig[0])
+                dpg.configure_item(item, size=size, show=True)
+        dpg.configure_item(it.body, thickness=self._outline_px(it))
+
+    def _outline_px(self, it: _NodeItem) -> float:
+        hl = it.shown.get("hl") or it.shown.get("selected")
+        return (3.0 if hl else 1.0) * max(1.0, self.xf.presenter)
 
     # == sync =======================================================================================
     def sync(self, states_only: bool = False) -> None:
-        """Bring the node editor in line with the session (links out first, then nodes).
-        ``states_only``: only a run's progress changed (skip the title, which serialises the
-        document to know whether it is saved, and the groups)."""
+        """Bring the canvas in line with the session. ``states_only``: only a run's progress
+        changed (skip the title, which serialises the document, wires and groups)."""
         s = self.s
         self._rev = s.revision
         ids = s.node_ids()
         views = {i: s.node_view(i) for i in ids}
-        links = {(l.src, l.src_port, l.dst, l.dst_port): l for l in s.links_view()}
         auto = self._auto_layout(ids)
-        rebuild = {i for i, v in views.items() if i in self._nodes and self._nodes[i].sig != self._sig(v)}
         gone = set(self._nodes) - set(views)
-        drop = rebuild | gone
-        keep = {nid: (self._nodes[nid].gui_pos, self._nodes[nid].doc_pos) for nid in rebuild}
-        for key in list(self._links):  # 1. links (deleting a linked node segfaults dearpygui)
-            if key not in links or key[0] in drop or key[2] in drop:
-                self._delete_link(key)
-        for nid in drop:  # 2. nodes
-            item = self._nodes.pop(nid)
-            self._node_of_item.pop(item.item, None)
-            dpg.delete_item(item.item)
-        for nid, v in views.items():  # 3. new nodes, updated nodes
-            if nid not in self._nodes:
-                self._add_node(v, auto.get(nid))
-                if nid in keep:  # a rebuilt node (folded, new pins) stays where it was on screen
-                    it = self._nodes[nid]
-                    it.gui_pos, it.doc_pos = keep[nid]
-                    dpg.set_item_pos(it.item, list(it.gui_pos))
-            self._update_node(v, auto.get(nid))
-        step_link = self._step_hl[1] if self._step_hl else None
-        for key, lv in links.items():  # 4. new links, step highlight
-            if key not in self._links:
-                self._add_link(key, lv.color)
-            theme = self.themes.link(lv.color, key == tuple(step_link or ()))
-            if key in self._links and self._link_theme.get(key) != theme:
-                dpg.bind_item_theme(self._links[key], theme)
-                self._link_theme[key] = theme
+        for nid in gone:
+            self._drop_node_items(self._nodes.pop(nid))
+        moved = False
+        for nid, v in views.items():
+            it = self._nodes.get(nid)
+            title = self._node_label(v)
+            sig = self._sig(v, title)
+            if it is None or it.sig != sig:
+                if it is not None:
+                    self._drop_node_items(it)
+                self._add_node(v, title, sig, auto.get(nid))
+                moved = True
+            it = self._nodes[nid]
+            pos = tuple(auto[nid]) if nid in auto else tuple(float(x) for x in v.pos)
+            if it.pos != pos and nid not in self._dragging_nodes():
+                it.pos = pos  # type: ignore[assignment]
+                dpg.apply_transform(it.root, dpg.create_translation_matrix([pos[0], pos[1]]))
+                self._cull_node(it)
+                moved = True
+            self._update_node(v)
+        if self._sel and any(n not in views for n in self._sel):
+            self.select([n for n in self._sel if n in views])
+        if not states_only or moved or gone:
+            self._sync_wires(s.links_view())
+            self._groups_cache = None
+            self._draw_groups()
+            self._draw_minimap()
         if self._inspected is not None and self._inspected not in views:
             self.inspect(None)
         self._inspector_pending = True
+        self._draw_hint()
         if not states_only:
             self._refresh_title()
             self.groups_tab.refresh(self._groups)
+        self._teach_sync(views, states_only)
 
-    def _sig(self, v: Any) -> tuple:
-        """What a node's widgets are built from: when it changes, the node is built again."""
-        ins = tuple((p.name, p.type_id, p.is_param, p.linked if v.collapsed else None) for p in v.inputs)
-        outs = tuple((p.name, p.type_id, p.linked if v.collapsed else None) for p in v.outputs)
-        return (v.collapsed, ins, outs, v.known)
+    def _dragging_nodes(self) -> set[str]:
+        d = self._drag
+        return set(d["ids"]) if d and d.get("kind") == "move" else set()
+
+    def _multiline(self, v: Any) -> frozenset:
+        spec = self.s.registry.specs.get(v.type)
+        if spec is None:
+            return frozenset()
+        return frozenset(p.name for p in spec.inputs if p.is_param and (p.type.opts or {}).get("multiline"))
+
+    def _sig(self, v: Any, title: str) -> tuple:
+        """What a node's items are built from: when it changes, the node is drawn again."""
+        ins = tuple((p.name, p.type_id, p.is_param, p.linked, repr(p.value)) for p in v.inputs)
+        outs = tuple((p.name, p.type_id, p.linked) for p in v.outputs)
+        thumb = self._thumb(v) if self.show_previews else None
+        return (title, v.collapsed, ins, outs, v.known, v.color, self.xf.presenter, thumb[0] if thumb else None)
+
+    PREVIEW_IMAGE_TYPES = ("image", "video")
+
+    def _thumb(self, v: Any) -> tuple | None:
+        """(key, picture) of the node's last result when it is a picture (kept per run and state;
+        nothing is recomputed: the session's last run result), else None."""
+        key = (v.state, self._run_serial)
+        old = self._thumbs.get(v.id)
+        if old is not None and old[0] == key:
+            return old if old[1] is not None else None
+        img = None
+        port = next((p.name for p in v.outputs if p.type_id in self.PREVIEW_IMAGE_TYPES), None)
+        if port is not None and v.state in ("computed", "cached", "pinned"):
+            fn = getattr(self.s, "output_preview", None)
+            try:
+                pv = fn(v.id, port) if fn is not None else None
+            except Exception:
+                pv = None
+            if pv is not None and pv.image is not None:
+                import numpy as np
+
+                a = np.asarray(pv.image)
+                k = max(1, int(np.ceil(max(a.shape[0], a.shape[1]) / 160)))
+                img = np.ascontiguousarray(a[::k, ::k])
+        self._thumbs[v.id] = (key, img)
+        return self._thumbs[v.id] if img is not None else None
+
+    def _drop_node_items(self, it: _NodeItem) -> None:
+        dpg.delete_item(it.root)
+        tex = it.shown.pop("tex", None)
+        if tex:
+            dpg.delete_item(tex)
 
     def _auto_layout(self, ids: list[str]) -> dict[str, tuple[float, float]]:
         """View positions for nodes the document never placed (columns by depth)."""
@@ -119,7 +219,7 @@ class CanvasMixin:
             r = rows.get(d, 0)
             rows[d] = r + 1
             if n in missing:
-                out[n] = (40.0 + 300 * d, 40.0 + 170 * r)
+                out[n] = (40.0 + 300 * d, 40.0 + 190 * r)
         return out
 
     # -- nodes --------------------------------------------------------------------------------------
@@ -127,109 +227,140 @@ class CanvasMixin:
         flat = v.title.lower().replace(" ", "_")
         return v.title if flat == v.id.lower() else f"{v.title}  ({v.id})"
 
-    def _add_node(self, v: Any, auto: tuple[float, float] | None) -> None:
-        pos = auto if auto is not None else v.pos
-        gpos = (pos[0] + self.offset[0], pos[1] + self.offset[1])
-        pins: dict[tuple[str, str], int] = {}
-        labels: dict[str, int] = {}
-        with dpg.node(label=self._node_label(v), parent="ng_editor", pos=gpos, user_data=v.id) as node:
-            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
-                with dpg.group(horizontal=True):
-                    fold = dpg.add_button(label=FOLD[v.collapsed], small=True, width=18,
-                                          callback=self._on_fold, user_data=v.id)
-                    dpg.bind_item_theme(fold, "ng_small_button")
-                    status = dpg.add_text("stale", color=lighter(STATE_COLORS["stale"], 0.5))
-                progress = dpg.add_progress_bar(default_value=0.0, width=150, height=6, show=False)
-                with dpg.tooltip(status):
-                    tip = dpg.add_text("", wrap=340)
-            for p in v.inputs:
-                if v.collapsed and not p.linked:
-                    continue
-                shape = self._pin_shape(p, inp=True)
-                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Input, shape=shape, user_data=(v.id, p.name)) as a:
-                    labels[p.name] = dpg.add_text(self._pin_label(p), color=(205, 205, 212))
-                dpg.bind_item_theme(a, self.themes.pin(p.color))
-                pins[("in", p.name)] = a
-            widest = max([len(self._pin_label(p)) for p in v.inputs] + [len(self._node_label(v)) - 2, 10])
-            for p in v.outputs:
-                if v.collapsed and not p.linked and len(v.outputs) > 1:
-                    continue
-                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Output, shape=self._pin_shape(p, inp=False),
-                                        user_data=(v.id, p.name)) as a:
-                    dpg.add_text(p.name, indent=max(0, int((widest - len(p.name)) * 7.2)), color=(225, 225, 232))
-                dpg.bind_item_theme(a, self.themes.pin(p.color))
-                pins[("out", p.name)] = a
-        self._nodes[v.id] = _NodeItem(node, self._sig(v), pins, status, progress, tip, labels, fold, gpos, None)
-        self._node_of_item[node] = v.id
+    def node_title(self, nid: str) -> str:
+        it = self._nodes.get(nid)
+        return it.sig[0] if it is not None else nid
 
-    def _pin_shape(self, p: Any, inp: bool) -> int:
-        if not inp:
-            return dpg.mvNode_PinShape_TriangleFilled if p.linked else dpg.mvNode_PinShape_Triangle
-        if p.is_param:
-            return dpg.mvNode_PinShape_QuadFilled if p.linked else dpg.mvNode_PinShape_Quad
-        return dpg.mvNode_PinShape_CircleFilled if p.linked else dpg.mvNode_PinShape_Circle
+    def node_text(self, nid: str, name: str) -> str:
+        """What the node shows for input ``name`` ("name  value" for an unlinked param)."""
+        return self._nodes[nid].labels.get(name, "")
 
     def _pin_label(self, p: Any) -> str:
-        """An input's name, and for an unlinked param its value (set, or the default)."""
         if p.is_param and not p.linked and p.value is not None and p.value != "":
             return f"{p.name}  {short(p.value)}"
         return p.name
 
-    def _update_node(self, v: Any, auto: tuple[float, float] | None) -> None:
+    def _add_node(self, v: Any, title: str, sig: tuple, auto: tuple[float, float] | None) -> None:
+        ml = self._multiline(v)
+        geom = node_geom(v, title, ml, lambda p: short(p.value) if p.value not in (None, "") else "")
+        pos = tuple(auto) if auto is not None else tuple(float(x) for x in v.pos)
+        thumb = self._thumb(v) if self.show_previews else None
+        img_box = None
+        if thumb is not None:  # the last result as a picture, under the pins (drawn when near)
+            ih, iw = thumb[1].shape[:2]
+            tw = geom.w - 16
+            th = min(120.0, tw * ih / max(1, iw))
+            tw = th * iw / max(1, ih)
+            img_box = ((geom.w - tw) / 2, geom.h, (geom.w + tw) / 2, geom.h + th)
+            geom.h += th + 8
+        w, h = geom.w, geom.h
+        ps = self.xf.presenter
+        it = _NodeItem(0, geom, sig, pos)  # type: ignore[arg-type]
+        texts = it.texts
+        with dpg.draw_node(parent="ng_nodes_layer") as root:
+            it.root = root
+            it.glow = dpg.draw_rectangle((-6, -6), (w + 6, h + 6), color=(255, 255, 255, 0), fill=(255, 255, 255, 0),
+                                         thickness=0)
+            it.body = dpg.draw_rectangle((0, 0), (w, h), color=v.color or NODE_OUTLINE, fill=NODE_BG, thickness=1)
+            it.title_bar = dpg.draw_rectangle((1, 1), (w - 1, TITLE_H), color=(0, 0, 0, 0), fill=STATE_COLORS["stale"])
+            it.fold = dpg.draw_triangle(*self._fold_points(v.collapsed), color=(0, 0, 0, 0), fill=(230, 230, 236))
+            it.title = dpg.draw_text((22, 4), title, size=15, color=(245, 245, 250))  # far out: drawn from x=22 too
+            texts.append((it.title, 15.0, FAR))
+            it.status = dpg.draw_text((8, TITLE_H + 2), "", size=13, color=DIM_TEXT)
+            texts.append((it.status, 13.0, MID))
+            y_bar = TITLE_H + STATUS_H - 4
+            it.prog_bg = dpg.draw_rectangle((8, y_bar), (w - 8, y_bar + 3), color=(0, 0, 0, 0), fill=(20, 20, 24), show=False)
+            it.prog_fg = dpg.draw_rectangle((8, y_bar), (8, y_bar + 3), color=(0, 0, 0, 0), fill=STATE_COLORS["running"],
+                                            show=False)
+            with dpg.draw_node() as mid:
+                it.mid = mid
+                for p in shown_inputs(v):
+                    x, y = geom.inputs[p.name]
+                    it.pins[("in", p.name)] = self._draw_pin(x, y, p, True, ps)
+                    t = dpg.draw_text((10, y - 8), p.name, size=13, color=TEXT)
+                    texts.append((t, 13.0, MID))
+                    it.labels[p.name] = self._pin_label(p)
+                for p in shown_outputs(v):
+                    x, y = geom.outputs[p.name]
+                    it.pins[("out", p.name)] = self._draw_pin(x, y, p, False, ps)
+                    t = dpg.draw_text((w - 10 - len(p.name) * 7.0, y - 8), p.name, size=13, color=TEXT)
+                    texts.append((t, 13.0, MID))
+            with dpg.draw_node() as near:
+                it.near = near
+                for p in shown_inputs(v):
+                    if not (p.is_param and not p.linked and p.value not in (None, "")):
+                        continue
+                    x, y = geom.inputs[p.name]
+                    if p.name in geom.wrapped:
+                        for k, line in enumerate(geom.wrapped[p.name]):
+                            t = dpg.draw_text((14, y + 8 + k * ROW_H * 0.8), line, size=12, color=(200, 205, 170))
+                            texts.append((t, 12.0, NEAR))
+                    else:
+                        t = dpg.draw_text((12 + len(p.name) * 7.0 + 8, y - 8), short(p.value), size=13,
+                                          color=(150, 190, 255))
+                        texts.append((t, 13.0, NEAR))
+            if img_box is not None:
+                from .panels import rgba
+
+                img = thumb[1]
+                tex = dpg.add_static_texture(img.shape[1], img.shape[0], rgba(img), parent="ng_textures")
+                it.shown["tex"] = tex
+                dpg.draw_image(tex, img_box[:2], img_box[2:], parent=near)
+        dpg.apply_transform(root, dpg.create_translation_matrix([pos[0], pos[1]]))
+        self._cull_node(it)
+        self._nodes[v.id] = it
+        it.shown["selected"] = v.id in self._sel
+        self._scale_node(it, True)
+
+    def _fold_points(self, folded: bool) -> tuple:
+        return ((7, 8), (15, 12), (7, 16)) if folded else ((6, 9), (16, 9), (11, 16))
+
+    def _draw_pin(self, x: float, y: float, p: Any, inp: bool, ps: float) -> int:
+        r = 5.0  # graph units: pins grow with zoom and presenter scale
+        fill = tuple(p.color) if p.linked else NODE_BG
+        if not inp:
+            return dpg.draw_triangle((x - r * 0.6, y - r), (x + r, y), (x - r * 0.6, y + r), color=tuple(p.color),
+                                     fill=fill, thickness=1.5)
+        if p.is_param:
+            return dpg.draw_quad((x, y - r), (x + r, y), (x, y + r), (x - r, y), color=tuple(p.color), fill=fill,
+                                 thickness=1.5)
+        return dpg.draw_rectangle((x - r * 0.85, y - r * 0.85), (x + r * 0.85, y + r * 0.85), color=tuple(p.color),
+                                  fill=fill, thickness=1.5)
+
+    def _update_node(self, v: Any) -> None:
         it = self._nodes[v.id]
         sh = it.shown
-        label = self._node_label(v)
-        if sh.get("label") != label:
-            dpg.configure_item(it.item, label=label)
-            sh["label"] = label
         state = v.state
+        hl = bool(self._step_hl) and self._step_hl[0] == v.id
         text = self._status_line(v, state)
         if sh.get("status") != text:
-            dpg.set_value(it.status, text)
+            dpg.configure_item(it.status, text=text)
             sh["status"] = text
-        hl = bool(self._step_hl) and self._step_hl[0] == v.id
-        if sh.get("state") != state or sh.get("color") != v.color or sh.get("hl") != hl:
-            dpg.configure_item(it.status, color=lighter(STATE_COLORS.get(state, (90, 90, 96)), 0.45))
-            dpg.bind_item_theme(it.item, self.themes.node(state, v.color, hl))
-            sh["state"], sh["color"], sh["hl"] = state, v.color, hl
+        if sh.get("state") != state or sh.get("hl") != hl:
+            c = STATE_COLORS.get(state, (90, 90, 96))
+            dpg.configure_item(it.title_bar, fill=c)
+            dpg.configure_item(it.status, color=lighter(c, 0.45) if state != "failed" else (255, 140, 130))
+            dpg.configure_item(it.glow, color=(255, 255, 255, 230) if hl else (255, 255, 255, 0),
+                               fill=(255, 255, 255, 40) if hl else (255, 255, 255, 0), thickness=3 if hl else 0)
+            sh["state"], sh["hl"] = state, hl
+            self._style_body(it)
         running = state == "running"
         if sh.get("running") != running:
-            dpg.configure_item(it.progress, show=running)
+            dpg.configure_item(it.prog_bg, show=running)
+            dpg.configure_item(it.prog_fg, show=running)
             sh["running"] = running
         if running:
-            dpg.set_value(it.progress, float(v.progress or 0.0))
-        tip = self._tooltip(v, state)
-        if sh.get("tip") != tip:
-            dpg.set_value(it.tip, tip)
-            sh["tip"] = tip
-        for p in v.inputs:
-            lab = it.labels.get(p.name)
-            if lab is None:
-                continue
-            t = self._pin_label(p)
-            if sh.get(("pin", p.name)) != t:
-                dpg.set_value(lab, t)
-                sh[("pin", p.name)] = t
-            shape = self._pin_shape(p, True)
-            if sh.get(("shape", p.name)) != shape:
-                dpg.configure_item(it.pins[("in", p.name)], shape=shape)
-                sh[("shape", p.name)] = shape
-        for p in v.outputs:
-            a = it.pins.get(("out", p.name))
-            shape = self._pin_shape(p, False)
-            if a is not None and sh.get(("oshape", p.name)) != shape:
-                dpg.configure_item(a, shape=shape)
-                sh[("oshape", p.name)] = shape
-        pos = tuple(v.pos) if auto is None else auto
-        if it.doc_pos != pos:
-            gpos = (pos[0] + self.offset[0], pos[1] + self.offset[1])
-            if it.doc_pos is not None or tuple(dpg.get_item_pos(it.item)) != gpos:
-                dpg.set_item_pos(it.item, list(gpos))
-            it.gui_pos, it.doc_pos = gpos, pos
-        fold = FOLD[bool(v.collapsed)]
-        if sh.get("fold") != fold:
-            dpg.configure_item(it.fold, label=fold)
-            sh["fold"] = fold
+            frac = max(0.0, min(1.0, float(v.progress or 0.0)))
+            if sh.get("progress") != frac:
+                y0 = TITLE_H + STATUS_H - 4
+                dpg.configure_item(it.prog_fg, pmax=(8 + (it.geom.w - 16) * frac, y0 + 3))
+                sh["progress"] = frac
+        sh["tip"] = self._tooltip(v, state)
+
+    def _style_body(self, it: _NodeItem) -> None:
+        sh = it.shown
+        color = (255, 255, 255) if sh.get("hl") else SELECTED if sh.get("selected") else (it.sig[5] or NODE_OUTLINE)
+        dpg.configure_item(it.body, color=color, thickness=self._outline_px(it))
 
     def _status_line(self, v: Any, state: str) -> str:
         if state == "running":
@@ -253,23 +384,83 @@ class CanvasMixin:
             lines.append(f"computed in {v.seconds:.3f} s")
         return "\n".join(lines)
 
-    # -- links ---------------------------------------------------------------------------------------
-    def _add_link(self, key: tuple[str, str, str, str], color: tuple[int, int, int]) -> None:
-        src, dst = self._nodes.get(key[0]), self._nodes.get(key[2])
-        if src is None or dst is None:
-            return
-        a, b = src.pins.get(("out", key[1])), dst.pins.get(("in", key[3]))
-        if a is None or b is None:
-            return
-        link = dpg.add_node_link(a, b, parent="ng_editor")
-        self._links[key] = link
-        self._link_of_item[link] = key
+    # -- wires ---------------------------------------------------------------------------------------
+    def _sync_wires(self, links: list) -> None:
+        want = {(l.src, l.src_port, l.dst, l.dst_port): l for l in links}
+        for key in list(self._wires):
+            if key not in want:
+                gone = self._wires.pop(key)
+                for item in [gone["item"], *gone.get("handles", ())]:
+                    if item:
+                        dpg.delete_item(item)
+        for key, lv in want.items():
+            w = self._wires.get(key)
+            if w is None:
+                self._wires[key] = {"item": 0, "color": tuple(lv.color), "pts": None, "drawn": None}
+            else:
+                w["color"] = tuple(lv.color)
+            self._draw_wire(key)
 
-    def _delete_link(self, key: tuple[str, str, str, str]) -> None:
-        item = self._links.pop(key)
-        self._link_of_item.pop(item, None)
-        self._link_theme.pop(key, None)
-        dpg.delete_item(item)
+    def wire_ends(self, key: tuple[str, str, str, str]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        a, b = self._nodes.get(key[0]), self._nodes.get(key[2])
+        if a is None or b is None:
+            return None
+        po = a.geom.outputs.get(key[1])
+        pi = b.geom.inputs.get(key[3])
+        if po is None:  # folded away: the wire leaves the title bar
+            po = (a.geom.w, TITLE_H / 2)
+        if pi is None:
+            pi = (0.0, TITLE_H / 2)
+        return (a.pos[0] + po[0], a.pos[1] + po[1]), (b.pos[0] + pi[0], b.pos[1] + pi[1])
+
+    def wire_points(self, key: tuple[str, str, str, str]) -> list[tuple[float, float]]:
+        ends = self.wire_ends(key)
+        if ends is None:
+            return []
+        return wire_path(ends[0], ends[1], self._reroutes(key), n=12)
+
+    def _reroutes(self, key: tuple[str, str, str, str]) -> list:
+        return list(self.s.doc.layout.get(key[2], {}).get("reroute", {}).get(key[3], []))
+
+    def _draw_wire(self, key: tuple[str, str, str, str]) -> None:
+        w = self._wires[key]
+        ends = self.wire_ends(key)
+        if ends is None:
+            return
+        via = tuple(tuple(p) for p in self._reroutes(key))
+        hl = bool(self._step_hl) and self._step_hl[1] is not None and tuple(self._step_hl[1]) == key
+        sel = key in self._sel_links
+        s = self.xf.scale
+        far = self._lod == FAR
+        px = max(1.0, min(8.0 * self.xf.presenter, 2.5 * s)) * (2 if hl or sel else 1)
+        color = (255, 255, 255) if hl else lighter(w["color"], 0.5) if sel else w["color"]
+        drawn = (ends, via, far, round(px, 1), color)
+        if w["drawn"] == drawn:
+            return
+        if w["item"]:
+            dpg.delete_item(w["item"])
+        p0, p3 = ends
+        if via or far:
+            pts = [p0, *via, p3] if far else wire_path(p0, p3, via, n=10)
+            w["item"] = dpg.draw_polyline([list(p) for p in pts], color=color, thickness=px, parent="ng_wires_layer")
+        else:
+            c1, c2 = wire_controls(p0, p3)
+            w["item"] = dpg.draw_bezier_cubic(p0, c1, c2, p3, color=color, thickness=px, segments=16,
+                                              parent="ng_wires_layer")
+        w["drawn"] = drawn
+        xs = [p0[0], p3[0], p0[0] + 40, p3[0] - 40] + [r[0] for r in via]
+        ys = [p0[1], p3[1]] + [r[1] for r in via]
+        w["box"], w["on"] = (min(xs), min(ys), max(xs), max(ys)), True
+        for h in w.get("handles", ()):
+            dpg.delete_item(h)
+        w["handles"] = [dpg.draw_rectangle((r[0] - 5, r[1] - 5), (r[0] + 5, r[1] + 5), color=(20, 20, 24), fill=color,
+                                           parent="ng_wires_layer") for r in via] if not far else []
+        self._cull_wire(w)
+
+    def _redraw_wires_of(self, ids: set[str]) -> None:
+        for key in self._wires:
+            if key[0] in ids or key[2] in ids:
+                self._draw_wire(key)
 
     # -- groups ----------------------------------------------------------------------------------
     @property
@@ -285,178 +476,54 @@ class CanvasMixin:
                 return title
         return ""
 
-    def _draw_group_frames(self) -> None:
-        """The canvas background, and titled frames around each group's nodes (clipped to the
-        canvas), drawn behind the node editor."""
-        dl = "ng_backdrop"
-        ex, ey, ew, eh = self.canvas_rect()
-        groups = self._groups if self.show_group_frames else []
-        key = (ex, ey, ew, eh, not self._nodes)
-        if not groups and self._backdrop_key == key:
-            return  # nothing moves: keep what is drawn
-        self._backdrop_key = key if not groups else None
-        dpg.delete_item(dl, children_only=True)
-        dpg.draw_rectangle((ex, ey), (ex + ew, ey + eh), color=(0, 0, 0, 0), fill=CANVAS, parent=dl)
-        if not self._nodes:  # an empty graph says how to start
-            for i, line in enumerate(("An empty graph.", "Tab or Ctrl+Space adds a node;",
-                                      "File > Templates opens a ready-made graph.")):
-                dpg.draw_text((ex + ew / 2 - 150, ey + eh / 2 - 40 + 22 * i), line, size=17,
-                              color=(120, 122, 135), parent=dl)
-        for gid, title, nodes in groups:
-            boxes = []
-            for nid in nodes:
-                it = self._nodes.get(nid)
-                if it is None:
-                    continue
-                st = dpg.get_item_state(it.item)
-                if st.get("rect_min") is None:
-                    continue
-                (x0, y0), (w, h) = st["rect_min"], st["rect_size"]
-                boxes.append((x0 - PAD - 10, y0 - PAD - 30, x0 - PAD + w + 10, y0 - PAD + h + 10))
-            if not boxes:
-                continue
-            x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-            x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-            cx0, cy0, cx1, cy1 = max(x0, ex), max(y0, ey), min(x1, ex + ew), min(y1, ey + eh)
-            if cx0 >= cx1 or cy0 >= cy1:
-                continue
-            dpg.draw_rectangle((cx0, cy0), (cx1, cy1), color=(150, 160, 210, 140), fill=(120, 130, 200, 18),
-                               thickness=1.5, rounding=6, parent=dl)
-            if y0 >= ey and x0 >= ex:
-                dpg.draw_text((x0 + 8, y0 + 4), title or gid, size=15, color=(175, 185, 235, 220), parent=dl)
-
-    # == editor callbacks ===========================================================================
-    def _pin_of(self, attr: Any) -> tuple[str, str] | None:
-        try:
-            data = dpg.get_item_user_data(_norm(attr))
-        except Exception:
-            return None
-        return tuple(data) if isinstance(data, (tuple, list)) and len(data) == 2 else None  # type: ignore[return-value]
-
-    def _on_link(self, sender: Any, app_data: Any) -> None:
-        a, b = self._pin_of(app_data[0]), self._pin_of(app_data[1])
-        if a is None or b is None:
+    def _draw_groups(self) -> None:
+        """A titled frame around each group's nodes (graph coordinates, under the wires)."""
+        dpg.delete_item("ng_groups_layer", children_only=True)
+        self._group_boxes = {}
+        if not self.show_group_frames:
             return
-        # the link appears when the session says so (the next sync draws it)
-        why = self._guard(lambda: self.s.connect(a[0], a[1], b[0], b[1]), "link")
-        if why:
-            self.message(f"link refused: {why}", ERROR)
-            self.toast(f"Not linked: {why}")
-        else:
-            self.message(f"linked {a[0]}.{a[1]} -> {b[0]}.{b[1]}", OK)
+        s = self.xf.scale
+        for gid, title, nodes in self._groups:
+            box = bbox(self._nodes[n].rect() for n in nodes if n in self._nodes)
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box[0] - 14, box[1] - 14 - GROUP_TITLE_H, box[2] + 14, box[3] + 14
+            self._group_boxes[gid] = (title or gid, (x0, y0, x1, y1))
+            dpg.draw_rectangle((x0, y0), (x1, y1), color=(150, 160, 210, 150), thickness=1.5,
+                               parent="ng_groups_layer")  # no fill: a software renderer pays for every pixel
+            dpg.draw_rectangle((x0, y0), (x1, y0 + GROUP_TITLE_H), color=(0, 0, 0, 0), fill=(120, 130, 200, 60),
+                               parent="ng_groups_layer")
+            dpg.draw_text((x0 + 8, y0 + 4), title or gid, size=max(17 * s, 12.0), color=(190, 200, 245),
+                          parent="ng_groups_layer")
 
-    def _on_delink(self, sender: Any, app_data: Any) -> None:
-        key = self._link_of_item.get(_norm(app_data))
-        if key is not None:
-            self._guard(lambda: self.s.disconnect(*key), "unlink")
-            self.message(f"unlinked {key[0]}.{key[1]} -> {key[2]}.{key[3]}", INFO, log=False)
+    def group_title_at(self, g: tuple[float, float]) -> str | None:
+        """The group whose title bar is at graph point ``g``."""
+        for gid, (_title, (x0, y0, x1, _y1)) in self._group_boxes.items():
+            if x0 <= g[0] <= x1 and y0 <= g[1] <= y0 + GROUP_TITLE_H:
+                return gid
+        return None
 
-    def _on_fold(self, sender: Any, app_data: Any, nid: str) -> None:
-        if nid in self.s.doc:
-            self._guard(lambda: self.s.set_collapsed(nid, not self.s.node_view(nid).collapsed), "fold")
-
-    def _on_mouse_release(self, sender: Any, app_data: Any) -> None:
-        self._pull_positions = 2  # positions settle in the frame after the release
-
-    # == positions and selection ====================================================================
-    def declutter(self) -> bool:
-        """Push overlapping nodes apart, on screen only: the document keeps its positions until the
-        user moves a node (layouts written by hand or by scripts often assume smaller nodes).
-        False when the nodes have not been drawn yet (sizes unknown)."""
-        GAP = 14
-        if len(self._nodes) != len(self.s.doc.g):
-            return False  # not synced yet
-        items = []
-        for nid, it in self._nodes.items():
-            w, h = dpg.get_item_state(it.item).get("rect_size") or (0, 0)
-            if not w or not h:
-                return False
-            items.append((it.gui_pos[0], it.gui_pos[1], nid, w, h))
-        placed: list[tuple[float, float, float, float]] = []
-        for x, y, nid, w, h in sorted(items):
-            y0 = y
-            moved = True
-            while moved:
-                moved = False
-                for px, py, pw, ph in placed:
-                    if x < px + pw + GAP and px < x + w + GAP and y < py + ph + GAP and py < y + h + GAP:
-                        y, moved = py + ph + GAP, True
-            placed.append((x, y, w, h))
-            if y != y0:
-                it = self._nodes[nid]
-                it.gui_pos = (x, y)
-                dpg.set_item_pos(it.item, [x, y])
-        if items:  # keep a margin between the canvas edge and the first nodes
-            mx, my = min(i[0] for i in items), min(i[1] for i in items)
-            if mx < 20 or my < 20:
-                self.shift_view(max(0.0, 20 - mx), max(0.0, 20 - my))
-        return True
-
-    def pull_positions(self) -> list[str]:
-        """Write nodes the user dragged back to the document (view offset removed), as one undo step."""
-        moved = []
-        for nid, it in list(self._nodes.items()):
-            pos = tuple(float(x) for x in dpg.get_item_pos(it.item))
-            if abs(pos[0] - it.gui_pos[0]) > 0.5 or abs(pos[1] - it.gui_pos[1]) > 0.5:
-                it.gui_pos = pos
-                it.doc_pos = (pos[0] - self.offset[0], pos[1] - self.offset[1])
-                moved.append(nid)
-        if moved:
-            self.s.move_many({nid: self._nodes[nid].doc_pos for nid in moved})
-        return moved
-
+    # == selection ====================================================================================
     def selected_ids(self) -> list[str]:
-        return [self._node_of_item[i] for i in dpg.get_selected_nodes("ng_editor") if i in self._node_of_item]
+        return [n for n in self._sel if n in self._nodes]
 
-    def reset_view(self) -> None:
-        self.shift_view(-self.offset[0], -self.offset[1])
+    def select(self, ids: list[str], links: list | None = None) -> None:
+        """Select nodes ``ids`` (and wires ``links``), in that order; the first is inspected."""
+        new = list(dict.fromkeys(ids))
+        old = set(self._sel)
+        self._sel = new
+        for nid in old ^ set(new):
+            it = self._nodes.get(nid)
+            if it is not None:
+                it.shown["selected"] = nid in new
+                self._style_body(it)
+        old_links = set(self._sel_links)
+        self._sel_links = list(links or [])
+        for key in old_links ^ set(self._sel_links):
+            if key in self._wires:
+                self._draw_wire(key)
+        if new:
+            self.inspect(new[0])
 
-    def shift_view(self, dx: float, dy: float) -> None:
-        """Move every node on screen by (dx, dy) without changing the document."""
-        self.offset = (self.offset[0] + dx, self.offset[1] + dy)
-        for it in self._nodes.values():
-            x, y = dpg.get_item_pos(it.item)
-            it.gui_pos = (x + dx, y + dy)
-            dpg.set_item_pos(it.item, list(it.gui_pos))
 
-    def go_to(self, nid: str) -> bool:
-        """Bring node ``nid`` to the middle of the canvas and inspect it."""
-        it = self._nodes.get(nid)
-        if it is None:
-            return False
-        delta = self._canvas_delta()
-        ex, ey, ew, eh = self.canvas_rect()
-        want = (ex + ew * 0.4, ey + eh * 0.35)  # screen point where the node's corner should land
-        cur = (it.gui_pos[0] + delta[0], it.gui_pos[1] + delta[1])
-        self.shift_view(want[0] - cur[0], want[1] - cur[1])
-        self.inspect(nid)
-        self.message(f"went to {nid}", INFO, log=False)
-        return True
-
-    def canvas_rect(self) -> tuple[float, float, float, float]:
-        """(x, y, width, height) of the node editor on screen (the editor item reports no rect of
-        its own: it fills the top of its child window)."""
-        wx, wy = dpg.get_item_pos("ng_main")
-        st = dpg.get_item_state("ng_left")
-        x, y = st.get("pos") or (0, 0)
-        w, h = dpg.get_item_state("ng_editor").get("rect_size") or st.get("rect_size") or (0, 0)
-        return float(wx + x), float(wy + y), float(w), float(h)
-
-    def _canvas_delta(self) -> tuple[float, float]:
-        """screen = grid + delta (delta = canvas origin + the user's panning)."""
-        for it in self._nodes.values():
-            st = dpg.get_item_state(it.item)
-            if st.get("rect_min") is not None and st.get("visible", True) and st.get("rect_size", [0, 0])[0] > 0:
-                x, y = dpg.get_item_pos(it.item)
-                return st["rect_min"][0] - PAD - x, st["rect_min"][1] - PAD - y
-        x, y, _, _ = self.canvas_rect()
-        return float(x), float(y)
-
-    def mouse_grid_pos(self) -> tuple[float, float]:
-        """Where the mouse is, in document coordinates (the canvas middle when it is elsewhere)."""
-        mx, my = dpg.get_mouse_pos(local=False)
-        ex, ey, ew, eh = self.canvas_rect()
-        if not (ex <= mx <= ex + ew and ey <= my <= ey + eh):
-            mx, my = ex + ew * 0.4, ey + eh * 0.4
-        dx, dy = self._canvas_delta()
-        return (round(mx - dx - self.offset[0]), round(my - dy - self.offset[1]))
+__all__ = ["CanvasMixin"]

@@ -4,7 +4,9 @@
 question before work would be lost (closing included), the error box, recovery of work a crash
 left unsaved, the periodic autosave, and the window title and recent-files menu.
 
-``SearchMixin``: the add-node palette and "go to node", both driven from the keyboard.
+``SearchMixin``: the add-node palette and "go to node", both driven from the keyboard. A wire
+dropped on empty canvas opens the palette filtered to the node types with a pin that wire can
+link to; the chosen node is added where the wire was dropped and linked.
 """
 from __future__ import annotations
 
@@ -323,10 +325,16 @@ class SearchMixin:
                 pass
 
     # -- palette (add node) ---------------------------------------------------------------------
-    def open_palette(self) -> None:
-        self._palette_pos = self.mouse_grid_pos()
+    def open_palette(self, pos: tuple[float, float] | None = None, want: tuple[str, str, str] | None = None) -> None:
+        """Open the add-node search; the node lands at graph point ``pos`` (the mouse by default).
+        ``want`` = (side, node, port): list only node types that can link to that pin, and link
+        the chosen one to it."""
+        self._palette_pos = pos if pos is not None else self.mouse_grid_pos()
+        self._palette_want = want
         mx, my = dpg.get_mouse_pos(local=False)
         dpg.set_item_pos("ng_palette", [int(min(max(0, mx - 40), self.width - 450)), int(min(max(40, my - 20), self.height - 370))])
+        dpg.configure_item("ng_palette", label="Add node" if want is None else
+                           f"Add a node {'fed by' if want[0] == 'out' else 'feeding'} {want[1]}.{want[2]}")
         dpg.set_value("ng_palette_query", "")
         self._fill_palette()
         dpg.configure_item("ng_palette", show=True)
@@ -335,8 +343,20 @@ class SearchMixin:
     def close_palette(self) -> None:
         dpg.configure_item("ng_palette", show=False)
 
+    def palette_types(self) -> list[str]:
+        """The node type ids the palette lists now (tests read them)."""
+        return [tid for _item, tid in self._palette_items]
+
+    def _palette_specs_for(self, query: str) -> list:
+        specs = self.s.search_nodes(query)
+        want = self._palette_want
+        if want is not None:
+            side, nid, port = want
+            specs = [sp for sp in specs if self.compatible_port(sp.id, side, nid, port) is not None]
+        return specs[:30] if want is None else specs  # a wire's search lists every type that fits
+
     def _fill_palette(self) -> None:
-        specs = self.s.search_nodes(dpg.get_value("ng_palette_query") or "")[:30]
+        specs = self._palette_specs_for(dpg.get_value("ng_palette_query") or "")
         dpg.delete_item("ng_palette_list", children_only=True)
         self._palette_items = []
         with dpg.table(header_row=False, parent="ng_palette_list", policy=dpg.mvTable_SizingStretchProp):
@@ -377,10 +397,23 @@ class SearchMixin:
 
     def _palette_choose(self, type_id: str) -> None:
         self.close_palette()
-        nid = self._guard(lambda: self.s.add_node(type_id, self._palette_pos), "add node")
-        if nid:
-            self.inspect(nid)
-            self.message(f"added {nid} ({type_id})", OK, log=False)
+        want, self._palette_want = self._palette_want, None
+        pos = self._palette_pos
+        if want is not None and want[0] == "in":  # the new node feeds the input: put it to the left
+            pos = (pos[0] - 220, pos[1] - 20)
+        nid = self._guard(lambda: self.s.add_node(type_id, pos), "add node")
+        if not nid:
+            return
+        self.inspect(nid)
+        self.message(f"added {nid} ({type_id})", OK, log=False)
+        if want is not None:
+            side, other, port = want
+            mine = self.compatible_port(type_id, side, other, port)
+            if mine is not None:
+                if side == "out":
+                    self.link(other, port, nid, mine)
+                else:
+                    self.link(nid, mine, other, port)
 
     # -- go to node -----------------------------------------------------------------------------
     def open_goto(self) -> None:
@@ -399,7 +432,7 @@ class SearchMixin:
         self._goto_items = []
         hits = []
         for nid in self.s.node_ids():
-            label = dpg.get_item_label(self._nodes[nid].item) if nid in self._nodes else nid
+            label = self.node_title(nid)
             text = f"{nid} {label}".lower()
             if not q or q in text:
                 hits.append((0 if nid.lower().startswith(q) else 1, nid, label))

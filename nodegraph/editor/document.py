@@ -327,6 +327,17 @@ class DocumentSession:
         if g.get("title", "") != title:
             self._do(SetGroup(group_id, {**g, "title": title}))
 
+    def set_reroutes(self, node_id: str, port: str, points: list) -> None:
+        """Reroute points of the wire into ``node_id``.``port`` (layout only: one undo step)."""
+        from ..commands import SetReroute
+
+        current = dict(self.doc.layout.get(node_id, {}).get("reroute", {}))
+        if points:
+            current[port] = [[float(x), float(y)] for x, y in points]
+        else:
+            current.pop(port, None)
+        self._do(SetReroute(node_id, current))
+
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
         if bool(self.doc.layout.get(node_id, {}).get("collapsed", False)) != bool(collapsed):
             self._do(Collapse(node_id, True if collapsed else UNSET))  # unfolded is the default: not written

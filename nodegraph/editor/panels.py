@@ -189,8 +189,11 @@ class InspectorMixin:
                     w = dpg.add_input_text(default_value=text, width=-1, on_enter=True, user_data=ud,
                                            callback=self._on_value)
             elif opts.get("multiline"):
-                w = dpg.add_input_text(default_value=text, multiline=True, height=70, width=-1, user_data=ud,
-                                       on_enter=True, ctrl_enter_for_new_line=True, callback=self._on_value)
+                with dpg.group():
+                    w = dpg.add_input_text(default_value=text, multiline=True, height=70, width=-1, user_data=ud,
+                                           on_enter=True, ctrl_enter_for_new_line=True, callback=self._on_value)
+                    if len(text) > 40 or "\n" in text:  # the field does not wrap: the text, wrapped, under it
+                        dpg.add_text(text.replace("\\n", "\n"), wrap=270, color=DIM)
                 with dpg.tooltip(w, delay=1.0):
                     dpg.add_text("Enter applies the text; Ctrl+Enter starts a new line.")
             else:

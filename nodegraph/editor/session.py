@@ -448,6 +448,18 @@ class EditorSession(StatesMixin, DocumentSession):
         except NodegraphError:
             return None
 
+    def output_preview(self, node_id: str, port: str) -> Preview | None:
+        """A small view of output ``port`` of the node's last result (nothing is recomputed)."""
+        r = self._result.nodes.get(node_id) if self._result else None
+        if r is None or not r.ok or port not in (r.digests or r.outputs):
+            return None
+        try:
+            value = self._result.value(node_id, port)
+        except NodegraphError:
+            return None
+        t = r.types.get(port)
+        return t.preview(value) if t is not None else None
+
     def frame_of(self, node_id: str, index: int):
         from ..types import Video
 

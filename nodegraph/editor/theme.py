@@ -1,5 +1,5 @@
-"""The editor window's look: colours, the font, the global dearpygui theme, and the small themes
-nodes, pins and links get (made once per colour and kept)."""
+"""The editor window's look: colours, the font and the global dearpygui theme (the canvas draws
+its nodes, pins and wires itself, with the colours here and in ``canvas.py``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +37,7 @@ def font_file() -> str | None:
 
 
 def setup_font_and_theme() -> None:
-    """Bind the font and the global theme; make the named themes "ng_run_theme" (the Run button)
-    and "ng_small_button" (a node's fold button)."""
+    """Bind the font and the global theme; make the named theme "ng_run_theme" (the Run button)."""
     font = font_file()
     if font:
         with dpg.font_registry():
@@ -62,18 +61,6 @@ def setup_font_and_theme() -> None:
             dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, (86, 122, 180))
             dpg.add_theme_color(dpg.mvThemeCol_MenuBarBg, (36, 38, 44))
             dpg.add_theme_color(dpg.mvThemeCol_TableRowBg, (0, 0, 0, 0))
-            dpg.add_theme_color(dpg.mvNodeCol_GridBackground, (0, 0, 0, 0), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodeCol_GridLine, (40, 42, 48), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodesCol_GridLinePrimary, (48, 50, 58), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodeCol_NodeBackground, (44, 45, 52), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodeCol_NodeBackgroundHovered, (52, 54, 62), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodeCol_NodeBackgroundSelected, (58, 60, 70), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, (80, 82, 92), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_NodeCornerRounding, 5, category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_LinkThickness, 3, category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_PinCircleRadius, 5, category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_PinQuadSideLength, 9, category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_PinTriangleSideLength, 11, category=dpg.mvThemeCat_Nodes)
         with dpg.theme_component(dpg.mvButton, enabled_state=False):
             dpg.add_theme_color(dpg.mvThemeCol_Button, (50, 50, 56))
             dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (50, 50, 56))
@@ -84,21 +71,14 @@ def setup_font_and_theme() -> None:
             dpg.add_theme_color(dpg.mvThemeCol_Button, (40, 120, 80))
             dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (52, 150, 100))
             dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, (60, 170, 115))
-    with dpg.theme(tag="ng_small_button"):
-        with dpg.theme_component(dpg.mvButton):
-            dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 3, 0)
-            dpg.add_theme_color(dpg.mvThemeCol_Button, (60, 62, 72))
 
 
 def bind_window_themes() -> None:
-    """The main window and the canvas column see-through (the backdrop drawn behind the canvas
-    shows), the log and the right column opaque."""
-    with dpg.theme() as see_through:
+    """The canvas column in the canvas colour, the log and the right column opaque."""
+    with dpg.theme() as canvas:
         with dpg.theme_component(dpg.mvAll):
-            dpg.add_theme_color(dpg.mvThemeCol_WindowBg, (0, 0, 0, 0))
-            dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (0, 0, 0, 0))
-    dpg.bind_item_theme("ng_main", see_through)
-    dpg.bind_item_theme("ng_left", see_through)
+            dpg.add_theme_color(dpg.mvThemeCol_ChildBg, CANVAS)
+    dpg.bind_item_theme("ng_left", canvas)
     with dpg.theme() as opaque:
         with dpg.theme_component(dpg.mvAll):
             dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (26, 27, 31))
@@ -116,56 +96,5 @@ def bind_toast_theme(window: str) -> None:
     dpg.bind_item_theme(window, t)
 
 
-class ItemThemes:
-    """Themes for nodes (by state, outline colour, step highlight), pins and links (by colour),
-    each made once and reused."""
-
-    def __init__(self) -> None:
-        self._themes: dict[tuple, int] = {}
-
-    def node(self, state: str, color: tuple[int, int, int] | None, highlight: bool = False) -> int:
-        key = ("node", state, color, highlight)
-        if key not in self._themes:
-            c = STATE_COLORS.get(state, (90, 90, 96))
-            with dpg.theme() as t:
-                with dpg.theme_component(dpg.mvAll):
-                    cat = dpg.mvThemeCat_Nodes
-                    dpg.add_theme_color(dpg.mvNodeCol_TitleBar, c, category=cat)
-                    dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, lighter(c, 0.15), category=cat)
-                    dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, lighter(c, 0.28), category=cat)
-                    if highlight:  # the node step mode is computing
-                        dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, (255, 255, 255), category=cat)
-                        dpg.add_theme_style(dpg.mvNodeStyleVar_NodeBorderThickness, 3, category=cat)
-                    elif color is not None:
-                        dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, color, category=cat)
-                        dpg.add_theme_style(dpg.mvNodeStyleVar_NodeBorderThickness, 2, category=cat)
-            self._themes[key] = t
-        return self._themes[key]
-
-    def pin(self, color: tuple[int, int, int]) -> int:
-        key = ("pin", tuple(color))
-        if key not in self._themes:
-            with dpg.theme() as t:
-                with dpg.theme_component(dpg.mvAll):
-                    dpg.add_theme_color(dpg.mvNodeCol_Pin, color, category=dpg.mvThemeCat_Nodes)
-                    dpg.add_theme_color(dpg.mvNodeCol_PinHovered, lighter(color, 0.5), category=dpg.mvThemeCat_Nodes)
-            self._themes[key] = t
-        return self._themes[key]
-
-    def link(self, color: tuple[int, int, int], highlight: bool = False) -> int:
-        key = ("link", tuple(color), highlight)
-        if key not in self._themes:
-            with dpg.theme() as t:
-                with dpg.theme_component(dpg.mvAll):
-                    cat = dpg.mvThemeCat_Nodes
-                    c = (255, 255, 255) if highlight else color
-                    dpg.add_theme_color(dpg.mvNodeCol_Link, c, category=cat)
-                    dpg.add_theme_color(dpg.mvNodeCol_LinkHovered, lighter(c, 0.5), category=cat)
-                    dpg.add_theme_color(dpg.mvNodeCol_LinkSelected, lighter(c, 0.7), category=cat)
-                    dpg.add_theme_style(dpg.mvNodeStyleVar_LinkThickness, 6 if highlight else 3, category=cat)
-            self._themes[key] = t
-        return self._themes[key]
-
-
 __all__ = ["STATE_COLORS", "ERROR", "WARN", "INFO", "OK", "CANVAS", "DIM", "lighter", "font_file",
-           "setup_font_and_theme", "bind_window_themes", "bind_toast_theme", "ItemThemes"]
+           "setup_font_and_theme", "bind_window_themes", "bind_toast_theme"]

@@ -2,16 +2,14 @@
 
 The view draws what the session says and sends every user action to it; it never evaluates
 anything and never changes the document itself. Whenever ``session.revision`` moves, ``sync``
-(``canvas.py``) brings the widgets in line (stale links first, then stale nodes: deleting a
-linked node segfaults dearpygui 2.3), then adds what is new and updates labels, colours and
-positions.
+(``canvas.py``) brings the canvas in line: nodes, pins, wires and group frames.
 
-Layout (1400x900 by default)::
+Layout (1400x900 by default; the canvas follows the window's size)::
 
     menu bar
     toolbar: Run, Run to here, Cancel, Step, Auto-run | Undo, Redo | Save, Add node, Templates
     +------------------------------------------+------------------------+
-    | node editor (minimap bottom-right)       | Inspector | Groups     |
+    | canvas (overview bottom-right)           | Inspector | Groups     |
     |                                          |                        |
     |                                          +------------------------+
     +------------------------------------------+ Preview                |
@@ -19,16 +17,19 @@ Layout (1400x900 by default)::
     +------------------------------------------+------------------------+
     status bar: last message                               file, counts
 
-There is no pan or zoom API in dearpygui, so "go to node" shifts every node's *view* position by
-the same offset (``GraphView.offset``); positions written back to the document subtract it.
+The canvas is our own, drawn on a dearpygui drawlist (dearpygui's node editor has no zoom and
+no pan API): zoom, pan and fitting are view state only and never touch the document.
 Call ``update()`` once per frame after ``dpg.run_callbacks`` (the app runs callbacks manually, so
 every callback and every session call happens on the UI thread).
 
-This module builds the window and runs each frame. Beside it: ``canvas.py`` (the node editor:
-nodes, links, group frames, positions, selection), ``actions.py`` (keyboard shortcuts and the
-actions of keys, menus and toolbar), ``panels.py`` (inspector, Groups tab, preview, log),
-``dialogs.py`` (files, templates, unsaved/recovery/error modals, add-node palette, go to node)
-and ``theme.py`` (colours, font, themes).
+This module builds the window and runs each frame. Beside it: ``canvas.py`` (drawing the graph,
+sync, view, selection), ``canvas_view.py`` (zoom, pan, fit, overview), ``canvas_geom.py`` (geometry and hit-test maths,
+no dearpygui),
+``canvas_input.py`` (mouse: clicks, drags, wheel, tooltips), ``canvas_menus.py`` (right-click
+menus, renaming in place, node help), ``canvas_teach.py`` (presenter scale, notes, wire values),
+``actions.py`` (keyboard shortcuts and the actions of keys, menus and toolbar), ``panels.py``
+(inspector, Groups tab, preview, log), ``dialogs.py`` (files, templates, unsaved/recovery/error
+modals, add-node palette, go to node) and ``theme.py`` (colours, font, themes).
 """
 from __future__ import annotations
 
@@ -40,11 +41,16 @@ import dearpygui.dearpygui as dpg
 from ..errors import NodegraphError, format_error
 from .actions import ActionsMixin
 from .canvas import CanvasMixin, _NodeItem
+from .canvas_geom import ViewXform
+from .canvas_input import CanvasInputMixin
+from .canvas_menus import CanvasMenusMixin
+from .canvas_teach import CanvasTeachMixin
+from .canvas_view import CanvasViewMixin
 from .dialogs import FilesMixin, SearchMixin
 from .panels import GroupsTab, InspectorMixin, LogPanel, PreviewPanel, audio_output
 from .teaching_ui import TeachingMixin
 from .theme import (
-    DIM, ERROR, INFO, OK, STATE_COLORS, ItemThemes, bind_toast_theme, bind_window_themes, setup_font_and_theme,
+    DIM, ERROR, INFO, OK, STATE_COLORS, bind_toast_theme, bind_window_themes, setup_font_and_theme,
 )
 
 RIGHT_W = 410  # width of the right column (inspector, groups, preview)
@@ -54,10 +60,14 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Ctrl+C / Ctrl+V", "copy / paste (also between graphs)"), ("Ctrl+Z / Ctrl+Y", "undo / redo"),
              ("Ctrl+G", "group selected nodes"), ("Ctrl+N / Ctrl+O / Ctrl+S", "new / open / save"),
              ("F5 / F6 / F10", "run / run to here / step"), ("Esc", "cancel a run, close a window"),
-             ("Middle drag", "pan the canvas"), ("Ctrl + drag from an input", "detach a link")]
+             ("F / Shift+F", "fit all / fit the selection"), ("Wheel", "zoom around the mouse (10% to 400%)"),
+             ("Middle drag, Space + drag", "pan the canvas"), ("Drag from an output", "link (drop on empty canvas: add a node)"),
+             ("Drag a wire's input end", "detach it (drop elsewhere: re-link)"), ("Right click", "menu of what is under the mouse"),
+             ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMixin, TeachingMixin):
+class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+                FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
     This class builds the window (menus, toolbar, panels' frames), holds the state all its parts
@@ -72,22 +82,43 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         self.s = session
         self.autosave_every = autosave_every
         self.width, self.height = width, height
-        self.offset = (0.0, 0.0)  # view-only shift of every node (go to node)
+        self.xf = ViewXform()  # zoom and pan: view state, never in the document
         self.show_group_frames = True
+        self.show_minimap = True
+        self.show_notes = True
+        self.show_previews = False  # result pictures inside nodes (they make nodes taller)
+        self.teaching_on = False  # teaching mode (TeachingMixin's flag when it is part of the view)
+        self.log_h = LOG_H
         # canvas
         self._nodes: dict[str, _NodeItem] = {}
-        self._node_of_item: dict[int, str] = {}
-        self._links: dict[tuple[str, str, str, str], int] = {}
-        self._link_of_item: dict[int, tuple[str, str, str, str]] = {}
-        self._link_theme: dict[tuple[str, str, str, str], Any] = {}
-        self.themes = ItemThemes()
+        self._wires: dict[tuple[str, str, str, str], dict] = {}
+        self._thumbs: dict[str, tuple] = {}  # node -> ((state, run serial), picture or None)
         self._rev = -1
         self._groups_cache: tuple[int, list] | None = None
+        self._group_boxes: dict[str, tuple[str, tuple[float, float, float, float]]] = {}
         self._backdrop_key: Any = None
-        self._pull_positions = 0
-        self._declutter_tries = 0
+        self._canvas_size = (float(width - RIGHT_W - 16), float(height - LOG_H - 110))
+        self._drawn_scale = -1.0
+        self._lod = -1
+        self._view_serial = 0
+        self._fit_pending = 0  # frames until the view is fitted to the document (0: never)
+        self._minimap_drawn = False
         self._step_hl: tuple[str, tuple | None] | None = None
-        self._selected: list[int] = []
+        self._sel: list[str] = []
+        self._sel_links: list[tuple[str, str, str, str]] = []
+        self._drag: dict | None = None
+        self._last_mouse: tuple[float, float] = (-1.0, -1.0)
+        self._hover_since = 0.0
+        self._tip_for: Any = None
+        self._tip_textures: list[int] = []
+        self._rename_target: tuple | None = None
+        self._menu_items: list = []
+        self._help_for: str | None = None
+        # teaching mode (canvas side)
+        self._notes_key: Any = None
+        self._teach_key: Any = None
+        self._badge_textures: dict = {}
+        self._teach_drawn_on = False
         self._clipboard = ""
         self._text_widgets: set[int] = set()  # typed into: shortcuts wait while one is active
         self._toast_until = 0.0
@@ -115,6 +146,7 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         self._palette_specs: dict[str, Any] = {}
         self._palette_index = 0
         self._palette_pos = (0.0, 0.0)
+        self._palette_want: tuple | None = None
         self._goto_items: list[tuple[int, str]] = []
         self._goto_index = 0
         # panels
@@ -128,19 +160,16 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         setup_font_and_theme()
         with dpg.texture_registry(tag="ng_textures"):
             pass
-        # a plain window covering the viewport, not a "primary window": dearpygui paints a primary
-        # window's background opaque, which would hide the backdrop drawn behind the canvas
+        # a plain window covering the viewport with no background of its own (the viewport's clear
+        # colour is the same): under Xvfb's software renderer every full-window fill costs frame time
         with dpg.window(tag="ng_main", pos=(0, 0), width=self.width, height=self.height, no_title_bar=True,
                         no_move=True, no_resize=True, no_collapse=True, no_bring_to_front_on_focus=True,
-                        no_scrollbar=True, no_scroll_with_mouse=True, no_saved_settings=True):
+                        no_scrollbar=True, no_scroll_with_mouse=True, no_saved_settings=True, no_background=True):
             self._build_menu()
             self._build_toolbar()
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="ng_left", width=-RIGHT_W, height=-26, border=False, no_scrollbar=True):
-                    with dpg.node_editor(tag="ng_editor", callback=self._on_link, delink_callback=self._on_delink,
-                                         minimap=True, minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
-                                         height=-LOG_H - 4):
-                        pass
+                    self._build_canvas("ng_left", int(self._canvas_size[0]), int(self._canvas_size[1]))
                     with dpg.child_window(tag="ng_log", height=LOG_H, border=True):
                         pass
                 with dpg.child_window(tag="ng_right", width=-1, height=-26, border=False, no_scrollbar=True):
@@ -165,20 +194,22 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         self._build_toast()
         self._build_dialogs()
         self._build_teaching()
+        self._build_canvas_popups()
         with dpg.handler_registry(tag="ng_handlers"):
             dpg.add_key_press_handler(callback=self._on_key)
-            dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self._on_mouse_release)
+            dpg.add_mouse_click_handler(callback=self._on_mouse_down)
+            dpg.add_mouse_release_handler(callback=self._on_mouse_up)
+            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
+            dpg.add_mouse_double_click_handler(callback=self._on_double_click)
         with dpg.item_handler_registry(tag="ng_commit_handlers"):
             dpg.add_item_deactivated_after_edit_handler(callback=self._on_commit)
-        # drawn behind every window: the canvas background and the group frames show through the
-        # transparent main window and node-editor background, under the grid, nodes and minimap
-        dpg.add_viewport_drawlist(front=False, tag="ng_backdrop")
         bind_window_themes()
 
     def on_resize(self, width: int, height: int) -> None:
         """The viewport changed size: the main window follows."""
         self.width, self.height = int(width), int(height)
         dpg.configure_item("ng_main", width=self.width, height=self.height)
+        self._follow_size()
 
     def _build_menu(self) -> None:
         with dpg.menu_bar():
@@ -211,9 +242,20 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
                 dpg.add_menu_item(label="Step (teaching mode)", shortcut="F10", callback=lambda: self.step())
                 dpg.add_menu_item(label="Cancel", shortcut="Esc", callback=lambda: self.cancel())
             with dpg.menu(label="View"):
+                dpg.add_menu_item(label="Fit all", shortcut="F", callback=lambda: self.fit_all())
+                dpg.add_menu_item(label="Fit selection", shortcut="Shift+F", callback=lambda: self.fit_selection())
+                dpg.add_menu_item(label="Reset view (100%)", callback=lambda: self.reset_view())
+                dpg.add_menu_item(label="Zoom in", shortcut="wheel", callback=lambda: self.set_zoom(self.zoom * 1.25))
+                dpg.add_menu_item(label="Zoom out", shortcut="wheel", callback=lambda: self.set_zoom(self.zoom / 1.25))
+                dpg.add_separator()
                 dpg.add_menu_item(label="Group frames", check=True, default_value=True,
-                                  callback=lambda s, a: setattr(self, "show_group_frames", bool(a)))
-                dpg.add_menu_item(label="Reset view", callback=lambda: self.reset_view())
+                                  callback=lambda s, a: (setattr(self, "show_group_frames", bool(a)), self._draw_groups()))
+                dpg.add_menu_item(label="Overview", check=True, default_value=True,
+                                  callback=lambda s, a: (setattr(self, "show_minimap", bool(a)), self._draw_minimap()))
+                dpg.add_menu_item(label="Result pictures on nodes", check=True, default_value=False, tag="ng_previews_item",
+                                  callback=lambda s, a: self.set_previews(bool(a)))
+                dpg.add_menu_item(label="Notes on nodes", check=True, default_value=True,
+                                  callback=lambda s, a: (setattr(self, "show_notes", bool(a)), self._teach_rescale()))
             self._build_teaching_menu()
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: dpg.configure_item("ng_help", show=True))
@@ -278,29 +320,20 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
             dpg.configure_item("ng_run_here", enabled=not running)
             dpg.configure_item("ng_step", enabled=not running)
         self._was_running = running
-        if self._declutter_tries:
-            self._declutter_tries -= 1
-            if self.declutter():
-                self._declutter_tries = 0
-        if self._pull_positions:
-            self._pull_positions -= 1
-            if self._pull_positions == 0:
-                self.pull_positions()
-        sel = dpg.get_selected_nodes("ng_editor")
-        if sel != self._selected:
-            self._selected = sel
-            ids = self.selected_ids()
-            if ids:
-                self.inspect(ids[0])
         if s.revision != self._rev:
             self.sync(states_only=in_sync and bool(polled))
+        if self._fit_pending:
+            self._fit_pending -= 1
+            if not self._fit_pending:
+                self._initial_view()
+        self._teach_frame()
+        self._canvas_frame()
         if self._inspector_pending and not self._editing_text():
             self._refresh_inspector()
         self.preview_panel.refresh()
         self.preview_panel.tick()
         self.log_panel.tick()
         self._tick_autosave()
-        self._draw_group_frames()
         self._teaching_tick()
         if self._toast_until and time.monotonic() > self._toast_until:
             self._toast_until = 0.0
@@ -316,13 +349,25 @@ class GraphView(CanvasMixin, ActionsMixin, InspectorMixin, FilesMixin, SearchMix
         """Another document is open (new, opened, recovered, from a template): forget the old one's
         view state."""
         self._step_hl = None
-        self.offset = (0.0, 0.0)
-        self._declutter_tries = 5  # once the new document's nodes are drawn and measured
+        self._drag = None
+        self.select([])
+        self._fit_pending = 1  # once the new document's nodes are drawn
+        self._thumbs.clear()
         self.inspect(None)
         self.preview_panel.reset()
-        for it in self._nodes.values():
-            it.doc_pos = None
         self._recent = None
+
+    def set_previews(self, on: bool) -> None:
+        """Show each node's last result as a picture under its pins (the node grows taller)."""
+        self.show_previews = bool(on)
+        if dpg.does_item_exist("ng_previews_item"):
+            dpg.set_value("ng_previews_item", self.show_previews)
+        self._rev = -1  # nodes are drawn again
+
+    @property
+    def _links(self) -> dict:
+        """The wires drawn, by (src, src_port, dst, dst_port)."""
+        return self._wires
 
     # == feedback ===================================================================================
     def message(self, text: str, color: tuple[int, int, int] = INFO, log: bool = True) -> None:
