@@ -116,16 +116,22 @@ def _word_labels(text: str, start: int, limit: int) -> list[str]:
         return []
     out = []
     for run in text[start:max(limit, start + 1)].split():
-        i, j = 0, len(run)
-        while i < j and is_mark(run[i]):
-            i += 1
-        while j > i and is_mark(run[j - 1]):
-            j -= 1
-        if i < j:
-            out.append(run[i:j])
+        word = strip_marks(run)
+        if word:
+            out.append(word)
         elif not out and run:
             out.append(run)
     return out
+
+
+def strip_marks(word: str) -> str:
+    """``word`` without the punctuation around it ("¿Cómo" -> "Cómo", "l'homme." -> "l'homme")."""
+    i, j = 0, len(word)
+    while i < j and is_mark(word[i]):
+        i += 1
+    while j > i and is_mark(word[j - 1]):
+        j -= 1
+    return word[i:j]
 
 
 def is_mark(ch: str) -> bool:

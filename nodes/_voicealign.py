@@ -16,7 +16,7 @@ import numpy as np
 
 from nodegraph import Timing
 
-from ._espeaktimes import is_mark
+from ._espeaktimes import strip_marks
 
 FRAME_S = 0.02            # voice activity frames
 SILENCE_DB = -60.0        # a recording whose loudest frame is below this (dBFS) is silent
@@ -64,16 +64,7 @@ def sentences(text: str, limit: int) -> list[str]:
 
 def words_of(sentence: str) -> list[str]:
     """The written words of a sentence without the punctuation around them."""
-    out = []
-    for w in sentence.split():
-        i, j = 0, len(w)
-        while i < j and is_mark(w[i]):
-            i += 1
-        while j > i and is_mark(w[j - 1]):
-            j -= 1
-        if i < j:
-            out.append(w[i:j])
-    return out
+    return [word for word in map(strip_marks, sentence.split()) if word]
 
 
 # -- timings: alignment -----------------------------------------------------------------------------------
