@@ -91,7 +91,7 @@ class AddNode(Command):
             raise CommandError(f"cache policy {self.cache!r} must be one of {list(CACHE_POLICIES)}")
         self.id = nid
         doc.g.add_node(nid, type=self.type, version=self.version, params=copy.deepcopy(self.params),
-                       label=self.label, notes=self.notes, cache=self.cache, pinned=None)
+                       label=self.label, notes=self.notes, cache=self.cache, pinned=None, bypass=False)
         if self.pos is not None:
             doc.layout[nid] = {"pos": [float(self.pos[0]), float(self.pos[1])]}
         self.inverse = RemoveNode(nid)
@@ -268,11 +268,12 @@ class _SetNodeField(Command):
     node: str
     value: Any
     key = ""
+    default: Any = None  # what a record without the field holds (files from before the field)
 
     def apply(self, doc: Document) -> Change:
         _need(doc, self.node)
         self.check(self.value)
-        old = doc.node(self.node)[self.key]
+        old = doc.node(self.node).get(self.key, self.default)
         doc.node(self.node)[self.key] = self.value
         self.inverse = type(self)(self.node, old)
         return self.change()
@@ -299,6 +300,20 @@ class SetCachePolicy(_SetNodeField):
     def check(self, value: Any) -> None:
         if value not in CACHE_POLICIES:
             raise CommandError(f"cache policy {value!r} must be one of {list(CACHE_POLICIES)}")
+
+    def change(self) -> Change:
+        return Change(frozenset({self.node}))
+
+
+class SetBypass(_SetNodeField):
+    """Bypass a node (True): it hands each output the first input of that type, untouched, instead
+    of running; False runs it again. A semantic edit: results below it change."""
+
+    key, title, default = "bypass", "bypass", False
+
+    def check(self, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise CommandError(f"bypass must be true or false, got {type(value).__name__}")
 
     def change(self) -> Change:
         return Change(frozenset({self.node}))

@@ -266,7 +266,7 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
         where = f"nodes.{_name(nid)}"
         if not NODE_ID.match(nid):
             raise r.fail(where, f"node id {_short(nid)} must start with a letter or _ and hold only letters, digits, _ and -")
-        r.obj(entry, where, {"type", "version", "params", "inputs", "label", "notes", "cache", "pinned"}, {"type"})
+        r.obj(entry, where, {"type", "version", "params", "inputs", "label", "notes", "cache", "pinned", "bypass"}, {"type"})
         type_id = r.string(entry["type"], f"{where}.type", TYPE_ID, "node type id", 200)
         version_s = r.string(entry.get("version", "1.0.0"), f"{where}.version", SEMVER, "semantic version", 100)
         params = entry.get("params", {})
@@ -287,8 +287,11 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
                     raise r.fail(f"{where}.pinned", f"output name {_short(port)} is not valid")
                 r.string(digest, f"{where}.pinned.{port}", DIGEST, "content digest (64 hex digits)", 64)
             pinned = dict(pinned) or None
+        bypass = entry.get("bypass", False)
+        if not isinstance(bypass, bool):
+            raise r.fail(f"{where}.bypass", f"bypass must be true or false, got {_short(bypass)}")
         doc.g.add_node(nid, type=type_id, version=version_s, params=dict(params), label=label, notes=notes,
-                       cache=cache, pinned=pinned)
+                       cache=cache, pinned=pinned, bypass=bypass)
         inputs = entry.get("inputs", {})
         r.obj(inputs, f"{where}.inputs", set(inputs) if isinstance(inputs, dict) else set())
         for port, refs in inputs.items():

@@ -230,6 +230,8 @@ class Document:
                 entry["cache"] = rec["cache"]
             if rec.get("pinned"):
                 entry["pinned"] = rec["pinned"]
+            if rec.get("bypass"):
+                entry["bypass"] = True
             nodes[nid] = entry
         data: dict[str, Any] = {"nodes": nodes}
         if self.meta:

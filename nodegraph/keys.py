@@ -292,7 +292,8 @@ def why_changed(doc: Document | None, nid: str, old: KeyMaterial | None, new: Ke
     if old.output_dir != new.output_dir:
         reasons.append("output folder changed")
     if old.code != new.code:
-        reasons.append("node code changed")
+        reasons.append("bypassed" if new.code == "bypass" else "bypass turned off" if old.code == "bypass"
+                       else "node code changed")
     if old.pack != new.pack:
         reasons.append(f"pack version changed ({old.pack or '?'} -> {new.pack or '?'})")
     if old.outputs != new.outputs or old.determinism != new.determinism:

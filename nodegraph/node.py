@@ -227,6 +227,31 @@ class NodeSpec:
         return out
 
 
+def passthrough(spec: "NodeSpec", kwargs: dict, linked: Any) -> dict[str, Any]:
+    """The outputs of a bypassed node: each output takes the first linked input of its type that
+    holds a value (a bypassed colour grade hands its picture on untouched; a value typed on the
+    node itself is never handed on), or the run says why not."""
+    out = {}
+    for o in spec.outputs:
+        for port in spec.inputs:
+            value = kwargs.get(port.name)
+            if value is None or port.name not in linked:
+                continue
+            if port.variadic:
+                value = next((v for v in value if v is not None), None) if isinstance(value, (list, tuple)) else None
+                if value is None:
+                    continue
+            try:
+                out[o.name] = o.type.check(value)
+                break
+            except ValueError_:
+                continue
+        else:
+            raise ValueError_(f"bypassed, but no linked input holds a {o.type.id} to pass on to output "
+                              f"{o.name!r}: link one, or turn bypass off")
+    return out
+
+
 def node(id: str, *, title: str | None = None, category: str = "General", version: str = "1.0.0",
          determinism: str = "pure", cost: str = "cpu", resource: str | None = None,
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,

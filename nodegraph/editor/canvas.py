@@ -225,7 +225,8 @@ class CanvasMixin:
     # -- nodes --------------------------------------------------------------------------------------
     def _node_label(self, v: Any) -> str:
         flat = v.title.lower().replace(" ", "_")
-        return v.title if flat == v.id.lower() else f"{v.title}  ({v.id})"
+        label = v.title if flat == v.id.lower() else f"{v.title}  ({v.id})"
+        return f"{label}  [bypassed]" if getattr(v, "bypass", False) else label
 
     def node_title(self, nid: str) -> str:
         it = self._nodes.get(nid)

@@ -2,7 +2,7 @@
 type's help window. ``CanvasMenusMixin`` is part of ``GraphView``.
 
 Menus by what is under the mouse: the canvas (add node, paste, fit all, reset view, group), a
-node (rename, duplicate, fold, pin result, run to here, help, delete), a pin (disconnect), a wire
+node (rename, duplicate, fold, pin result, bypass, run to here, help, delete), a pin (disconnect), a wire
 (add a reroute point, delete) and a reroute point (remove). There is no "bypass": the session
 has no bypass command (a node cannot be switched off without removing it).
 """
@@ -76,6 +76,8 @@ class CanvasMenusMixin:
                      ("Unfold" if nv.collapsed else "Fold", lambda: self._guard(
                          lambda: self.s.set_collapsed(nid, not nv.collapsed), "fold")),
                      ("Unpin result" if pinned else "Pin result", lambda: self._menu_pin(nid, not pinned)),
+                     ("Run it again (stop bypassing)" if nv.bypass else "Bypass (hand the inputs on)",
+                      lambda: self._guard(lambda: self.s.set_bypass(nid, not nv.bypass), "bypass")),
                      ("Run to here", lambda: self.run_to_here()),
                      ("Help", lambda: self.show_node_help(nid))]
             if len(ids) > 1:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..commands import (
     UNSET, AddNode, Batch, Collapse, Command, Connect, Disconnect, History, Move, RemoveNode,
-    SetCachePolicy, SetGroup, SetParam,
+    SetBypass, SetCachePolicy, SetGroup, SetParam,
 )
 from ..embedded import load_graph_and_base
 from ..errors import CommandError, NodegraphError
@@ -341,6 +341,11 @@ class DocumentSession:
     def set_collapsed(self, node_id: str, collapsed: bool) -> None:
         if bool(self.doc.layout.get(node_id, {}).get("collapsed", False)) != bool(collapsed):
             self._do(Collapse(node_id, True if collapsed else UNSET))  # unfolded is the default: not written
+
+    def set_bypass(self, node_id: str, on: bool) -> None:
+        """Bypass a node (its outputs take its inputs of the same type, untouched) or run it again."""
+        if bool(self.doc.node(node_id).get("bypass")) != bool(on):
+            self._do(SetBypass(node_id, bool(on)))
 
     def set_cache_policy(self, node_id: str, policy: str) -> None:
         if self.doc.node(node_id).get("cache", "default") != policy:

@@ -68,6 +68,7 @@ class NodeView:
     message: str = ""
     reason: str = ""
     known: bool = True  # False: its type is not installed (the node is drawn, marked failed)
+    bypass: bool = False  # its inputs are handed on untouched instead of running it
 
 
 @dataclass
@@ -224,7 +225,7 @@ class EditorSession(StatesMixin, DocumentSession):
         return NodeView(node_id, rec.get("label") or spec.title, spec.id, spec.category, tuple(lay.get("pos", (0, 0))),
                         bool(lay.get("collapsed")), tuple(lay["color"][:3]) if lay.get("color") else None, ins, outs,
                         state, st.progress if fresh else 0.0, st.seconds if fresh else 0.0,
-                        st.message if fresh else "", reason)
+                        st.message if fresh else "", reason, bypass=bool(rec.get("bypass")))
 
     def links_view(self) -> list[LinkView]:
         out = []
