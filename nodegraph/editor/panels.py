@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
@@ -286,6 +287,11 @@ class InspectorMixin:
 
     def _browse(self, ud: tuple[str, str]) -> None:
         self._path_target = ud  # the path dialog's answer goes to this param (see ``_dialog_done``)
+        # open where the current file is (else the graph's folder), not wherever the editor started
+        value = self.s.doc.params(ud[0]).get(ud[1]) if ud[0] in self.s.doc else None
+        where = self._guard(lambda: self.s.resolve_path(str(value)).parent if value else self.s._run_base(), "path")
+        if where is not None and Path(where).is_dir():
+            dpg.configure_item("ng_path_dialog", default_path=str(where))
         dpg.configure_item("ng_path_dialog", show=True)
 
 
