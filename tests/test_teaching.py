@@ -365,6 +365,16 @@ def teaching_window(tmp: str) -> dict:
         H.frames(3)
         out["back"] = (v.teacher().current, s.runs - runs, v._step_hl[0] if v._step_hl else None, v.inspected)
         out["output"] = {k: (w.kind, w.text) for k, w in v.teacher().output_of(v.teacher().current).items()}
+        H.frames(4)  # the preview panel shows what the earlier step computed (not in the last run)
+        out["preview"] = [dpg.get_value(c) for c in dpg.get_item_children("ng_preview", 1)
+                          if dpg.get_item_type(c) == "mvAppItemType::mvText"]
+        # the README's picture: the current node with a note as a callout, the view on it (2x)
+        cur = v.teacher().current
+        v.teacher().set_note(cur, "A slow camera move over the park: try zoom_to 1.3 and step again.")
+        v.go_to(cur)
+        v.set_zoom(0.42)  # x2 presenter scale: the node, its neighbours and the values on their wires
+        H.frames(8)
+        out["noted"] = (v.teacher().note(cur), s.dirty)
         shot = t / "teaching.png"
         out["shot"] = str(shot) if app.screenshot(shot) else None
         page = t / "walk.html"
@@ -385,6 +395,8 @@ def test_teaching_mode_in_the_window(run_gui, tmp_path):
     assert r["steps"] == r["order"]
     assert r["back"] == (r["order"][1], 0, r["order"][1], r["order"][1])  # highlighted, inspected, nothing ran
     assert r["output"] == {"video": ("video", "1280x720 6.0 s")}  # backdrop_2: the park's slow zoom
+    assert any("1280x720" in t for t in r["preview"]), r["preview"]
+    assert r["noted"][0].startswith("A slow camera move")
     assert r["shot"]
     from PIL import Image
 

@@ -38,17 +38,19 @@ class CanvasInputMixin:
         g = self.xf.to_graph(local)
         s = self.xf.scale
         r = max(7.0, 9.0 / s)  # pins: at least 9 screen pixels around
-        if self._lod >= MID:
+        if self._lod >= MID:  # the nearest pin: an output and the input beside it can both be in reach
+            best: tuple | None = None
             for nid, it in reversed(list(self._nodes.items())):
                 x0, y0, x1, y1 = it.rect()
                 if not (x0 - r <= g[0] <= x1 + r and y0 - r <= g[1] <= y1 + r):
                     continue
-                for port, (px, py) in it.geom.inputs.items():
-                    if abs(g[0] - (x0 + px)) <= r and abs(g[1] - (y0 + py)) <= r:
-                        return ("pin", nid, "in", port)
-                for port, (px, py) in it.geom.outputs.items():
-                    if abs(g[0] - (x0 + px)) <= r and abs(g[1] - (y0 + py)) <= r:
-                        return ("pin", nid, "out", port)
+                for side, pins in (("in", it.geom.inputs), ("out", it.geom.outputs)):
+                    for port, (px, py) in pins.items():
+                        dx, dy = abs(g[0] - (x0 + px)), abs(g[1] - (y0 + py))
+                        if dx <= r and dy <= r and (best is None or dx * dx + dy * dy < best[0]):
+                            best = (dx * dx + dy * dy, ("pin", nid, side, port))
+            if best is not None:
+                return best[1]
         for nid, it in reversed(list(self._nodes.items())):
             x0, y0, x1, y1 = it.rect()
             if x0 <= g[0] <= x1 and y0 <= g[1] <= y1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
@@ -286,6 +287,11 @@ class InspectorMixin:
 
     def _browse(self, ud: tuple[str, str]) -> None:
         self._path_target = ud  # the path dialog's answer goes to this param (see ``_dialog_done``)
+        # open where the current file is, not wherever the editor was started (else as it was)
+        value = self.s.doc.params(ud[0]).get(ud[1]) if ud[0] in self.s.doc else None
+        current = self._guard(lambda: self.s.resolve_path(str(value)), "path") if value else None
+        if current is not None and Path(current).is_file():
+            dpg.configure_item("ng_path_dialog", default_path=str(Path(current).parent))
         dpg.configure_item("ng_path_dialog", show=True)
 
 
@@ -353,6 +359,20 @@ class PreviewPanel:
         self._key = None
         self._video = None
 
+    @staticmethod
+    def _earlier(s: Any, nid: str) -> Any:
+        """The preview of what an earlier run of this session computed for ``nid``, while still
+        true for the document (teaching mode steps back to nodes the last step did not run)."""
+        from .teaching import known
+
+        entry = known(s).entry(s.doc, nid)
+        if entry is None or not entry[1].ok:
+            return None
+        result, r = entry
+        names = list(r.digests or r.outputs)
+        t = r.types.get(names[0]) if names else None
+        return t.preview(result.value(nid, names[0])) if t is not None else None
+
     def refresh(self) -> None:
         v, s = self.view, self.view.s
         nid = v.inspected
@@ -370,6 +390,8 @@ class PreviewPanel:
             dpg.add_text("Select a node to preview its result.", parent="ng_preview", color=DIM)
             return
         pv = v._guard(lambda: s.preview(nid), "preview")
+        if pv is None and state in ("computed", "cached", "pinned"):  # not in the last run (a step back)
+            pv = v._guard(lambda: self._earlier(s, nid), "preview")
         if pv is None and state == "failed":
             msg = s.node_view(nid).message if nid in s.doc else ""
             dpg.add_text(f"This node failed: {msg}", parent="ng_preview", color=ERROR, wrap=380)

@@ -361,6 +361,9 @@ class EditorSession(StatesMixin, DocumentSession):
                 self._touch(self.doc.node_ids() if edited is None else [n for n in edited if n in self.doc])
             elif item[0] == "error":
                 self.log.append(f"error: {item[1]}")
+            if not isinstance(item, Event):  # the run ended: a node it never reached is not queued
+                for nid in [n for n, st in self._states.items() if st.state == "queued"]:
+                    del self._states[nid]  # (no output needs it, or cancelled): the cache's verdict
         if changed:
             self.revision += 1
         return changed
