@@ -301,7 +301,7 @@ class CanvasMixin:
                                           color=(150, 190, 255))
                         texts.append((t, 13.0, NEAR))
             if img_box is not None:
-                from .panels import rgba
+                from .outputs import rgba
 
                 img = thumb[1]
                 tex = dpg.add_static_texture(img.shape[1], img.shape[0], rgba(img), parent="ng_textures")

@@ -428,7 +428,7 @@ class CanvasInputMixin:
         dpg.delete_item("ng_pin_tip", children_only=True)
         dpg.add_text("\n".join(lines), parent="ng_pin_tip", wrap=360)
         if image is not None:
-            from .panels import rgba
+            from .outputs import rgba
 
             h, w = image.shape[:2]
             k = max(1, int(max(w, h) // 128))

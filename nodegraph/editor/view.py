@@ -28,7 +28,7 @@ no dearpygui),
 ``canvas_input.py`` (mouse: clicks, drags, wheel, tooltips), ``canvas_menus.py`` (right-click
 menus, renaming in place, node help), ``canvas_teach.py`` (presenter scale, notes, wire values),
 ``actions.py`` (keyboard shortcuts and the actions of keys, menus and toolbar), ``panels.py``
-(inspector, Groups tab, preview, log), ``dialogs.py`` (files, templates, unsaved/recovery/error
+(inspector, Groups tab), ``outputs.py`` (preview, log), ``dialogs.py`` (files, templates, unsaved/recovery/error
 modals, add-node palette, go to node) and ``theme.py`` (colours, font, themes).
 """
 from __future__ import annotations
@@ -47,7 +47,8 @@ from .canvas_menus import CanvasMenusMixin
 from .canvas_teach import CanvasTeachMixin
 from .canvas_view import CanvasViewMixin
 from .dialogs import FilesMixin, SearchMixin
-from .panels import GroupsTab, InspectorMixin, LogPanel, PreviewPanel, audio_output
+from .outputs import LogPanel, PreviewPanel, audio_output
+from .panels import GroupsTab, InspectorMixin
 from .teaching_ui import TeachingMixin
 from .theme import (
     DIM, ERROR, INFO, OK, STATE_COLORS, bind_toast_theme, bind_window_themes, setup_font_and_theme,
@@ -76,7 +77,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
     actions they call ``ActionsMixin`` (actions.py), the inspector ``InspectorMixin``
     (panels.py), files and modal dialogs ``FilesMixin`` and the add-node palette and go-to-node
     ``SearchMixin`` (dialogs.py); the preview, log and Groups tab are the ``preview_panel``,
-    ``log_panel`` and ``groups_tab`` objects (panels.py)."""
+    ``log_panel`` (outputs.py) and ``groups_tab`` (panels.py) objects."""
 
     def __init__(self, session: Any, *, autosave_every: float = 30.0, width: int = 1400, height: int = 900):
         self.s = session
