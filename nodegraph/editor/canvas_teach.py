@@ -64,6 +64,7 @@ class CanvasTeachMixin:
         except Exception:
             pass
         self._drawn_scale = -1.0
+        self._inspector_key, self._inspector_pending = None, True  # its label column grows with the fonts
         self.sync()  # nodes are drawn again at the new scale (pins, outlines)
         self._apply_view()
 

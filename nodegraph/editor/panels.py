@@ -100,7 +100,7 @@ class InspectorMixin:
                 dpg.add_text(" ".join(iv.doc.strip().split("\n\n")[0].split()), wrap=370, color=(170, 170, 180))
             dpg.add_spacer(height=2)
             with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp, borders_innerH=False):
-                dpg.add_table_column(width_fixed=True, init_width_or_weight=96)
+                dpg.add_table_column(width_fixed=True, init_width_or_weight=int(96 * dpg.get_global_font_scale()))
                 dpg.add_table_column(width_stretch=True)
                 for p in iv.params:
                     with dpg.table_row():
