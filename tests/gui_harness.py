@@ -170,31 +170,33 @@ def wait_until(pred: Callable[[], Any], timeout: float = 20.0) -> Any:
     raise TimeoutError(f"condition not met in {timeout} s: {pred}")
 
 
-_last_click = [0.0, (0, 0, 0)]
-DOUBLE_CLICK_S = 0.45  # Dear ImGui counts two clicks within 0.30 s at one spot as a double click
+_last_press = [0.0, (0.0, 0.0), 0]
+DOUBLE_CLICK_S = 0.45  # Dear ImGui: two presses within 0.30 s and 6 px of each other are a double click
 
 
-def click(x: float, y: float, button: int = 1) -> None:
-    """One click. A second click at the same spot waits out the double-click time first (the
-    canvas renames a node on a double-clicked title): a fast machine would otherwise turn two
-    separate clicks of a test into a double click."""
-    where = (int(x), int(y), button)
-    wait = _last_click[0] + DOUBLE_CLICK_S - time.monotonic()
-    if _last_click[1] == where and wait > 0:
+def _press(x: float, y: float, button: int) -> None:
+    """Press ``button`` at (x, y). A press near the last one waits out the double-click time first
+    (the canvas renames a node on a double-clicked title, adds a reroute point on a double-clicked
+    wire): on a fast machine two separate clicks or drags of a test would be a double click."""
+    t, (px, py), pb = _last_press
+    wait = t + DOUBLE_CLICK_S - time.monotonic()
+    if pb == button and abs(px - x) <= 8 and abs(py - y) <= 8 and wait > 0:
         time.sleep(wait)
     xdo("mousemove", int(x), int(y))
     frames(3)
     xdo("mousedown", button)
+    _last_press[:] = [time.monotonic(), (float(x), float(y)), button]
+
+
+def click(x: float, y: float, button: int = 1) -> None:
+    _press(x, y, button)
     frames(2)
     xdo("mouseup", button)
-    _last_click[:] = [time.monotonic(), where]
     frames(4)
 
 
 def drag(p0: tuple[float, float], p1: tuple[float, float], steps: int = 10, button: int = 1) -> None:
-    xdo("mousemove", int(p0[0]), int(p0[1]))
-    frames(3)
-    xdo("mousedown", button)
+    _press(p0[0], p0[1], button)
     frames(3)
     for i in range(1, steps + 1):
         xdo("mousemove", int(p0[0] + (p1[0] - p0[0]) * i / steps), int(p0[1] + (p1[1] - p0[1]) * i / steps))
