@@ -31,6 +31,20 @@ def _wire_value_fn() -> Any:
     return wire_value
 
 
+def _badge_spot(pts: list, w: float, h: float, gap: float, taken: list) -> tuple[float, float] | None:
+    """Where a ``w`` x ``h`` badge goes on a wire drawn through ``pts``: just above the first point
+    along it (middle first, then towards either end) where it covers no node and no other badge;
+    None when the wire has no free spot."""
+    n = len(pts)
+    order = sorted(range(n), key=lambda i: (abs(i - n // 2), i))
+    for i in order[:: max(1, n // 24)]:
+        mx, my = pts[i]
+        x0, y0 = mx - w / 2, my - h - gap
+        if not any(x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + h for b in taken):
+            return x0, y0
+    return None
+
+
 class CanvasTeachMixin:
     """Presenter scale, note callouts and wire value badges (a part of ``GraphView``)."""
 
@@ -167,6 +181,8 @@ class CanvasTeachMixin:
         self._badge_textures = keep
         s = self.xf.scale
         size = max(11.0, 12.0 * s)
+        boxes = [it.rect() for it in self._nodes.values()]
+        placed: list[tuple[float, float, float, float]] = []
         for wkey in self._wires:
             wv = values.get((wkey[0], wkey[1]))
             if wv is None or getattr(wv, "kind", "none") == "none":
@@ -174,7 +190,6 @@ class CanvasTeachMixin:
             pts = self.wire_points(wkey)
             if not pts:
                 continue
-            mx, my = pts[len(pts) // 2]
             text = str(getattr(wv, "text", ""))[:24]
             ent = keep.get((wkey[0], wkey[1]))
             tw = (len(text) * size * 0.55 + 10) / s
@@ -184,10 +199,20 @@ class CanvasTeachMixin:
                 h0, w0 = ent[3]
                 img_h = 40.0 / s * self.xf.presenter
                 img_w = img_h * w0 / max(1, h0)
-            x0, y0 = mx - max(tw, img_w) / 2, my - (th + img_h) - 6 / s
+            bw, bh = max(tw, img_w), th + img_h
+            spot = _badge_spot(pts, bw, bh, 6 / s, boxes + placed)
+            if spot is None and img_h:  # no room for the picture: the words alone, where they fit
+                img_w = img_h = 0.0
+                bw, bh = tw, th
+                spot = _badge_spot(pts, bw, bh, 6 / s, boxes + placed)
+            if spot is None:  # a crowded wire: at its middle all the same
+                mx, my = pts[len(pts) // 2]
+                spot = (mx - bw / 2, my - bh - 6 / s)
+            x0, y0 = spot
+            placed.append((x0, y0, x0 + bw, y0 + bh))
             dpg.draw_rectangle((x0 - 2 / s, y0 - 2 / s), (x0 + max(tw, img_w) + 2 / s, y0 + th + img_h + 2 / s),
                                color=(90, 95, 110), fill=(20, 21, 26, 230), parent="ng_badges_layer")
-            if ent and ent[1]:
+            if ent and ent[1] and img_h:
                 dpg.draw_image(ent[1], (x0, y0), (x0 + img_w, y0 + img_h), parent="ng_badges_layer")
             dpg.draw_text((x0 + 5 / s, y0 + img_h + 3 / s), text, size=size, color=(235, 235, 200),
                           parent="ng_badges_layer")
