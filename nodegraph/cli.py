@@ -20,10 +20,13 @@ from .errors import NodegraphError, format_error
 from .graph import Document
 
 
-def _registry():
+def _registry(graph: str | None = None):
+    """Every installed node type, plus the Looks a graph at ``graph`` can use (its ``looks/``
+    folder, the user's looks folder, packages; ``nodegraph.looks``)."""
+    from .looks import with_looks
     from .registry import default_registry
 
-    return default_registry()
+    return with_looks(default_registry(), graph)
 
 
 def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
@@ -87,7 +90,7 @@ def make_evaluator(args: argparse.Namespace, registry, cache):
 def cmd_run(args: argparse.Namespace) -> int:
     from .progress import RunProgress
 
-    registry = _registry()
+    registry = _registry(args.graph)
     doc, args.base_dir = load_graph_and_base(args.graph)
     apply_sets(doc, args.set or [], registry)
     cache = open_cache(args)
@@ -134,7 +137,7 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
     from .progress import RunProgress
     from .walkthrough import execution_order, export_html, result_values
 
-    registry = _registry()
+    registry = _registry(args.graph)
     doc, args.base_dir = load_graph_and_base(args.graph)
     apply_sets(doc, args.set or [], registry)
     ev = make_evaluator(args, registry, open_cache(args))
@@ -159,7 +162,7 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    registry = _registry()
+    registry = _registry(args.graph)
     doc, args.base_dir = load_graph_and_base(args.graph)
     apply_sets(doc, args.set or [], registry)
     ev = make_evaluator(args, registry, open_cache(args))
@@ -268,18 +271,18 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .errors import GraphFileError
-    from .validate import validate
+    from .looks.expand import validate_all
 
-    registry = _registry()
     bad = 0
     for path in args.graphs:
+        registry = _registry(path)
         try:
             doc, base = load_graph_and_base(path)
         except GraphFileError as e:
             print(f"error: {e}", file=sys.stderr)
             bad += 1
             continue
-        issues = validate(doc, registry, policy=make_policy(args, path, base), check_files=True)
+        issues = validate_all(doc, registry, policy=make_policy(args, path, base), check_files=True)
         if issues:
             bad += 1
             for i in issues:
@@ -452,9 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
 
+    from .cli_looks import add_cli as add_looks_cli
     from .models import add_cli
 
     add_cli(sub)
+    add_looks_cli(sub)
     return p
 
 

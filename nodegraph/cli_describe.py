@@ -249,7 +249,9 @@ def example_graph(spec: NodeSpec, registry: Registry) -> dict:
     nodes: dict[str, dict] = {}
 
     def add(s: NodeSpec, depth: int) -> str:
-        base = s.id.split(".", 1)[1]
+        from .graph import Document
+
+        base = Document().new_id(s.id)  # voice.speak -> speak; look:studio/noir@1.0.0 -> noir
         nid, i = base, 2
         while nid in nodes:
             nid, i = f"{base}_{i}", i + 1

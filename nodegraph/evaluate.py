@@ -62,6 +62,8 @@ class Evaluator:
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         #: what graphs may read and the memory budget (nodegraph.policy); default: the graph's folder tree
         self.policy = policy if policy is not None else Policy(self.base_dir, output_dir=self.output_dir)
+        self._base_policy = self.policy
+        self._flat: tuple | None = None  # (document stamp, its flat form) of the last Look expansion
         self.cache = cache if cache is not None else Cache.memory_only()
         self.use_cache = use_cache
         self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
@@ -87,7 +89,10 @@ class Evaluator:
     def check(self, doc: Document, source: str = "", targets: Iterable[Target] | None = None) -> None:
         """Validate; with targets, only problems in what they need count (run to here works while an
         unrelated node is unfinished). Remembered per document: an unchanged graph is not checked
-        again, and after edits that added or removed no node or link only the edited nodes are."""
+        again, and after edits that added or removed no node or link only the edited nodes are.
+        A graph with Look instances is checked at the instances' level, then expanded."""
+        targets = list(targets) if targets is not None else None
+        doc, targets, _ = self.flatten(doc, targets)
         stamp = (doc.uid, doc.structure_revision, id(self.registry), len(self.registry))
         known = self._checked
         if known is not None and known[0] == stamp and known[1] == doc.revision:
@@ -191,6 +196,7 @@ class Evaluator:
     def run(self, doc: Document, targets: Iterable[Target] | None = None, *,
             on_event: Callable[[Event], None] | None = None, cancel: CancelToken | None = None) -> RunResult:
         targets = list(targets) if targets is not None else None
+        doc, targets, flat = self.flatten(doc, targets)
         self.check(doc, targets=targets)
         tlist = parse_targets(doc, self.registry, targets)
         planned = None
@@ -207,7 +213,38 @@ class Evaluator:
                 on_event(Event("warning", nid, {"level": level, "message": message}))
         result = self.scheduler.run(doc, tlist, on_event, cancel or CancelToken(), planned)
         result.warnings = list(notices)
+        result.looks = flat
         return result
+
+    def flatten(self, doc: Document, targets: list | None) -> tuple[Document, list | None, Any]:
+        """A document with Look instances becomes its flat document (``nodegraph.looks.expand``:
+        inner nodes named by path, ``shot2/noir/grain``), checked first at the instances' level;
+        targets naming an instance name the inner outputs behind it. Others pass unchanged."""
+        if getattr(doc, "is_flat", False):
+            return doc, targets, None
+        memo = self._flat
+        if memo is not None and memo[0] == (doc.uid, doc.revision, doc.structure_revision, id(self.registry)):
+            flat = memo[1]
+        else:
+            from .looks.expand import has_looks
+
+            flat = self._expand(doc) if has_looks(doc) else None
+            self._flat = ((doc.uid, doc.revision, doc.structure_revision, id(self.registry)), flat)
+        if flat is None:
+            return doc, targets, None
+        if targets is not None:
+            targets = flat_targets(flat, doc, targets)
+        return flat.doc, targets, flat
+
+    def _expand(self, doc: Document) -> Any:
+        from .looks.expand import checked_expand
+
+        flat, issues = checked_expand(doc, self.registry, self._base_policy)
+        if issues:
+            raise GraphInvalid(issues)
+        if flat.read_roots:  # a Look's own files (a LUT) are read from beside its file
+            self.policy = self._base_policy.widened(flat.read_roots)
+        return flat
 
     def remember(self, doc: Document, nodes: dict[str, NodeResult], fresh: list[str], last_used: dict | None,
                  cancelled: bool) -> None:
@@ -256,8 +293,10 @@ class Evaluator:
 
     # -- explaining --------------------------------------------------------------------------
     def explain(self, doc: Document, targets: Iterable[Target] | None = None) -> dict[str, Explanation]:
-        """For each node the targets need: will it run, and why. Nothing is run."""
+        """For each node the targets need: will it run, and why. Nothing is run. Inner nodes of
+        Look instances are named by path (``shot2/noir/grain``)."""
         targets = list(targets) if targets is not None else None
+        doc, targets, _ = self.flatten(doc, targets)
         self.check(doc, targets=targets)
         tlist = parse_targets(doc, self.registry, targets)
         return {nid: ex for nid, (ex, _) in self._explain(doc, tlist).items()}
@@ -369,6 +408,28 @@ class Evaluator:
 
 
 _REUSED = (Explanation("no", "cached"), None)
+
+
+def flat_targets(flat: Any, doc: Document, targets: list) -> list:
+    """Targets naming a Look instance (``noir`` or ``noir.image``) -> the inner outputs behind it."""
+    out: list = []
+    for t in targets:
+        nid, port = t if isinstance(t, tuple) else (t.partition(".")[0], t.partition(".")[2] or None)
+        if nid not in flat.members:
+            out.append(t)
+            continue
+        ports = [port] if port else sorted(p for (i, p) in flat.outputs if i == nid)
+        for p in ports:
+            if (nid, p) not in flat.outputs:
+                raise NodegraphError(f"target {nid}.{p}: Look instance {nid!r} has no output {p!r}")
+            out.append(_follow(flat, nid, p))
+    return out
+
+
+def _follow(flat: Any, nid: str, port: str) -> tuple[str, str]:
+    while (nid, port) in flat.outputs:
+        nid, port = flat.outputs[(nid, port)]
+    return nid, port
 
 
 def _topological(nodes: set[str], preds: dict[str, list[str]], dependents: dict[str, list[str]]) -> list[str]:

@@ -25,7 +25,8 @@ VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 48
 MAX_NODES = 100_000
-TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z"
+                     r"|^look:[a-z][a-z0-9_-]{0,63}/[a-z][a-z0-9_-]{0,63}@\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?\Z")
 PORT = re.compile(r"^[a-z_][a-z0-9_]*\Z")
 DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 SEMVER = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?\Z")
@@ -267,7 +268,7 @@ def from_data(data: Any, source: str = "<graph>") -> Document:
         if not NODE_ID.match(nid):
             raise r.fail(where, f"node id {_short(nid)} must start with a letter or _ and hold only letters, digits, _ and -")
         r.obj(entry, where, {"type", "version", "params", "inputs", "label", "notes", "cache", "pinned", "bypass"}, {"type"})
-        type_id = r.string(entry["type"], f"{where}.type", TYPE_ID, "node type id", 200)
+        type_id = r.string(entry["type"], f"{where}.type", TYPE_ID, "node type id (or look:namespace/name@version)", 200)
         version_s = r.string(entry.get("version", "1.0.0"), f"{where}.version", SEMVER, "semantic version", 100)
         params = entry.get("params", {})
         r.obj(params, f"{where}.params", set(params) if isinstance(params, dict) else set())

@@ -71,6 +71,8 @@ class Document:
         return self.g._node[node_id]["params"]
 
     def new_id(self, type_id: str) -> str:
+        if type_id.startswith("look:"):  # look:studio/noir@1.0.0 -> noir
+            type_id = type_id.rpartition("@")[0].rpartition("/")[2]
         base = re.sub(r"[^A-Za-z0-9_]", "_", type_id.rsplit(".", 1)[-1]) or "node"
         if base not in self.g:
             return base

@@ -153,6 +153,9 @@ class Registry:
 
     def explain_unknown(self, type_id: str, known_packs: dict[str, str]) -> str:
         """Why a type id is unknown: which pack should provide it and what is wrong with it."""
+        if type_id.startswith("look:"):
+            return (f"{type_id[5:]} is a Look, and this run was given no Look library "
+                    "(nodegraph.looks.with_looks gives one)")
         ns = type_id.split(".", 1)[0]
         for pack in self.packs.values():
             if type_id in pack.broken:

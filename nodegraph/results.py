@@ -50,6 +50,26 @@ class RunResult:
     materialise: Callable[[str, str], Any] | None = field(default=None, repr=False)
     #: (node, level, message): params whose value came from a link or a file (``nodegraph.overrides``)
     warnings: list[tuple[str, str, str]] = field(default_factory=list)
+    #: for a graph with Look instances, its expansion (``nodegraph.looks.expand.Flat``): the nodes
+    #: above are the flat ones (``noir/grain``); ``value`` and ``instance`` also take an instance id
+    looks: Any = field(default=None, repr=False)
+
+    def instance(self, node: str) -> "NodeResult | None":
+        """One result standing for a Look instance: failed if an inner node failed (its error,
+        named by path), computed if any computed, else cached; None for an ordinary node."""
+        if self.looks is None or node not in self.looks.members:
+            return None
+        inner = [self.nodes[m] for m in self.looks.members[node] if m in self.nodes]
+        r = NodeResult(node, "look")
+        for status in ("failed", "skipped", "computed", "cached", "pinned"):
+            hit = next((x for x in inner if x.status == status), None)
+            if hit is not None:
+                r.status = status
+                r.error = f"{hit.node}: {hit.error}" if hit.error else ""
+                break
+        r.seconds = sum(x.seconds for x in inner)
+        r.files = [f for x in inner for f in x.files]
+        return r
 
     @property
     def ok(self) -> bool:
@@ -57,6 +77,14 @@ class RunResult:
 
     def value(self, node: str, port: str | None = None) -> Any:
         """A node's output value (loaded from the cache on demand if the node was cached)."""
+        if node not in self.nodes and self.looks is not None and node in self.looks.members:
+            ports = sorted(p for (i, p) in self.looks.outputs if i == node)
+            if port is None and len(ports) == 1:
+                port = ports[0]
+            if (node, port) not in self.looks.outputs:
+                raise NodegraphError(f"Look instance {node!r} has outputs {ports}; name one")
+            while (node, port) in self.looks.outputs:
+                node, port = self.looks.outputs[(node, port)]
         r = self.nodes[node]
         if not r.ok:
             raise NodegraphError(f"node {node!r} has no value: it {r.status}" + (f" ({r.error})" if r.error else ""))
