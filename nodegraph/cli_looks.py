@@ -184,6 +184,30 @@ def cmd_bake(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from .fileformat import save as save_graph
+    from .looks.gallery import gallery_graph, takes_pictures
+    from .looks.render import default_sample
+
+    lib = _library(args)
+    looks = [l for l in lib.all() if takes_pictures(l)]
+    if args.latest:
+        looks = [l for l in looks if lib.latest(l.id) is l]
+    if not looks:
+        raise NodegraphError(f"no Look that takes and makes a picture is installed (searched {lib.where()})")
+    out = Path(args.output)
+    sample = args.sample or (str(default_sample()) if default_sample() else None)
+    if sample is None:
+        raise NodegraphError("give the frame to show them on with --sample IMAGE")
+    if out.exists() and not args.force:
+        raise NodegraphError(f"{out} already exists (use --force to replace it)")
+    from .paths import portable
+
+    save_graph(gallery_graph(looks, portable(str(Path(sample).resolve()), out.resolve().parent)), out)
+    print(f"wrote {out}: {len(looks)} Looks on {sample}; run it with: nodegraph run {out}")
+    return 0
+
+
 def _edit_graph(args: argparse.Namespace, build) -> int:
     from .embedded import load_graph_and_base
     from .fileformat import save as save_graph
@@ -273,6 +297,14 @@ def add_cli(sub) -> None:
     b.add_argument("--set", action="append", metavar="PARAM=VALUE", help="a promoted param's value (repeatable)")
     b.add_argument("--graph")
     b.set_defaults(fn=cmd_bake)
+
+    ga = ls.add_parser("gallery", help="write a graph showing every installed Look on one frame (a contact sheet)")
+    ga.add_argument("-o", "--output", default="looks_gallery.json", metavar="GRAPH.json")
+    ga.add_argument("--sample", metavar="IMAGE", help="the frame (default: nodegraph's sample from the demo)")
+    ga.add_argument("--latest", action="store_true", help="only the newest version of each Look")
+    ga.add_argument("--graph", help="also the Looks in this graph's looks/ folder")
+    ga.add_argument("--force", action="store_true")
+    ga.set_defaults(fn=cmd_gallery)
 
     up = ls.add_parser("upgrade", help="move an instance in GRAPH to another version of its Look, keeping its values")
     up.add_argument("graph")

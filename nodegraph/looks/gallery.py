@@ -1,0 +1,48 @@
+"""The gallery graph: one frame through every Look, side by side in a labelled contact sheet.
+
+``nodegraph looks gallery`` writes it for the Looks installed here; ``graphs/looks_gallery.json``
+is the same for the Looks that ship with nodegraph (``assets/looks/make_looks.py`` writes it).
+It uses the built-in ``image.load``, ``preview.contact_sheet`` and ``image.save_png`` node types
+by name (a graph file, like any template; nothing of a pack is imported).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..commands import AddNode, Connect, SetParam
+from ..graph import Document
+from .model import Look
+
+
+def gallery_graph(looks: Iterable[Look], sample: str, columns: int = 3) -> Document:
+    doc = Document()
+    doc.meta = {"title": "Looks gallery",
+                "description": "Each Look applied to one frame of the talking-character demo, side by side in a "
+                               "labelled contact sheet (looks_gallery.png). `nodegraph looks gallery` writes this "
+                               "graph for every Look installed on your machine."}
+    AddNode("image.load", id="frame", params={"path": sample}, pos=(0, 300), label="Frame")(doc)
+    AddNode("preview.contact_sheet", id="sheet", params={"columns": columns, "cell_width": 320}, pos=(700, 300))(doc)
+    Connect("frame", "image", "sheet", "images", append=True)(doc)
+    labels = ["Original"]
+    for i, look in enumerate(looks):
+        nid = doc.new_id(look.type_id)
+        AddNode(look.type_id, id=nid, version=look.version, pos=(320, 40 + 90 * i), label=look.title)(doc)
+        Connect("frame", "image", nid, _first(look, "inputs"))(doc)
+        Connect(nid, _first(look, "outputs"), "sheet", "images", append=True)(doc)
+        labels.append(look.title or look.id)
+    SetParam("sheet", "labels", "\n".join(labels))(doc)
+    AddNode("image.save_png", id="save", params={"filename": "looks_gallery.png"}, pos=(1000, 300))(doc)
+    Connect("sheet", "image", "save", "image")(doc)
+    doc.revision = doc.structure_revision = 0
+    doc.change_log.clear()
+    return doc
+
+
+def _first(look: Look, kind: str) -> str:
+    return next(n for n, p in getattr(look, kind).items() if p.type == "image")
+
+
+def takes_pictures(look: Look) -> bool:
+    """Whether a Look can stand in the gallery: an image in, an image out, nothing else required."""
+    return (any(p.type == "image" for p in look.inputs.values()) and any(p.type == "image" for p in look.outputs.values())
+            and sum(1 for p in look.inputs.values()) == 1)
