@@ -238,7 +238,8 @@ class Document:
         data: dict[str, Any] = {"nodes": nodes}
         if self.meta:
             data["meta"] = self.meta
-        used = {self.type_of(n).split(".", 1)[0] for n in self.node_ids()}
+        # a node pack by namespace; a Look by its whole type id (look:studio/noir@1.0.0: where to get it)
+        used = {t if t.startswith("look:") else t.split(".", 1)[0] for t in (self.type_of(n) for n in self.node_ids())}
         packs = {ns: d for ns, d in self.packs.items() if ns in used}
         if packs:
             data["packs"] = packs

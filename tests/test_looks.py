@@ -183,6 +183,11 @@ def test_upgrade_keeps_values_through_a_rename_and_missing_version_is_named(tmp_
     assert p.returncode == 1
     assert "Look studio/card 1.0.0 is not installed (installed: 1.1.0" in p.stderr
     assert "https://example.org/studio-looks" in p.stderr and "nodegraph looks install" in p.stderr
+    # with no version installed at all, the graph file itself says where the Look comes from
+    (tmp_path / "looks" / v11.file_name()).unlink()
+    p = cli("validate", str(graph), cwd=tmp_path)
+    assert p.returncode == 1 and "Look studio/card 1.0.0 is not installed." in p.stderr
+    assert "Get it from: https://example.org/studio-looks" in p.stderr
 
 
 def test_unlock_copies_the_inside_with_its_values(tmp_path):

@@ -160,6 +160,13 @@ class LookRegistry(Registry):
         self.specs[type_id] = spec
         return spec
 
+    def pack_of_namespace(self) -> dict[str, str]:
+        """As ``Registry``'s, plus where each Look comes from (saved in graphs that use it)."""
+        out = self.base.pack_of_namespace()
+        for look in self.library.all():
+            out[look.type_id] = look.source or f"the Look file {Path(look.path).name or look.file_name()}"
+        return out
+
     def look(self, type_id: str) -> Look | None:
         parsed = split_type(type_id)
         return self.library.get(*parsed) if parsed else None
@@ -176,7 +183,8 @@ class LookRegistry(Registry):
         ident, version = parsed
         have = self.library.versions(ident)
         other = self.library.latest(ident)
-        where = f" It came from: {other.source}." if other is not None and other.source else ""
+        source = known_packs.get(type_id) or (other.source if other is not None else "")
+        where = f" Get it from: {source}." if source else ""
         if have:
             head = (f"Look {ident} {version} is not installed (installed: {', '.join(have)}; "
                     f"upgrade the node to one of them, or install {version})")

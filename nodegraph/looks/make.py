@@ -188,6 +188,7 @@ def replace_with_instance(doc: Document, look: Look, ids: Iterable[str], instanc
             else:
                 links.append(l)
         cmds.append(_SetPortLinks(dst, dport, links))
+    doc.packs.setdefault(look.type_id, look.source or f"the Look file {look.file_name()}")
     return Batch(cmds, f"make Look {look.id}")
 
 
@@ -249,6 +250,7 @@ def upgrade(doc: Document, nid: str, looks: Any, version: str | None = None) -> 
         else:
             notes.append(f"param {k!r} = {v!r} dropped: {target.label} has no such param")
     port_renames = {a: b for a, b in renames.items() if a != b}
+    doc.packs.setdefault(target.type_id, target.source or f"the Look file {target.file_name()}")
     return ChangeInstance(nid, target.type_id, target.version, params, port_renames), notes
 
 
