@@ -98,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     ev.check(doc, args.graph)
     from .costs import book
 
-    types = {n: doc.type_of(n) for n in doc.node_ids()}
+    flat = ev.flatten(doc, None)[0]  # Look instances are run as their inner nodes (card/grain)
+    types = {n: flat.type_of(n) for n in flat.node_ids()}
     with RunProgress(enabled=not args.quiet, types=types, cost_of=book(ev.cache.root if ev.use_cache else None).get) as progress:
         result = ev.run(doc, args.target or None, on_event=progress.on_event, cancel=progress.cancel)
     report = result.report()
@@ -148,6 +149,7 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
         if result.cancelled:
             print("error: cancelled", file=sys.stderr)
             return 130
+        doc = ev.flatten(doc, None)[0]  # a Look instance is shown as its inner nodes, step by step
         order = execution_order(ev, doc)
         html = Path(args.html) if args.html else Path(f"{Path(args.graph).stem}-walkthrough.html")
         out = export_html(html, doc, registry, order, result_values(result, doc), args.title, Path(args.graph).name)

@@ -93,7 +93,8 @@ def _resolve_out(flat: Flat, node: str, port: str) -> tuple[str, str]:
     return node, port
 
 
-def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins: dict, roots: dict, stack: tuple) -> None:
+def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins: dict, roots: dict, stack: tuple,
+         title: str = "") -> None:
     g = flat.doc.g
     for nid in doc.node_ids():
         fid = prefix + nid
@@ -102,6 +103,9 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
         if not t.startswith(TYPE_PREFIX):
             new = dict(rec)
             new["params"] = dict(rec["params"])
+            if title:  # "Noir > Film grain": where an inner node sits, for logs and walkthroughs
+                spec = spec_of(t)
+                new["label"] = f"{title} \u203a {rec.get('label') or (spec.title if spec else nid)}"
             g.add_node(fid, **new)
             continue
         look: Look | None = look_of(t)
@@ -117,7 +121,9 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
             flat.members[fid] = []
             continue
         before = set(g)
-        _add(look.graph, fid + "/", look_of, spec_of, flat, ins, roots, stack + (t,))
+        inner_title = rec.get("label") or look.title or look.id
+        _add(look.graph, fid + "/", look_of, spec_of, flat, ins, roots, stack + (t,),
+             f"{title} \u203a {inner_title}" if title else inner_title)
         members = sorted(set(g) - before)
         flat.members[fid] = members
         if look.path:
