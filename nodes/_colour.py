@@ -104,6 +104,16 @@ def luminance(lin: np.ndarray) -> np.ndarray:
     return lin @ LUMA
 
 
+def matmul(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for RGB row vectors (..., 3) and a 3x3 ``m``: OpenCV's per-pixel transform for
+    an image (several times faster than numpy's matmul on (h, w, 3)), numpy otherwise."""
+    if x.ndim == 3 and x.dtype == np.float32 and x.shape[2] == 3:
+        import cv2
+
+        return cv2.transform(np.ascontiguousarray(x), np.ascontiguousarray(m.T, dtype=np.float32))
+    return (x @ m).astype(np.float32)
+
+
 # -- curves and levels (display-encoded) ----------------------------------------------------------
 def parse_curve(text: str, param: str) -> np.ndarray:
     """Control points "x,y x,y ..." (0..1, x increasing, at least two) as an (n, 2) array; a
@@ -199,21 +209,36 @@ def hue_matrix(degrees: float) -> np.ndarray:
     return m.T.astype(np.float32)  # m acts on column vectors; pixels are row vectors
 
 
+def saturation_matrix(saturation: float) -> np.ndarray:
+    """``y + saturation * (x - y)`` with ``y`` the luminance, as a matrix for row vectors."""
+    return (saturation * np.eye(3) + (1.0 - saturation) * np.outer(LUMA, np.ones(3))).astype(np.float32)
+
+
 def hue_sat_op(hue: float, saturation: float, vibrance: float) -> Op:
     """Hue rotation, then saturation (towards or away from grey of the same luminance), then
     vibrance (saturation that lifts dull colours more than vivid ones, negative lowers it)."""
-    m = hue_matrix(hue) if hue else None
+    m = (hue_matrix(hue) if hue else np.eye(3, dtype=np.float32))
+    if not vibrance:
+        m = (m @ saturation_matrix(saturation)).astype(np.float32)
+        return Op("linear", lambda lin: matmul(lin, m))
 
     def fn(lin: np.ndarray) -> np.ndarray:
-        x = lin @ m if m is not None else lin
-        y = luminance(x)[..., None]
-        chroma = x - y
-        k: np.ndarray | float = saturation
-        if vibrance:
-            hi, lo = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
-            sat = (hi - lo) / np.maximum(hi, 1e-6)  # 0 grey .. 1 fully saturated
-            k = saturation * (1.0 + vibrance * (1.0 - sat))
-        return (y + chroma * k).astype(np.float32)
+        x = matmul(lin, m)
+        r, g, b = x[..., 0], x[..., 1], x[..., 2]
+        y = r * LUMA[0]
+        y += g * LUMA[1]
+        y += b * LUMA[2]
+        hi = np.maximum(np.maximum(r, g), b)
+        lo = np.minimum(np.minimum(r, g), b)
+        hi = np.maximum(hi, np.float32(1e-6), out=hi)
+        # the factor: saturation * (1 + vibrance * (1 - (hi - lo) / hi)), from 0 grey to 1 fully saturated
+        k = lo / hi
+        k *= np.float32(saturation * vibrance)
+        k += np.float32(saturation)
+        x -= y[..., None]
+        x *= k[..., None]
+        x += y[..., None]
+        return x
 
     return Op("linear", fn)
 
@@ -243,4 +268,4 @@ def white_balance_matrix(temperature: float, tint: float, reference: float = 650
 
 def white_balance_op(temperature: float, tint: float) -> Op:
     m = white_balance_matrix(temperature, tint)
-    return Op("linear", lambda lin: (lin @ m).astype(np.float32))
+    return Op("linear", lambda lin: matmul(lin, m))

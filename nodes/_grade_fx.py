@@ -9,7 +9,7 @@ import functools
 import cv2
 import numpy as np
 
-from nodes._colour import LUMA, srgb_decode
+from nodes._colour import LUMA, matmul, srgb_decode
 
 
 def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -78,29 +78,40 @@ def sharpen(x: np.ndarray, amount: float, radius: float) -> np.ndarray:
 
 def glow(lin: np.ndarray, threshold: float, radius: float, intensity: float) -> np.ndarray:
     """Light above ``threshold`` (given as a display value, compared in linear light) spread by a
-    blur of ``radius`` pixels and added back: highlights bloom into their surroundings."""
+    blur of ``radius`` pixels and added back: highlights bloom into their surroundings. A wide
+    glow is blurred at a lower resolution (a glow has no fine detail to lose) and scaled back."""
     t = float(srgb_decode(np.float32(threshold)))
     bright = np.maximum(lin - np.float32(t), 0.0)
-    return lin + gaussian(bright, radius) * np.float32(intensity)
+    h, w = lin.shape[:2]
+    step = int(radius // 4) if lin.ndim == 3 else 1
+    step = max(1, min(step, 8, h // 4 or 1, w // 4 or 1))
+    if step > 1:
+        small = cv2.resize(bright, (max(1, w // step), max(1, h // step)), interpolation=cv2.INTER_AREA)
+        spread = cv2.resize(gaussian(small, radius / step), (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        spread = gaussian(bright, radius)
+    spread *= np.float32(intensity)
+    spread += lin
+    return spread
 
 
 # -- chroma key (display-encoded Y'CbCr) --------------------------------------------------------------
 _KB, _KR = 0.0722, 0.2126  # Rec.709
 
 
+_W = LUMA.astype(np.float64)
+_TO_YCC = np.array([_W, (np.eye(3)[2] - _W) / (2 * (1 - _KB)), (np.eye(3)[0] - _W) / (2 * (1 - _KR))])
+_RGB_TO_YCC = _TO_YCC.T.astype(np.float32)                   # for row vectors
+_YCC_TO_RGB = np.linalg.inv(_TO_YCC).T.astype(np.float32)
+
+
 def _to_ycc(x: np.ndarray) -> np.ndarray:
-    y = x @ LUMA
-    cb = (x[..., 2] - y) / (2 * (1 - _KB))
-    cr = (x[..., 0] - y) / (2 * (1 - _KR))
-    return np.stack([y, cb, cr], axis=-1)
+    """Display RGB (..., 3) to Y'CbCr (Rec.709, Y' 0..1, Cb and Cr -0.5..0.5)."""
+    return matmul(np.asarray(x, np.float32), _RGB_TO_YCC)
 
 
 def _from_ycc(ycc: np.ndarray) -> np.ndarray:
-    y, cb, cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
-    r = y + cr * (2 * (1 - _KR))
-    b = y + cb * (2 * (1 - _KB))
-    g = (y - LUMA[0] * r - LUMA[2] * b) / LUMA[1]
-    return np.stack([r, g, b], axis=-1).astype(np.float32)
+    return matmul(ycc, _YCC_TO_RGB)
 
 
 MIN_KEY_STRENGTH = 0.05  # the least chroma (CbCr distance from grey) a key colour needs
@@ -128,11 +139,16 @@ def chroma_key(x: np.ndarray, key: tuple[float, float, float], tolerance: float,
     if strength < 0.05:
         raise ValueError(f"key colour {tuple(round(255 * v) for v in key)} is almost grey: a chroma key needs "
                          "a saturated colour (a green or blue screen)")
-    c = ycc[..., 1:]
-    dist = np.sqrt(((c - kc) ** 2).sum(axis=-1)) / np.float32(strength)
-    matte = np.clip((dist - tolerance) / max(softness, 1e-3), 0.0, 1.0).astype(np.float32)
+    cb, cr = ycc[..., 1], ycc[..., 2]
+    dist = np.hypot(cb - np.float32(kc[0]), cr - np.float32(kc[1]))
+    dist *= np.float32(1.0 / strength)
+    dist -= np.float32(tolerance)
+    dist *= np.float32(1.0 / max(softness, 1e-3))
+    matte = np.clip(dist, 0.0, 1.0)
     if spill > 0:
-        direction = (kc / strength).astype(np.float32)
-        along = np.maximum(c @ direction, 0.0)
-        ycc[..., 1:] = c - (along * np.float32(spill))[..., None] * direction
+        d0, d1 = np.float32(kc[0] / strength), np.float32(kc[1] / strength)
+        along = np.maximum(cb * d0 + cr * d1, 0.0)
+        along *= np.float32(spill)
+        cb -= along * d0
+        cr -= along * d1
     return _from_ycc(ycc), matte

@@ -96,7 +96,8 @@ def check_cube(path: str) -> None:
                 except ValueError:
                     n = None
                 if n is None or not lo <= n <= top:
-                    raise fail(number, f"{head} must be one whole number from {lo} to {top}, got {s[len(head):].strip()!r}")
+                    got = s[len(head):].strip()
+                    raise fail(number, f"{head} must be one whole number from {lo} to {top}, got {got!r}")
                 if head == "LUT_1D_SIZE":
                     size1 = n
                 else:
@@ -156,7 +157,8 @@ def read_cube(path: str) -> Cube:
             raise CubeError(f"LUT file {name}: holds a {type(p).__name__}, not a 1D or 3D table")
     for s in stages:
         if np.any(s.hi <= s.lo):
-            raise CubeError(f"LUT file {name}: DOMAIN_MAX must be above DOMAIN_MIN, got {s.lo.tolist()} and {s.hi.tolist()}")
+            raise CubeError(f"LUT file {name}: DOMAIN_MAX must be above DOMAIN_MIN, "
+                            f"got {s.lo.tolist()} and {s.hi.tolist()}")
     import blake3
 
     with open(path, "rb") as f:
@@ -256,6 +258,49 @@ def _tetra(table: np.ndarray, i: list, f: list) -> np.ndarray:
     out += flat[base + (s_all - s_lo)] * w2[:, None]
     out += flat[base + s_all] * f_lo[:, None]
     return out
+
+
+# -- every 8-bit colour at once, for video ----------------------------------------------------------
+FULL_FRAMES = 12  # a video at least this long gets the whole 8-bit table (built in about 8 frames' time)
+_full: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_full_lock = threading.Lock()
+
+
+def full_table(key: tuple, fn) -> np.ndarray:
+    """The (2**24, 3) uint8 result of ``fn`` (uint8 (h, w, 3) -> uint8) for every 8-bit RGB colour,
+    remembered by ``key`` (two tables at most: 48 MiB each). A frame then costs one lookup per pixel
+    (``apply_full``), exact to the same rounding, instead of the interpolation."""
+    with _full_lock:
+        got = _full.get(key)
+        if got is not None:
+            _full.move_to_end(key)
+            return got
+        table = np.empty((1 << 24, 3), np.uint8)
+        v = np.arange(256, dtype=np.uint8)
+        block = np.empty((16, 256, 256, 3), np.uint8)
+        block[..., 1] = v[None, :, None]
+        block[..., 2] = v[None, None, :]
+        for r0 in range(0, 256, 16):
+            block[..., 0] = np.arange(r0, r0 + 16, dtype=np.uint8)[:, None, None]
+            table[r0 << 16:(r0 + 16) << 16] = fn(block.reshape(16 * 256, 256, 3)).reshape(-1, 3)
+        table.flags.writeable = False
+        _full[key] = table
+        while len(_full) > 2:
+            _full.popitem(last=False)
+        return table
+
+
+def has_full_table(key: tuple) -> bool:
+    with _full_lock:
+        return key in _full
+
+
+def apply_full(rgb: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """uint8 RGB (h, w, 3) through a ``full_table``."""
+    idx = rgb[:, :, 0].astype(np.uint32) << 16
+    idx |= rgb[:, :, 1].astype(np.uint32) << 8
+    idx |= rgb[:, :, 2]
+    return np.take(table, idx.reshape(-1), axis=0).reshape(rgb.shape[0], rgb.shape[1], 3)
 
 
 # -- writing ----------------------------------------------------------------------------------

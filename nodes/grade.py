@@ -15,136 +15,19 @@ in nodes/_colour.py (and the README's node reference). The per-pixel colour node
 """
 from __future__ import annotations
 
-import inspect
-import struct
-from typing import Any, Callable
-
 import blake3
 import numpy as np
 
-from nodes import _colour as col, _grade_fx as fx, _lut
-from nodes.colours import parse_hex
-from nodes.compose import ByteLRU
+from nodes import _colour as col, _grading as grading
+from nodes._grading import FRAMES  # noqa: F401  (graded video frames, for the process)
 from nodegraph import Image, Number, Outputs, Path, Seed, Text, Video, node
-
-#: graded video frames by frame key, for the process (about 40 1080p frames)
-FRAMES = ByteLRU(256 * 1024**2)
 
 Unit = Number(min=0.0, max=1.0)
 LutFile = Path(kind="lut", extensions=(".cube",), must_exist=True)
 Curve = Text(placeholder="0,0 0.25,0.2 0.75,0.85 1,1")
-VIDEO_DOC = "video: the video to grade, frame by frame (an image wired in is a one-frame video)."
-VIDEO_NOTE = ("Every frame of the video is graded when an encoder or a preview asks for it, once: a frame "
-              "asked for again, or in a second run, is reused.")
-
-Grade = Callable[[int, np.ndarray], np.ndarray]  # (frame index, uint8 RGB or RGBA) -> uint8, same shape
-
-
-# -- helpers -----------------------------------------------------------------------------------------
-def _split(px: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(RGB, alpha or None) of uint8 pixels with 1, 3 or 4 channels."""
-    if px.shape[2] == 1:
-        return np.repeat(px, 3, axis=2), None
-    if px.shape[2] == 4:
-        return px[:, :, :3], px[:, :, 3:]
-    return px, None
-
-
-def _join(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    return rgb if alpha is None else np.concatenate([rgb, alpha], axis=2)
-
-
-def _colour_grade(op: col.Op) -> Grade:
-    """A per-pixel colour op as a Grade (alpha passes through)."""
-    def run(i: int, px: np.ndarray) -> np.ndarray:
-        rgb, alpha = _split(px)
-        return _join(op.apply_u8(rgb), alpha)
-    return run
-
-
-def _float_grade(space: str, fn: Callable[[int, np.ndarray], np.ndarray]) -> Grade:
-    """A Grade from ``fn(i, float RGB in space) -> float RGB in space``."""
-    def run(i: int, px: np.ndarray) -> np.ndarray:
-        rgb, alpha = _split(px)
-        return _join(col.to_u8(fn(i, col.to_float(rgb, space)), space), alpha)
-    return run
-
-
-def _image(image: Image, grade: Grade) -> Image:
-    return Image(grade(0, image.pixels))
-
-
-def _params_key(fn: Callable[..., Any], params: tuple) -> bytes:
-    """The recipe of a node's frames: its type, its code (a fix re-grades, and encoders do not
-    reuse segments of the old result) and its params."""
-    spec = fn.__nodegraph__  # type: ignore[attr-defined]
-    return blake3.blake3(repr((spec.id, spec.code(), params)).encode()).digest()
-
-
-def _video(video: Video, fn: Callable[..., Any], params: tuple, grade: Grade, per_frame: bool = False,
-           alpha: bool | None = None) -> Video:
-    """``video`` graded lazily, frame by frame; ``per_frame``: the grade depends on the frame index
-    (grain), so the index is part of each frame's key; ``alpha``: the graded frames are RGBA
-    (default: as the source's)."""
-    pkey = _params_key(fn, params)
-
-    def key(i: int) -> bytes:
-        h = blake3.blake3(b"grade\0" + pkey)
-        if per_frame:
-            h.update(struct.pack("<q", i))
-        h.update(video.key(i))
-        return h.digest()
-
-    def make(i: int) -> np.ndarray:
-        out = np.ascontiguousarray(grade(i, video.frame(i)))
-        out.flags.writeable = False
-        return out
-
-    def frame(i: int) -> np.ndarray:
-        return FRAMES.get((key(i),), lambda: make(i))
-
-    return Video(frame, video.n_frames, video.width, video.height, video.fps, lambda: video.audio, keep=video,
-                 frame_key=key, alpha=video.alpha if alpha is None else alpha, cuts=video.cuts)
-
-
-def _video_doc(image_fn: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The video variant's docstring: the image node's, a line on frames, and a ``video`` port."""
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        lines = [ln for ln in inspect.cleandoc(image_fn.__doc__ or "").splitlines()
-                 if not ln.strip().startswith("image:")]
-        at = next((k for k, ln in enumerate(lines) if ln.strip() == "Args:"), len(lines))
-        lines[at:at + 1] = ["", VIDEO_NOTE, "", "Args:", "    " + VIDEO_DOC][: 3 if at == len(lines) else 5]
-        fn.__doc__ = "\n".join(lines)
-        return fn
-    return wrap
 
 
 # -- 3D LUT --------------------------------------------------------------------------------------------
-def _lut_grade(path: str, strength: float) -> Grade:
-    cube = _lut.load_cube(path)
-    three = [s for s in cube.stages if s.dims == 3]
-    fast = len(cube.stages) == 1 and three and not np.any(three[0].lo != 0) and not np.any(three[0].hi != 1)
-
-    def fn(x: np.ndarray) -> np.ndarray:
-        y = cube.apply(x)
-        return y if strength >= 1.0 else x + (y - x) * np.float32(strength)
-
-    def run(i: int, px: np.ndarray) -> np.ndarray:
-        rgb, alpha = _split(px)
-        if fast:  # the lattice cell of each uint8 value from a table: no float image in between
-            y = _lut.apply_3d_u8(rgb, three[0].table)
-            if strength < 1.0:
-                x = col.to_float(rgb, "display")
-                y = x + (y - x) * np.float32(strength)
-        else:
-            y = fn(col.to_float(rgb, "display"))
-        return _join(col.to_u8(y, "display"), alpha)
-
-    run.op = col.Op("display", fn)  # type: ignore[attr-defined]
-    run.digest = cube.digest  # type: ignore[attr-defined]
-    return run
-
-
 @node("grade.lut", title="Apply LUT", category="Grade", determinism="reads-files", pointwise=True)
 def lut(image: Image, path: LutFile, strength: Unit = 1.0) -> Image:
     """Apply a 3D LUT from a .cube file (any size, e.g. 17, 33 or 65; Resolve's 1D shaper too),
@@ -155,22 +38,17 @@ def lut(image: Image, path: LutFile, strength: Unit = 1.0) -> Image:
         path: the .cube file; relative paths are relative to the graph file.
         strength: how much of the LUT's change to apply (0: none, 1: all of it).
     """
-    return _image(image, _lut_grade(path, strength))
+    return grading.image(image, grading.lut_grade(path, strength))
 
 
 @node("grade.lut_video", title="Apply LUT (video)", category="Grade", determinism="reads-files", pointwise=True)
-@_video_doc(lut)
+@grading.video_doc(lut)
 def lut_video(video: Video, path: LutFile, strength: Unit = 1.0) -> Video:
-    grade = _lut_grade(path, strength)
-    return _video(video, lut_video, (grade.digest, strength), grade)  # type: ignore[attr-defined]
+    grade = grading.lut_grade(path, strength, video.n_frames)
+    return grading.video(video, lut_video, (grade.digest, strength), grade)  # type: ignore[attr-defined]
 
 
 # -- curves ----------------------------------------------------------------------------------------------
-def _curves_op(master: str, red: str, green: str, blue: str) -> col.Op:
-    return col.curves_op(col.parse_curve(master, "master"), col.parse_curve(red, "red"),
-                         col.parse_curve(green, "green"), col.parse_curve(blue, "blue"))
-
-
 @node("grade.curves", title="Curves", category="Grade", pointwise=True)
 def curves(image: Image, master: Curve = "0,0 1,1", red: Curve = "0,0 1,1", green: Curve = "0,0 1,1",
            blue: Curve = "0,0 1,1") -> Image:
@@ -180,29 +58,24 @@ def curves(image: Image, master: Curve = "0,0 1,1", red: Curve = "0,0 1,1", gree
 
     Args:
         image: the picture to grade (transparency is kept).
-        master: the curve for red, green and blue together, e.g. "0,0 0.25,0.2 0.75,0.85 1,1" (an S-curve: more contrast).
+        master: the curve for red, green and blue together, e.g. "0,0 0.25,0.2 0.75,0.85 1,1"
+            (an S-curve: more contrast).
         red: the red channel's curve.
         green: the green channel's curve.
         blue: the blue channel's curve.
     """
-    return _image(image, _colour_grade(_curves_op(master, red, green, blue)))
+    return grading.image(image, grading.colour_grade(grading.curves_op(master, red, green, blue)))
 
 
 @node("grade.curves_video", title="Curves (video)", category="Grade", pointwise=True)
-@_video_doc(curves)
+@grading.video_doc(curves)
 def curves_video(video: Video, master: Curve = "0,0 1,1", red: Curve = "0,0 1,1", green: Curve = "0,0 1,1",
                  blue: Curve = "0,0 1,1") -> Video:
-    op = _curves_op(master, red, green, blue)
-    return _video(video, curves_video, (master, red, green, blue), _colour_grade(op))
+    op = grading.curves_op(master, red, green, blue)
+    return grading.video(video, curves_video, (master, red, green, blue), grading.colour_grade(op))
 
 
 # -- levels --------------------------------------------------------------------------------------------
-def _levels_op(in_black: float, in_white: float, gamma: float, out_black: float, out_white: float) -> col.Op:
-    if in_white <= in_black:
-        raise ValueError(f"in_white ({in_white}) must be above in_black ({in_black})")
-    return col.levels_op(in_black, in_white, gamma, out_black, out_white)
-
-
 Gamma = Number(min=0.1, max=10.0)
 
 
@@ -220,27 +93,20 @@ def levels(image: Image, in_black: Unit = 0.0, in_white: Unit = 1.0, gamma: Gamm
         out_black: the darkest output value.
         out_white: the brightest output value.
     """
-    return _image(image, _colour_grade(_levels_op(in_black, in_white, gamma, out_black, out_white)))
+    op = grading.levels_op(in_black, in_white, gamma, out_black, out_white)
+    return grading.image(image, grading.colour_grade(op))
 
 
 @node("grade.levels_video", title="Levels (video)", category="Grade", pointwise=True)
-@_video_doc(levels)
+@grading.video_doc(levels)
 def levels_video(video: Video, in_black: Unit = 0.0, in_white: Unit = 1.0, gamma: Gamma = 1.0,
                  out_black: Unit = 0.0, out_white: Unit = 1.0) -> Video:
     params = (in_black, in_white, gamma, out_black, out_white)
-    return _video(video, levels_video, params, _colour_grade(_levels_op(*params)))
+    return grading.video(video, levels_video, params, grading.colour_grade(grading.levels_op(*params)))
 
 
 # -- lift / gamma / gain ------------------------------------------------------------------------------
 Lift, GammaW, Gain = Number(min=-1.0, max=1.0), Number(min=0.1, max=4.0), Number(min=0.0, max=4.0)
-
-
-def _lgg_op(lift: float, gamma: float, gain: float, lift_red: float, lift_green: float, lift_blue: float,
-            gamma_red: float, gamma_green: float, gamma_blue: float, gain_red: float, gain_green: float,
-            gain_blue: float) -> col.Op:
-    return col.lift_gamma_gain_op(lift + np.array([lift_red, lift_green, lift_blue]),
-                                  gamma * np.array([gamma_red, gamma_green, gamma_blue]),
-                                  gain * np.array([gain_red, gain_green, gain_blue]))
 
 
 @node("grade.lift_gamma_gain", title="Lift / gamma / gain", category="Grade", pointwise=True)
@@ -268,19 +134,20 @@ def lift_gamma_gain(image: Image, lift: Lift = 0.0, gamma: GammaW = 1.0, gain: G
         gain_green: multiplies gain for green.
         gain_blue: multiplies gain for blue.
     """
-    return _image(image, _colour_grade(_lgg_op(lift, gamma, gain, lift_red, lift_green, lift_blue, gamma_red,
-                                               gamma_green, gamma_blue, gain_red, gain_green, gain_blue)))
+    op = grading.lgg_op(lift, gamma, gain, lift_red, lift_green, lift_blue, gamma_red, gamma_green, gamma_blue,
+                        gain_red, gain_green, gain_blue)
+    return grading.image(image, grading.colour_grade(op))
 
 
 @node("grade.lift_gamma_gain_video", title="Lift / gamma / gain (video)", category="Grade", pointwise=True)
-@_video_doc(lift_gamma_gain)
+@grading.video_doc(lift_gamma_gain)
 def lift_gamma_gain_video(video: Video, lift: Lift = 0.0, gamma: GammaW = 1.0, gain: Gain = 1.0,
                           lift_red: Lift = 0.0, lift_green: Lift = 0.0, lift_blue: Lift = 0.0,
                           gamma_red: GammaW = 1.0, gamma_green: GammaW = 1.0, gamma_blue: GammaW = 1.0,
                           gain_red: Gain = 1.0, gain_green: Gain = 1.0, gain_blue: Gain = 1.0) -> Video:
     params = (lift, gamma, gain, lift_red, lift_green, lift_blue, gamma_red, gamma_green, gamma_blue,
               gain_red, gain_green, gain_blue)
-    return _video(video, lift_gamma_gain_video, params, _colour_grade(_lgg_op(*params)))
+    return grading.video(video, lift_gamma_gain_video, params, grading.colour_grade(grading.lgg_op(*params)))
 
 
 # -- hue / saturation / vibrance -----------------------------------------------------------------------
@@ -298,14 +165,14 @@ def hue_saturation(image: Image, hue: Hue = 0.0, saturation: Sat = 1.0, vibrance
         saturation: 0 grey, 1 unchanged, 2 twice as vivid.
         vibrance: like saturation, but dull colours change more than vivid ones (skin tones are spared); -1..1.
     """
-    return _image(image, _colour_grade(col.hue_sat_op(hue, saturation, vibrance)))
+    return grading.image(image, grading.colour_grade(col.hue_sat_op(hue, saturation, vibrance)))
 
 
 @node("grade.hue_saturation_video", title="Hue / saturation (video)", category="Grade", pointwise=True)
-@_video_doc(hue_saturation)
+@grading.video_doc(hue_saturation)
 def hue_saturation_video(video: Video, hue: Hue = 0.0, saturation: Sat = 1.0, vibrance: Vib = 0.0) -> Video:
-    return _video(video, hue_saturation_video, (hue, saturation, vibrance),
-                  _colour_grade(col.hue_sat_op(hue, saturation, vibrance)))
+    return grading.video(video, hue_saturation_video, (hue, saturation, vibrance),
+                         grading.colour_grade(col.hue_sat_op(hue, saturation, vibrance)))
 
 
 # -- white balance -------------------------------------------------------------------------------------
@@ -324,22 +191,18 @@ def white_balance(image: Image, temperature: Kelvin = 6500.0, tint: Tint = 0.0) 
         temperature: the colour temperature of the light in the shot, in kelvin.
         tint: the light's shift off the daylight line: positive (a green cast) is corrected towards magenta.
     """
-    return _image(image, _colour_grade(col.white_balance_op(temperature, tint)))
+    return grading.image(image, grading.colour_grade(col.white_balance_op(temperature, tint)))
 
 
 @node("grade.white_balance_video", title="White balance (video)", category="Grade", pointwise=True)
-@_video_doc(white_balance)
+@grading.video_doc(white_balance)
 def white_balance_video(video: Video, temperature: Kelvin = 6500.0, tint: Tint = 0.0) -> Video:
-    return _video(video, white_balance_video, (temperature, tint),
-                  _colour_grade(col.white_balance_op(temperature, tint)))
+    return grading.video(video, white_balance_video, (temperature, tint),
+                         grading.colour_grade(col.white_balance_op(temperature, tint)))
 
 
 # -- film grain ------------------------------------------------------------------------------------------
 GrainSize = Number(min=1.0, max=8.0)
-
-
-def _grain_grade(amount: float, size: float, chroma: float, seed: int) -> Grade:
-    return _float_grade("display", lambda i, x: fx.grain(x, amount, size, chroma, (seed + i) % 2**63))
 
 
 @node("grade.grain", title="Film grain", category="Grade", determinism="seeded")
@@ -354,25 +217,18 @@ def grain(image: Image, amount: Unit = 0.3, size: GrainSize = 1.5, chroma: Unit 
         chroma: 0 grain in brightness only, 1 independent grain per colour channel.
         seed: which grain; a video's frame i uses seed + i, so the grain moves.
     """
-    return _image(image, _grain_grade(amount, size, chroma, seed))
+    return grading.image(image, grading.grain_grade(amount, size, chroma, seed))
 
 
 @node("grade.grain_video", title="Film grain (video)", category="Grade", determinism="seeded")
-@_video_doc(grain)
+@grading.video_doc(grain)
 def grain_video(video: Video, amount: Unit = 0.3, size: GrainSize = 1.5, chroma: Unit = 0.0, seed: Seed = 0) -> Video:
-    return _video(video, grain_video, (amount, size, chroma, seed), _grain_grade(amount, size, chroma, seed),
-                  per_frame=True)
+    return grading.video(video, grain_video, (amount, size, chroma, seed),
+                         grading.grain_grade(amount, size, chroma, seed), per_frame=True)
 
 
 # -- vignette --------------------------------------------------------------------------------------------
 Radius01, Soft = Number(min=0.0, max=1.5), Number(min=0.01, max=2.0)
-
-
-def _vignette_grade(amount: float, radius: float, softness: float) -> Grade:
-    def fn(i: int, lin: np.ndarray) -> np.ndarray:
-        h, w = lin.shape[:2]
-        return lin * fx.vignette_mask(w, h, amount, radius, softness)
-    return _float_grade("linear", fn)
 
 
 @node("grade.vignette", title="Vignette", category="Grade")
@@ -383,24 +239,22 @@ def vignette(image: Image, amount: Unit = 0.35, radius: Radius01 = 0.5, softness
     Args:
         image: the picture to grade (transparency is kept).
         amount: how much light the corners lose (1: black corners).
-        radius: where the darkening starts, as a fraction of the way from the centre to a corner (along an ellipse of the frame's shape).
+        radius: where the darkening starts, as a fraction of the way from the centre to a corner
+            (along an ellipse of the frame's shape).
         softness: over how much of that way it fades in.
     """
-    return _image(image, _vignette_grade(amount, radius, softness))
+    return grading.image(image, grading.vignette_grade(amount, radius, softness))
 
 
 @node("grade.vignette_video", title="Vignette (video)", category="Grade")
-@_video_doc(vignette)
+@grading.video_doc(vignette)
 def vignette_video(video: Video, amount: Unit = 0.35, radius: Radius01 = 0.5, softness: Soft = 0.6) -> Video:
-    return _video(video, vignette_video, (amount, radius, softness), _vignette_grade(amount, radius, softness))
+    return grading.video(video, vignette_video, (amount, radius, softness),
+                         grading.vignette_grade(amount, radius, softness))
 
 
 # -- blur and sharpen ----------------------------------------------------------------------------------------
 BlurRadius, SharpAmount, SharpRadius = Number(min=0.0, max=250.0), Number(min=0.0, max=5.0), Number(min=0.3, max=20.0)
-
-
-def _blur_grade(radius: float) -> Grade:
-    return _float_grade("linear", lambda i, lin: fx.gaussian(lin, radius))
 
 
 @node("grade.blur", title="Blur", category="Grade")
@@ -411,17 +265,13 @@ def blur(image: Image, radius: BlurRadius = 4.0) -> Image:
         image: the picture to blur (transparency is kept, not blurred).
         radius: the blur's size in pixels (the Gaussian's sigma).
     """
-    return _image(image, _blur_grade(radius))
+    return grading.image(image, grading.blur_grade(radius))
 
 
 @node("grade.blur_video", title="Blur (video)", category="Grade")
-@_video_doc(blur)
+@grading.video_doc(blur)
 def blur_video(video: Video, radius: BlurRadius = 4.0) -> Video:
-    return _video(video, blur_video, (radius,), _blur_grade(radius))
-
-
-def _sharpen_grade(amount: float, radius: float) -> Grade:
-    return _float_grade("display", lambda i, x: fx.sharpen(x, amount, radius))
+    return grading.video(video, blur_video, (radius,), grading.blur_grade(radius))
 
 
 @node("grade.sharpen", title="Sharpen", category="Grade")
@@ -434,21 +284,17 @@ def sharpen(image: Image, amount: SharpAmount = 1.0, radius: SharpRadius = 1.0) 
         amount: how much detail to add (1: double the detail finer than radius).
         radius: the size of the detail, in pixels.
     """
-    return _image(image, _sharpen_grade(amount, radius))
+    return grading.image(image, grading.sharpen_grade(amount, radius))
 
 
 @node("grade.sharpen_video", title="Sharpen (video)", category="Grade")
-@_video_doc(sharpen)
+@grading.video_doc(sharpen)
 def sharpen_video(video: Video, amount: SharpAmount = 1.0, radius: SharpRadius = 1.0) -> Video:
-    return _video(video, sharpen_video, (amount, radius), _sharpen_grade(amount, radius))
+    return grading.video(video, sharpen_video, (amount, radius), grading.sharpen_grade(amount, radius))
 
 
 # -- glow ---------------------------------------------------------------------------------------------------
 GlowRadius, Intensity = Number(min=0.5, max=250.0), Number(min=0.0, max=4.0)
-
-
-def _glow_grade(threshold: float, radius: float, intensity: float) -> Grade:
-    return _float_grade("linear", lambda i, lin: fx.glow(lin, threshold, radius, intensity))
 
 
 @node("grade.glow", title="Glow", category="Grade")
@@ -461,34 +307,18 @@ def glow(image: Image, threshold: Unit = 0.75, radius: GlowRadius = 20.0, intens
         radius: how far the glow spreads, in pixels.
         intensity: how bright the glow is.
     """
-    return _image(image, _glow_grade(threshold, radius, intensity))
+    return grading.image(image, grading.glow_grade(threshold, radius, intensity))
 
 
 @node("grade.glow_video", title="Glow (video)", category="Grade")
-@_video_doc(glow)
+@grading.video_doc(glow)
 def glow_video(video: Video, threshold: Unit = 0.75, radius: GlowRadius = 20.0, intensity: Intensity = 0.8) -> Video:
-    return _video(video, glow_video, (threshold, radius, intensity), _glow_grade(threshold, radius, intensity))
+    return grading.video(video, glow_video, (threshold, radius, intensity),
+                         grading.glow_grade(threshold, radius, intensity))
 
 
 # -- chroma key ---------------------------------------------------------------------------------------------
 Tolerance = Number(min=0.0, max=2.0)
-
-
-def _key_grade(key_color: str, tolerance: float, softness: float, spill: float) -> Grade:
-    key = tuple(v / 255.0 for v in parse_hex(key_color, "key_color"))
-    if fx.key_strength(key) < fx.MIN_KEY_STRENGTH:
-        raise ValueError(f"key_color {key_color!r} is almost grey: a chroma key needs a saturated colour "
-                         "(a green or blue screen)")
-
-    def run(i: int, px: np.ndarray) -> np.ndarray:
-        rgb, alpha = _split(px)
-        colour, matte = fx.chroma_key(col.to_float(rgb, "display"), key, tolerance, softness, spill)
-        a = col.to_u8(matte[:, :, None], "display")
-        if alpha is not None:  # a pixel already see-through stays so
-            a = ((a.astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
-        return np.concatenate([col.to_u8(colour, "display"), a], axis=2)
-
-    return run
 
 
 @node("grade.chroma_key", title="Chroma key", category="Grade")
@@ -506,16 +336,16 @@ def chroma_key(image: Image, key_color: Text = "#00ff00", tolerance: Tolerance =
         softness: over how much further the matte fades from see-through to solid (soft edges).
         spill: how much of the key's colour to take out of what stays (0: none, 1: all).
     """
-    out = _key_grade(key_color, tolerance, softness, spill)(0, image.pixels)
+    out = grading.key_grade(key_color, tolerance, softness, spill)(0, image.pixels)
     return {"image": Image(out), "matte": Image(out[:, :, 3:])}
 
 
 @node("grade.chroma_key_video", title="Chroma key (video)", category="Grade")
-@_video_doc(chroma_key)
+@grading.video_doc(chroma_key)
 def chroma_key_video(video: Video, key_color: Text = "#00ff00", tolerance: Tolerance = 0.3,
                      softness: Tolerance = 0.2, spill: Unit = 1.0) -> Outputs(video=Video, matte=Video):
-    keyed = _video(video, chroma_key_video, (key_color, tolerance, softness, spill),
-                   _key_grade(key_color, tolerance, softness, spill), alpha=True)
+    keyed = grading.video(video, chroma_key_video, (key_color, tolerance, softness, spill),
+                          grading.key_grade(key_color, tolerance, softness, spill), alpha=True)
 
     def matte_key(i: int) -> bytes:
         return blake3.blake3(b"matte\0" + keyed.key(i)).digest()
@@ -525,7 +355,7 @@ def chroma_key_video(video: Video, key_color: Text = "#00ff00", tolerance: Toler
             m = np.ascontiguousarray(np.repeat(keyed.frame(i)[:, :, 3:], 3, axis=2))
             m.flags.writeable = False
             return m
-        return FRAMES.get((matte_key(i),), make)
+        return grading.FRAMES.get((matte_key(i),), make)
 
     matte_video = Video(matte, video.n_frames, video.width, video.height, video.fps, keep=keyed,
                         frame_key=matte_key, cuts=video.cuts)
@@ -545,14 +375,15 @@ def pixel_op(type_id: str, params: dict) -> col.Op:
     spec = fns[base].__nodegraph__  # type: ignore[attr-defined]
     p = {port.name: params.get(port.name, port.default) for port in spec.inputs if port.is_param}
     if base == "grade.lut":
-        return _lut_grade(p["path"], p["strength"]).op  # type: ignore[attr-defined]
+        return grading.lut_grade(p["path"], p["strength"]).op  # type: ignore[attr-defined]
     if base == "grade.curves":
-        return _curves_op(p["master"], p["red"], p["green"], p["blue"])
+        return grading.curves_op(p["master"], p["red"], p["green"], p["blue"])
     if base == "grade.levels":
-        return _levels_op(p["in_black"], p["in_white"], p["gamma"], p["out_black"], p["out_white"])
+        return grading.levels_op(p["in_black"], p["in_white"], p["gamma"], p["out_black"], p["out_white"])
     if base == "grade.lift_gamma_gain":
-        return _lgg_op(*(p[k] for k in ("lift", "gamma", "gain", "lift_red", "lift_green", "lift_blue", "gamma_red",
-                                        "gamma_green", "gamma_blue", "gain_red", "gain_green", "gain_blue")))
+        names = ("lift", "gamma", "gain", "lift_red", "lift_green", "lift_blue", "gamma_red", "gamma_green",
+                 "gamma_blue", "gain_red", "gain_green", "gain_blue")
+        return grading.lgg_op(*(p[k] for k in names))
     if base == "grade.hue_saturation":
         return col.hue_sat_op(p["hue"], p["saturation"], p["vibrance"])
     return col.white_balance_op(p["temperature"], p["tint"])

@@ -368,7 +368,8 @@ def test_pointwise_must_be_a_bool():
 def test_pixel_op_is_what_the_node_does_for_baking():
     px = np.random.default_rng(9).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     cases = [("grade.levels", {"in_black": 0.1, "gamma": 1.4}), ("grade.curves_video", {"green": "0,0 0.5,0.6 1,1"}),
-             ("grade.hue_saturation", {"saturation": 0.5, "hue": 20.0}), ("grade.white_balance", {"temperature": 5000.0}),
+             ("grade.hue_saturation", {"saturation": 0.5, "hue": 20.0}),
+             ("grade.hue_saturation_video", {"vibrance": 0.4}), ("grade.white_balance", {"temperature": 5000.0}),
              ("grade.lift_gamma_gain", {"lift": 0.05, "gain_red": 1.1})]
     for type_id, params in cases:
         op = grade.pixel_op(type_id, params)

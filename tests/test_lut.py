@@ -61,6 +61,21 @@ def test_lut_keeps_alpha_and_grades_video_frames_the_same(tmp_path):
         assert (video.frame(i) == lut(Image(f), str(path)).pixels).all()
 
 
+def test_a_long_video_uses_the_table_of_every_colour_with_the_same_result(tmp_path):
+    path = tmp_path / "long.cube"
+    _lut.write_cube(str(path), a_look(17))
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (8, 12, 3), dtype=np.uint8) for _ in range(_lut.FULL_FRAMES)]
+    key = (_lut.load_cube(str(path)).digest, 0.7)
+    assert not _lut.has_full_table(key)
+    expect = [lut(Image(f), str(path), strength=0.7).pixels for f in frames]  # interpolated, pixel by pixel
+    assert not _lut.has_full_table(key)  # an image alone does not build the table
+    video = lut_video(Video.from_frames(frames, 24), str(path), strength=0.7)
+    for i in (0, len(frames) - 1):
+        assert (video.frame(i) == expect[i]).all()
+    assert _lut.has_full_table(key)
+
+
 def test_write_cube_round_trips_through_colour_read_lut(tmp_path):
     table = a_look(33)
     path = tmp_path / "baked.cube"
