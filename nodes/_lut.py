@@ -173,7 +173,10 @@ _cubes_lock = threading.Lock()
 def load_cube(path: str) -> Cube:
     """``read_cube``, remembered by (path, size, mtime) for the process (a few recent files):
     every frame of a video, and every node using the same file, parses it once."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"LUT file not found: {path}") from None
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     with _cubes_lock:
         got = _cubes.get(key)

@@ -397,3 +397,42 @@ def test_describe_reads_well_for_an_image_and_a_video_node():
     video = " ".join(video.split())
     assert "Every frame of the video is graded when" in video and "video video, required" in video
     assert "same seed, same result" in video and "per-pixel" not in video and "image:" not in video
+
+
+def test_a_graded_video_in_a_graph_is_encoded_once_and_regraded_only_when_its_params_change(tmp_path, registry,
+                                                                                              monkeypatch):
+    from nodegraph.cache import Cache
+    from nodegraph.commands import AddNode, Batch, Connect, SetParam
+    from nodegraph.evaluate import Evaluator
+    from nodegraph.graph import Document
+    from nodes import media
+
+    graded, encoded = [], []
+    real_apply, real_encode = col.Op.apply_u8, media._encode_segment
+    monkeypatch.setattr(col.Op, "apply_u8", lambda self, rgb: graded.append(1) or real_apply(self, rgb))
+    monkeypatch.setattr(media, "_encode_segment", lambda v, a, b, s: encoded.append((a, b)) or real_encode(v, a, b, s))
+    grade.FRAMES.clear()
+    doc = Document()
+    Batch([AddNode("image.gradient", "bg", {"width": 64, "height": 36}),
+           AddNode("compose.motion", "move", {"duration": 1.0, "fps": 12}),
+           AddNode("grade.levels_video", "levels", {"in_black": 0.1}),
+           AddNode("video.save_mp4", "save", {"filename": "graded.mp4"}),
+           Connect("bg", "image", "move", "video"), Connect("move", "video", "levels", "video"),
+           Connect("levels", "video", "save", "video")])(doc)
+
+    def run() -> None:
+        ev = Evaluator(registry, output_dir=tmp_path / "out", base_dir=tmp_path, cache=Cache(tmp_path / "cache"))
+        try:
+            assert ev.run(doc).ok
+        finally:
+            ev.close()
+
+    run()
+    assert len(graded) == 12 and sorted(encoded) == [(0, 6), (6, 12)]  # each frame graded once
+    graded.clear(), encoded.clear()
+    run()  # a second run: nothing graded, nothing encoded
+    assert graded == [] and encoded == []
+    SetParam("levels", "in_black", 0.2)(doc)
+    run()
+    assert len(graded) == 12 and sorted(encoded) == [(0, 6), (6, 12)]
+    assert (tmp_path / "out" / "graded.mp4").stat().st_size > 1000

@@ -149,5 +149,9 @@ def test_in_a_graph_the_path_is_read_relative_to_the_graph_and_errors_name_the_n
         assert np.abs(px[0, 0] - expect).max() <= 1.0
         err = result.nodes["broken"].error
         assert "bad.cube, line 2" in err and "needs 8 table rows, found 1" in err
+        Batch([AddNode("grade.lut_video", "gone", {"path": "gone.cube"}), Connect("plate", "image", "gone", "video")])(doc)
+        result = ev.run(doc, ["gone"])
+        assert result.nodes["gone"].status == "failed"
+        assert f"LUT file not found: {tmp_path / 'gone.cube'}" in result.nodes["gone"].error
     finally:
         ev.close()
