@@ -152,6 +152,8 @@ def describe(spec: NodeSpec, registry: Registry, cols: int) -> list[str]:
         facts.append(f"runs on {'the GPU when there is one' if spec.cost == 'gpu' else 'files (I/O)'}")
     if spec.output:
         facts.append("writes files to the output folder")
+    if spec.pointwise:
+        facts.append("per-pixel colour (can be baked into a 3D LUT)")
     lines += wrap(", ".join(facts))
     for para in spec.description.split("\n\n"):
         lines += [""] + wrap(" ".join(para.split()))

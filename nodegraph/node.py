@@ -130,6 +130,9 @@ class NodeSpec:
     #: ((param, source port), ...): a param left at its default takes its value from the source
     #: (a linked input, or a file a path param names) when there is one (see ``node()``)
     defaults_from: tuple[tuple[str, str], ...] = ()
+    #: a per-pixel colour transform (each output pixel depends only on the same input pixel):
+    #: it can be baked into a 3D LUT (see ``node()``)
+    pointwise: bool = False
 
     def code(self, memo: Any = None) -> str:
         """The code identity in this node's cache key: its declared ``code_version``, or the
@@ -197,6 +200,7 @@ class NodeSpec:
             "determinism": self.determinism, "cost": self.cost, "output": self.output,
             "pack": self.pack, "inputs": [p.describe() for p in self.inputs],
             "outputs": [{"name": o.name, **o.type.describe()} for o in self.outputs],
+            "pointwise": self.pointwise,
         }
 
     def call(self, kwargs: dict, ctx: Any) -> dict[str, Any]:
@@ -257,7 +261,8 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
          output: bool = False, migrate: Callable[[dict, str], dict] | None = None,
          description: str | None = None, code_version: str | None = None,
          memory: Callable[[dict], Any] | None = None,
-         defaults_from: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         defaults_from: dict[str, str] | None = None,
+         pointwise: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a node type. The function stays an ordinary function (call it in tests).
 
     ``memory``: an estimate of the RAM the node needs, from its params, so that validation can
@@ -272,6 +277,10 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
     takes its value from port ``character`` when that is linked (or, for a path param, set): the
     editor's inspector and the run log then say where the value comes from, never silently.
 
+    ``pointwise=True``: a per-pixel colour transform (each output pixel depends only on the same
+    input pixel, as a LUT, curves or saturation do; not grain, blur or a vignette): it can be baked
+    into a 3D LUT (``nodegraph look bake`` keeps such nodes and names the others it leaves out).
+
     ``code_version``: by default a node's cached results are keyed by its code (its function and
     the modules of its own pack it calls; comments and formatting do not count). A node whose code
     is reached in ways that cannot be seen (plugins, ``getattr`` by name) sets a string here and
@@ -285,7 +294,7 @@ def node(id: str, *, title: str | None = None, category: str = "General", versio
             fn.__nodegraph__ = build_spec(  # type: ignore[attr-defined]
                 fn, id=id, title=title, category=category, version=version, determinism=determinism, cost=cost,
                 resource=resource, output=output, migrate=migrate, description=description,
-                code_version=code_version, memory=memory, defaults_from=defaults_from)
+                code_version=code_version, memory=memory, defaults_from=defaults_from, pointwise=pointwise)
         except DeclarationError as e:
             broken = _collecting.get()
             if broken is None:
@@ -304,7 +313,7 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
                determinism: str, cost: str, resource: str | None, output: bool,
                migrate: Callable[[dict, str], dict] | None, description: str | None,
                code_version: str | None = None, memory: Callable[[dict], Any] | None = None,
-               defaults_from: dict[str, str] | None = None) -> NodeSpec:
+               defaults_from: dict[str, str] | None = None, pointwise: bool = False) -> NodeSpec:
     where = _where(fn)
 
     def fail(msg: str) -> DeclarationError:
@@ -320,6 +329,8 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         raise fail(f"cost {cost!r} must be one of {list(COSTS)}")
     if migrate is not None and not callable(migrate):
         raise fail("migrate must be a function (params, old_version) -> params")
+    if not isinstance(pointwise, bool):
+        raise fail(f"pointwise must be True or False, got {pointwise!r}")
     if memory is not None and not callable(memory):
         raise fail("memory must be a function (params) -> (bytes, param) or None")
     if code_version is not None and (not isinstance(code_version, str) or not code_version.strip()):
@@ -420,7 +431,7 @@ def build_spec(fn: Callable[..., Any], *, id: str, title: str | None, category: 
         determinism=determinism, cost=cost, resource=resource, output=output,
         inputs=tuple(inputs), outputs=tuple(outputs), fn=fn, context_arg=context_arg,
         single_output=single, migrate=migrate, source=where, code_version=code_version, memory=memory,
-        defaults_from=tuple((defaults_from or {}).items()),
+        defaults_from=tuple((defaults_from or {}).items()), pointwise=bool(pointwise),
     )
 
 
