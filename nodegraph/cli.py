@@ -234,7 +234,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
-    registry = _registry()
+    registry = _registry().base  # node types only: `nodegraph looks list` lists the Looks
     specs = list(registry)
     if args.json:
         data = {"nodes": [s.describe() for s in specs],

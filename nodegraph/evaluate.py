@@ -92,7 +92,12 @@ class Evaluator:
         again, and after edits that added or removed no node or link only the edited nodes are.
         A graph with Look instances is checked at the instances' level, then expanded."""
         targets = list(targets) if targets is not None else None
-        doc, targets, _ = self.flatten(doc, targets)
+        try:
+            doc, targets, _ = self.flatten(doc, targets)
+        except GraphInvalid as e:
+            if not source:
+                raise
+            raise GraphInvalid(e.issues, source) from None
         stamp = (doc.uid, doc.structure_revision, id(self.registry), len(self.registry))
         known = self._checked
         if known is not None and known[0] == stamp and known[1] == doc.revision:
@@ -397,6 +402,9 @@ class Evaluator:
         """The command that pins ``nid`` to its result in ``result`` (and protects its blobs)."""
         from .commands import SetPin
 
+        if nid not in result.nodes and result.looks is not None and nid in result.looks.members:
+            raise NodegraphError(f"node {nid!r} is a Look instance: its result cannot be pinned (unlock it to pin "
+                                 "a node inside, or pin the node it feeds)")
         r = result.nodes[nid]
         if not r.ok:
             raise NodegraphError(f"node {nid!r} has no result to pin: it {r.status}")

@@ -36,7 +36,7 @@ LOOKS: dict[str, tuple] = {
     ], [("sat.saturation", "Saturation", "Colour", 0.0, 2.0), ("lgg.gain_red", "Warmth of highlights", "Colour", 0.8, 1.3)]),
     "vintage-film": ("Vintage film", "Faded blacks, warm cast, soft colour and grain, like an old print.", [
         ("fade", "grade.levels", {"out_black": 0.07, "out_white": 0.95, "gamma": 1.05}),
-        ("warm", "grade.white_balance", {"temperature": 5200.0, "tint": 0.05}),
+        ("warm", "grade.white_balance", {"temperature": 7800.0, "tint": 4.0}),
         ("sat", "grade.hue_saturation", {"saturation": 0.78}),
         ("vignette", "grade.vignette", {"amount": 0.3}),
         ("grain", "grade.grain", {"amount": 0.18, "size": 1.8, "chroma": 0.2, "seed": 11}),
@@ -58,11 +58,11 @@ LOOKS: dict[str, tuple] = {
         ("edges", "grade.sharpen", {"amount": 2.2, "radius": 1.6}),
     ], [("pop.saturation", "Colour punch", "Colour", 0.5, 2.5), ("edges.amount", "Edge strength", "Ink", 0.0, 5.0)]),
     "cyberpunk-night": ("Cyberpunk night", "Cold magenta-blue night with glowing highlights.", [
-        ("cool", "grade.white_balance", {"temperature": 9500.0, "tint": 0.35}),
-        ("night", "grade.curves", {"master": "0,0 0.5,0.4 1,1", "blue": "0,0.1 0.5,0.58 1,1"}),
+        ("cool", "grade.white_balance", {"temperature": 4300.0, "tint": 22.0}),
+        ("night", "grade.curves", {"master": "0,0 0.5,0.26 1,0.92", "blue": "0,0.12 0.5,0.58 1,1"}),
         ("neon", "grade.hue_saturation", {"saturation": 1.35}),
-        ("glow", "grade.glow", {"threshold": 0.55, "radius": 18.0, "intensity": 1.0}),
-    ], [("cool.tint", "Magenta", "Colour", -1.0, 1.0), ("glow.intensity", "Neon glow", "Light", 0.0, 2.0)]),
+        ("glow", "grade.glow", {"threshold": 0.62, "radius": 18.0, "intensity": 0.9}),
+    ], [("cool.tint", "Magenta", "Colour", -60.0, 60.0), ("glow.intensity", "Neon glow", "Light", 0.0, 2.0)]),
     "vhs": ("VHS", "Soft, smeared colour and noisy tape grain of a home video.", [
         ("soft", "grade.blur", {"radius": 1.3}),
         ("bleed", "grade.hue_saturation", {"saturation": 1.25, "hue": 4.0}),
