@@ -190,8 +190,10 @@ class LookRegistry(Registry):
                     f"upgrade the node to one of them, or install {version})")
         else:
             head = f"Look {ident} {version} is not installed"
+        unread = self.library.problems
+        broken = (f" {len(unread)} Look file(s) there could not be read: " + "; ".join(unread[:2])) if unread else ""
         return (f"{head}. Looks are searched in {self.library.where()}; install its file with "
-                f"`nodegraph looks install FILE.look.json`.{where}")
+                f"`nodegraph looks install FILE.look.json`.{where}{broken}")
 
 
 def with_looks(base: Registry, graph: str | os.PathLike | None = None,
