@@ -93,7 +93,7 @@ def test_the_shipped_looks_and_the_gallery_template(tmp_path, monkeypatch):
     monkeypatch.setenv("NODEGRAPH_LOOKS_DIR", str(tmp_path / "none"))
     lib = LookLibrary.for_graph(ROOT / "graphs" / "looks_gallery.json")
     shipped = [l for l in lib.all() if l.origin.startswith("package")]
-    assert sorted(l.name for l in shipped) == SHIPPED
+    assert sorted(l.name for l in shipped) == sorted(SHIPPED + [f"{n}-video" for n in SHIPPED])
     for look in shipped:
         assert look.thumbnail.startswith(b"\x89PNG") and look.description and look.params, look.id
     p = subprocess.run([sys.executable, "-m", "nodegraph", "run", str(ROOT / "graphs" / "looks_gallery.json"), "-q",
@@ -117,3 +117,27 @@ def test_bake_names_a_look_that_cannot_be_baked(tmp_path, monkeypatch):
                        cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert p.returncode == 1 and "test/title 1.0.0 needs text besides the picture" in p.stderr
     assert not (tmp_path / "t.cube").exists()
+
+
+def test_a_video_look_grades_every_frame_like_its_picture_twin(tmp_path, monkeypatch):
+    monkeypatch.setenv("NODEGRAPH_LOOKS_DIR", str(tmp_path / "none"))
+    reg = with_looks(default_registry())
+    doc = Document()
+    AddNode("image.load", id="img", params={"path": str(ROOT / "assets" / "looks" / "sample.png")})(doc)
+    AddNode("video.still", id="clip", params={"duration": 0.5, "fps": 8})(doc)
+    Connect("img", "image", "clip", "image")(doc)
+    AddNode("look:nodegraph/vintage-film-video@1.0.0", id="graded", version="1.0.0")(doc)
+    Connect("clip", "video", "graded", "video")(doc)
+    AddNode("look:nodegraph/vintage-film@1.0.0", id="still", version="1.0.0")(doc)
+    Connect("img", "image", "still", "image")(doc)
+    ev = Evaluator(reg, output_dir=tmp_path / "out", base_dir=tmp_path, workers=1)
+    r = ev.run(doc, ["graded", "still"])
+    assert r.ok, {n: x.error for n, x in r.nodes.items() if x.error}
+    video, picture = r.value("graded"), r.value("still")
+    assert video.n_frames == 4
+    pic = picture.pixels[:, :, :3].astype(int)
+    f0, f3 = (video.frame(i)[:, :, :3].astype(int) for i in (0, 3))
+    for f in (f0, f3):  # the same grade as the picture; only the film grain differs (zero-mean noise)
+        assert abs(f.mean() - pic.mean()) < 1.0 and np.abs(f - pic).mean() < 6
+    assert np.abs(f0 - f3).mean() > 1  # the grain moves from frame to frame, as on film
+    assert {n.split("/", 1)[1] for n in r.looks.members["graded"]} == {"fade", "warm", "sat", "vignette", "grain"}

@@ -72,21 +72,27 @@ LOOKS: dict[str, tuple] = {
 }
 
 
-def build(name: str, spec: tuple, registry):
+def build(name: str, spec: tuple, registry, video: bool = False):
+    """The Look ``name``: for pictures, or (``video``) the same grades on every frame of a video,
+    through each grading node's ``_video`` twin (graded lazily, each frame cached)."""
     from nodegraph.commands import AddNode, Connect
     from nodegraph.graph import Document
     from nodegraph.looks.make import Promote, make_look
 
     title, description, chain, promoted = spec
+    port = "video" if video else "image"
     doc = Document()
-    AddNode("image.load", id="source", params={"path": "sample.png"}, pos=(0, 0))(doc)
+    AddNode("video.load" if video else "image.load", id="source", params={"path": "sample"}, pos=(0, 0))(doc)
     prev = "source"
     for i, (nid, type_id, params) in enumerate(chain):
-        AddNode(type_id, id=nid, params=params, pos=(260 * (i + 1), 0))(doc)
-        Connect(prev, "image", nid, "image")(doc)
+        AddNode(type_id + ("_video" if video else ""), id=nid, params=params, pos=(260 * (i + 1), 0))(doc)
+        Connect(prev, port, nid, port)(doc)
         prev = nid
-    AddNode("image.save_png", id="sink", params={"filename": "x.png"}, pos=(260 * (len(chain) + 1), 0))(doc)
-    Connect(prev, "image", "sink", "image")(doc)
+    AddNode("video.save_mp4" if video else "image.save_png", id="sink", params={"filename": "x"},
+            pos=(260 * (len(chain) + 1), 0))(doc)
+    Connect(prev, port, "sink", port)(doc)
+    if video:
+        name, title, description = f"{name}-video", f"{title} (video)", f"{description} Every frame of a video."
     promote = []
     for ref, label, group, lo, hi in promoted:
         node, param = ref.split(".")
@@ -118,6 +124,10 @@ def main() -> None:
         save(look, path)
         made.append(look)
         print(f"wrote {path.relative_to(ROOT)}")
+        twin = build(name, spec, registry, video=True)
+        twin.thumbnail = look.thumbnail  # the same grades, frame by frame: the same picture
+        save(twin, OUT / twin.file_name())
+        print(f"wrote {(OUT / twin.file_name()).relative_to(ROOT)}")
     doc = gallery_graph(made, "../assets/looks/sample.png")
     fileformat.save(doc, ROOT / "graphs" / "looks_gallery.json")
     print("wrote graphs/looks_gallery.json")
