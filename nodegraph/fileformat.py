@@ -110,16 +110,20 @@ write_atomic = write_bytes
 # -- reading ---------------------------------------------------------------------------------
 def load(path: str | os.PathLike) -> Document:
     p = Path(path)
+    return loads(read_limited(p), source=str(p))
+
+
+def read_limited(p: Path, limit: int = MAX_BYTES, what: str = "a graph") -> bytes:
+    """A file's bytes, refused (naming the file) when it is larger than ``limit``."""
     try:
         size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise GraphFileError(str(p), f"file is {size} bytes, more than the {MAX_BYTES} a graph may have")
-        raw = p.read_bytes()
+        if size > limit:
+            raise GraphFileError(str(p), f"file is {size} bytes, more than the {limit} {what} may have")
+        return p.read_bytes()
     except GraphFileError:
         raise
     except OSError as e:
         raise GraphFileError(str(p), e.strerror or str(e)) from None
-    return loads(raw, source=str(p))
 
 
 def _parse_float(text: str) -> float:
@@ -136,15 +140,21 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str | bytes, source: str = "<graph>") -> Document:
     """Parse a graph file's text into a new Document (structural checks only; node types are
     checked by ``validate``)."""
+    return from_data(parse_json(text, source), source)
+
+
+def parse_json(text: str | bytes, source: str, limit: int = MAX_BYTES, what: str = "a graph") -> Any:
+    """Untrusted JSON text -> data, with the graph file's rules: UTF-8, at most ``limit`` bytes, no
+    NaN or Infinity, numbers of at most 400 digits, at most MAX_DEPTH levels, no lone surrogates."""
     if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise GraphFileError(source, f"file is {len(text)} bytes, more than the {MAX_BYTES} a graph may have")
+        if len(text) > limit:
+            raise GraphFileError(source, f"file is {len(text)} bytes, more than the {limit} {what} may have")
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise GraphFileError(source, f"not UTF-8 text (byte {e.start})") from None
-    if len(text) > MAX_BYTES:
-        raise GraphFileError(source, f"file is {len(text)} characters, more than the {MAX_BYTES} a graph may have")
+    if len(text) > limit:
+        raise GraphFileError(source, f"file is {len(text)} characters, more than the {limit} {what} may have")
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
@@ -154,14 +164,14 @@ def loads(text: str | bytes, source: str = "<graph>") -> Document:
     except RecursionError:
         raise GraphFileError(source, f"nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as e:
-        raise GraphFileError(source, f"not a valid graph file: {e}") from None
+        raise GraphFileError(source, f"not a valid {what.split()[-1]} file: {e}") from None
     _check_depth(data, source)
     if _SURROGATE.search(text):
         try:  # an escaped lone surrogate would load but could never be saved as UTF-8
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise GraphFileError(source, "contains an escaped lone surrogate (\\ud800-\\udfff), which is not text") from None
-    return from_data(data, source)
+    return data
 
 
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")

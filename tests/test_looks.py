@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from nodegraph import fileformat
-from nodegraph.cache import Cache
 from nodegraph.commands import Connect, SetParam
-from nodegraph.errors import GraphFileError, GraphInvalid, NodegraphError
+from nodegraph.errors import GraphFileError, GraphInvalid
 from nodegraph.evaluate import Evaluator
 from nodegraph.looks import LookLibrary, load, loads, save, with_looks
 from nodegraph.looks.make import Promote, make_look, replace_with_instance, unlock, upgrade

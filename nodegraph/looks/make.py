@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..commands import AddNode, Batch, Change, Command, Connect, RemoveNode, SetGroup, _SetPortLinks, _need
-from ..errors import CommandError, NodegraphError
+from ..errors import NodegraphError
 from ..graph import Document, Link
 from ..registry import Registry
 from .model import LOOK_ID, PORT, SEMVER, Look, LookPort, Promoted, renames_between, split_type
@@ -331,8 +331,3 @@ def _free_group(doc: Document, base: str) -> str:
         gid, i = f"{base}_{i}", i + 1
     return gid
 
-
-def check_ids(doc: Document, ids: Iterable[str]) -> None:
-    for n in ids:
-        if n not in doc:
-            raise CommandError(f"no node {n!r} in the graph")

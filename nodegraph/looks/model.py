@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import os
 import re
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GraphFileError
-from ..fileformat import MAX_DEPTH, SEMVER, _check_depth, _Reader, _short, from_data, render
+from ..fileformat import SEMVER, _Reader, _short, from_data, parse_json, read_limited, render
 from ..fsio import write_bytes
 from ..graph import NODE_ID, Document
 
@@ -178,38 +177,14 @@ def save(look: Look, path: str | os.PathLike) -> Path:
 
 def load(path: str | os.PathLike, origin: str = "") -> Look:
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise GraphFileError(str(p), f"file is {size} bytes, more than the {MAX_BYTES} a Look may have")
-        raw = p.read_bytes()
-    except GraphFileError:
-        raise
-    except OSError as e:
-        raise GraphFileError(str(p), e.strerror or str(e)) from None
-    look = loads(raw, source=str(p))
+    look = loads(read_limited(p, MAX_BYTES, "a Look"), source=str(p))
     look.path, look.origin = str(p), origin
     return look
 
 
 def loads(text: str | bytes, source: str = "<look>") -> Look:
-    if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise GraphFileError(source, f"file is {len(text)} bytes, more than the {MAX_BYTES} a Look may have")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise GraphFileError(source, f"not UTF-8 text (byte {e.start})") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        data = json.loads(text, parse_constant=lambda n: (_ for _ in ()).throw(ValueError(f"{n} is not allowed")))
-    except json.JSONDecodeError as e:
-        raise GraphFileError(source, f"not valid JSON: {e.msg}", f"line {e.lineno} column {e.colno}") from None
-    except (RecursionError, ValueError) as e:
-        raise GraphFileError(source, f"not a valid Look file: {e or f'nested more than {MAX_DEPTH} levels'}") from None
-    _check_depth(data, source)
-    return from_look_data(data, source)
+    """Parse a Look file's text (read as untrusted input, with the graph file's JSON rules)."""
+    return from_look_data(parse_json(text, source, MAX_BYTES, "a Look"), source)
 
 
 def _ref(r: _Reader, value: Any, where: str, nodes: Document) -> tuple[str, str]:
