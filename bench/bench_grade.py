@@ -5,7 +5,8 @@ assertions on speed).
 For each node: the Image variant called as a function (median and fastest of --reps calls,
 after one warm-up call: a LUT file is then parsed, colour-science imported), and for the Video
 variant the first request of a frame (graded) against a second request of the same frame (taken
-from the graded-frame memory). The 3D LUT is a 33-point .cube written for the run; --lut-size
+from the graded-frame memory). Last, a LUT on a video long enough to get the table of every 8-bit
+colour: its first frame (which builds the table) and the frames after it. The 3D LUT is a 33-point .cube written for the run; --lut-size
 changes it. Read the load average printed first: on a busy machine compare the fastest column.
 
     python bench/bench_grade.py [--reps N] [--lut-size 33] [--width 1920 --height 1080] [--only lut,blur]
@@ -94,6 +95,22 @@ def main() -> None:
             agains.append((t2 - t1) * 1000)
         print(f"grade.{name:<18}{med:>18.1f} / {best:>7.1f}{statistics.median(firsts):>14.1f}"
               f"{statistics.median(agains):>16.3f}")
+
+    if not only or "lut" in only:  # a long video: the table of every 8-bit colour, built on its first frame
+        grade.FRAMES.clear()
+        _lut._full.clear()
+        frames = [np.roll(frame, 7 * k, axis=1) for k in range(_lut.FULL_FRAMES)]
+        video = grade.lut_video(Video.from_frames(frames, 24), path)
+        t0 = time.perf_counter()
+        video.frame(0)
+        first = (time.perf_counter() - t0) * 1000
+        rest = []
+        for k in range(1, len(frames)):
+            t0 = time.perf_counter()
+            video.frame(k)
+            rest.append((time.perf_counter() - t0) * 1000)
+        print(f"grade.lut_video of {len(frames)} frames (and longer): the first frame {first:.0f} ms (builds the "
+              f"table of every 8-bit colour), then {statistics.median(rest):.1f} ms a frame (fastest {min(rest):.1f})")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,12 @@ class Op:
             ramp = to_float(np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1), self.space)
             table = to_u8(self.fn(ramp[None])[0], self.space)  # (256, 3)
             return cv2.LUT(np.ascontiguousarray(rgb), np.ascontiguousarray(table[:, None, :]))
-        return to_u8(self.fn(to_float(rgb, self.space)), self.space)
+        h, w = rgb.shape[:2]
+        out = np.empty((h, w, 3), np.uint8)
+        rows = max(1, 65536 // w)  # bands of about 64k pixels: the temporaries stay in the CPU's cache
+        for y in range(0, h, rows):
+            out[y:y + rows] = to_u8(self.fn(to_float(rgb[y:y + rows], self.space)), self.space)
+        return out
 
     def display(self, rgb: np.ndarray) -> np.ndarray:
         """The operation as a function of display-encoded float RGB (for baking into a LUT)."""

@@ -119,14 +119,9 @@ def lut_grade(path: str, strength: float, frames: int = 1) -> Grade:
         return y if strength >= 1.0 else x + (y - x) * np.float32(strength)
 
     def direct(rgb: np.ndarray) -> np.ndarray:
-        if fast:  # the lattice cell of each uint8 value from a table: no float image in between
-            y = _lut.apply_3d_u8(rgb, three[0].table)
-            if strength < 1.0:
-                x = col.to_float(rgb, "display")
-                y = x + (y - x) * np.float32(strength)
-        else:
-            y = fn(col.to_float(rgb, "display"))
-        return col.to_u8(y, "display")
+        if fast:  # the lattice cell of each uint8 value from a table, in cache-sized bands
+            return _lut.apply_3d_u8(rgb, three[0].table, strength)
+        return col.to_u8(fn(col.to_float(rgb, "display")), "display")
 
     key = (cube.digest, strength)
     long_video = frames >= _lut.FULL_FRAMES

@@ -220,16 +220,32 @@ def apply_3d(rgb: np.ndarray, table: np.ndarray, lo: np.ndarray | None = None,
     return _tetra(table, [i[:, c] for c in range(3)], [f[:, c] for c in range(3)]).reshape(shape)
 
 
-def apply_3d_u8(rgb: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``apply_3d`` for uint8 RGB (h, w, 3) over the domain 0..1: the lattice cell and the
-    fractions of each of the 256 values come from a table; float32 (h, w, 3) out."""
+def apply_3d_u8(rgb: np.ndarray, table: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """``apply_3d`` for uint8 RGB (h, w, 3) over the domain 0..1, mixed with the input by
+    ``strength``, to uint8. The lattice cell and fraction of each of the 256 values come from a
+    table, and the picture goes in bands of about 64k pixels, so that the temporaries stay in the
+    CPU's cache (about twice as fast as whole-frame arrays)."""
     n = table.shape[0]
     x = np.arange(256, dtype=np.float32) / np.float32(255.0) * np.float32(n - 1)
     cell = np.minimum(x.astype(np.int32), n - 2)
     frac = x - cell
-    planes = [np.ascontiguousarray(rgb[:, :, c]).reshape(-1) for c in range(3)]
-    out = _tetra(table, [cell[p] for p in planes], [frac[p] for p in planes])
-    return out.reshape(rgb.shape[0], rgb.shape[1], 3)
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    rows = max(1, 65536 // w)
+    for y in range(0, h, rows):
+        band = rgb[y:y + rows]
+        planes = [np.ascontiguousarray(band[:, :, c]).reshape(-1) for c in range(3)]
+        v = _tetra(table, [cell[p] for p in planes], [frac[p] for p in planes])
+        if strength < 1.0:
+            src = band.reshape(-1, 3).astype(np.float32) * np.float32(1 / 255)
+            v -= src
+            v *= np.float32(strength)
+            v += src
+        np.clip(v, 0.0, 1.0, out=v)
+        v *= 255.0
+        v += 0.5
+        out[y:y + rows] = v.astype(np.uint8).reshape(band.shape[0], w, 3)
+    return out
 
 
 def _tetra(table: np.ndarray, i: list, f: list) -> np.ndarray:

@@ -30,7 +30,7 @@ Curve = Text(placeholder="0,0 0.25,0.2 0.75,0.85 1,1")
 # -- 3D LUT --------------------------------------------------------------------------------------------
 @node("grade.lut", title="Apply LUT", category="Grade", determinism="reads-files", pointwise=True)
 def lut(image: Image, path: LutFile, strength: Unit = 1.0) -> Image:
-    """Apply a 3D LUT from a .cube file (any size, e.g. 17, 33 or 65; Resolve's 1D shaper too),
+    """Apply a 3D LUT from a .cube file (17, 33, 65 points or any size; Resolve's 1D shaper too)
     with tetrahedral interpolation, on display-encoded (sRGB) values as the LUT defines them.
 
     Args:

@@ -155,3 +155,27 @@ def test_in_a_graph_the_path_is_read_relative_to_the_graph_and_errors_name_the_n
         assert f"LUT file not found: {tmp_path / 'gone.cube'}" in result.nodes["gone"].error
     finally:
         ev.close()
+
+
+def test_a_lut_outside_the_folders_the_graph_may_read_is_refused_naming_the_param(tmp_path, registry):
+    import shutil
+    import tempfile
+
+    from nodegraph.errors import GraphInvalid
+
+    elsewhere = tempfile.mkdtemp(prefix="not-allowed-")  # outside the graph's folder and the allowed ones
+    try:
+        _lut.write_cube(f"{elsewhere}/secret.cube", a_look(17))
+        doc = Document()
+        Batch([AddNode("image.solid", "plate", {"width": 4, "height": 4}),
+               AddNode("grade.lut", "look", {"path": f"{elsewhere}/secret.cube"}),
+               Connect("plate", "image", "look", "image")])(doc)
+        ev = Evaluator(registry, output_dir=tmp_path / "out", base_dir=tmp_path)
+        try:
+            with pytest.raises(GraphInvalid) as e:
+                ev.run(doc)
+        finally:
+            ev.close()
+        assert "node 'look' (grade.lut) param 'path'" in str(e.value) and "outside the folders" in str(e.value)
+    finally:
+        shutil.rmtree(elsewhere)
