@@ -141,3 +141,22 @@ def test_a_video_look_grades_every_frame_like_its_picture_twin(tmp_path, monkeyp
         assert abs(f.mean() - pic.mean()) < 1.0 and np.abs(f - pic).mean() < 6
     assert np.abs(f0 - f3).mean() > 1  # the grain moves from frame to frame, as on film
     assert {n.split("/", 1)[1] for n in r.looks.members["graded"]} == {"fade", "warm", "sat", "vignette", "grain"}
+
+
+@pytest.mark.parametrize("name", ["vintage-film", "pastel-storybook"])
+def test_a_shipped_looks_33_point_lut_is_within_2_of_the_look(name, tmp_path, monkeypatch):
+    colour = pytest.importorskip("colour")
+    from nodegraph.looks.render import bake, write_cube
+
+    monkeypatch.setenv("NODEGRAPH_LOOKS_DIR", str(tmp_path / "none"))
+    reg = with_looks(default_registry())
+    look = reg.library.latest(f"nodegraph/{name}")
+    table, skipped = bake(look, reg)
+    assert skipped  # grain, vignette or glow: named, left out
+    write_cube(tmp_path / "x.cube", table, look.title)
+    lut = colour.read_LUT(str(tmp_path / "x.cube"))
+    rng = np.random.default_rng(7)
+    img = Image((rng.random((64, 64, 3)) * 255).astype(np.uint8))
+    ref, _ = apply_to_image(look, reg, img, colour_only=True)
+    got = lut.apply(img.pixels / 255.0, interpolator=colour.algebra.table_interpolation_tetrahedral)
+    assert np.abs(np.clip(np.round(got * 255), 0, 255) - ref.pixels).max() <= 2
