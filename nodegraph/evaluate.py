@@ -359,8 +359,16 @@ class Evaluator:
         specs = self.registry.specs
         targets = {n for n, _ in tlist}
         lost: dict[bytes, list[str]] = {}
+        gid = self.gid(doc)
         for nid in reversed(order):  # a recomputed node may need its own evicted inputs in turn
             ex = out[nid][0]
+            if ex.will_run == "maybe" and not ex.key_cached:
+                # its upstream re-runs: if that output is unchanged its last key is a hit, but a
+                # node below that computes needs its value, and that value may be gone
+                if {out[d][0].will_run for d in dependents[nid]} - {"no"} and self._lost_last(gid, nid):
+                    out[nid] = (Explanation("maybe", f"{ex.reason}; its last result's value was evicted, so it "
+                                                     "computes again if a node below it needs it"), out[nid][1])
+                continue
             if ex.will_run != "no" or not digests.get(nid) or ex.reason == "pinned":
                 continue
             needs = {out[d][0].will_run for d in dependents[nid]}
@@ -396,6 +404,12 @@ class Evaluator:
                     who = f"{others[0]!r}, which lost the same value" if others else "a node computing first"
                     out[nid] = (Explanation("maybe", f"{out[nid][0].reason}, unless {who} puts the same value "
                                                      "back first", out[nid][0].key_cached), None)
+
+    def _lost_last(self, gid: str, nid: str) -> bool:
+        """Whether the result of node ``nid``'s last run is known to the cache but a value is gone."""
+        old = self.previous(gid, nid)
+        entry = self.cache.get_action(old.key()) if old is not None else None
+        return entry is not None and any(not self.cache.has_value(d) for d in entry["outputs"].values())
 
     # -- pinning -----------------------------------------------------------------------------
     def pin(self, result: RunResult, nid: str):

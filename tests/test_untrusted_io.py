@@ -396,9 +396,12 @@ def test_a_fifo_in_the_graph_folder_is_not_read(registry, sandbox):
 
 def test_templates_and_their_shipped_assets_stay_allowed(registry, tmp_path):
     assert shipped_assets() == ROOT / "assets"
-    for path in TEMPLATES:
+    from nodegraph.looks import with_looks
+    from nodegraph.looks.expand import validate_all
+
+    for path in TEMPLATES:  # a template with Look instances: their inner nodes too (looks_gallery)
         doc = load(path)
-        assert validate(doc, registry, policy=Policy(path.parent, output_dir=tmp_path)) == [], path.name
+        assert validate_all(doc, with_looks(registry, path), policy=Policy(path.parent, output_dir=tmp_path)) == [], path.name
     doc = load(ROOT / "graphs" / "talking_character.json")
     loaders = [n for n in doc.node_ids() if doc.type_of(n) == "image.load"]
     assert len(loaders) == 4
