@@ -349,7 +349,7 @@ class LooksSessionMixin:
         secs, msg = 0.0, ""
         for m in self._members(nid):
             st = self._states.get(m)
-            if st is None or st.touched:
+            if st is None:
                 continue
             if st.state == "computed":
                 secs += st.seconds
@@ -388,6 +388,13 @@ class LooksSessionMixin:
         if self.is_instance(node_id):
             return f"node {node_id!r} is a Look instance: its inner nodes are cached one by one (unlock it to pin them)"
         return super().pin(node_id)  # type: ignore[misc]
+
+    def inspector(self, node_id: str) -> Any:
+        iv = super().inspector(node_id)  # type: ignore[misc]
+        if self.is_instance(node_id) and iv.status in ("computed", "failed"):
+            secs, msg = self.instance_status(node_id)
+            iv.seconds, iv.message = iv.seconds or secs, iv.message or msg
+        return iv
 
     def node_view(self, node_id: str) -> Any:
         v = super().node_view(node_id)  # type: ignore[misc]
