@@ -47,6 +47,13 @@ def make_and_use_look(tmp: str, shot: str) -> dict:
     out: dict[str, Any] = {}
     try:
         H.wait_until(lambda: len(v._nodes) == 8, 10)
+        # 0. Make Look with nothing selected: the dialog says to select nodes first
+        H.xdo("mousemove", *map(int, S._empty_point(v)))
+        H.key("ctrl+l")
+        H.wait_until(lambda: dpg.is_item_shown("ng_make_look"), 5)
+        out["nothing"] = dpg.get_value("ng_look_error")
+        H.click(*H.item_center("ng_look_cancel"))
+        H.wait_until(lambda: not dpg.is_item_shown("ng_make_look"), 5)
         # 1. select the two text nodes and the two nodes that draw them (click, then Shift+click)
         sel = ["title", "subtitle", "draw_title", "draw_subtitle"]
         H.click(*H.title_xy(sel[0]))

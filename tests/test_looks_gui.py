@@ -197,6 +197,7 @@ def test_thumbnails_from_look_files_are_checked_before_use():
 def test_make_a_look_drag_it_from_the_gallery_edit_and_run(run_gui, tmp_path):
     shot = tmp_path / "looks.png"
     r = run_gui(L.make_and_use_look, str(tmp_path), str(shot), timeout=300)
+    assert r["nothing"].startswith("select the nodes to make a Look of first")
     assert r["selected"] == sorted(WORDS)
     assert "draw_subtitle.size" in r["rows"] and "title.value" in r["rows"]
     err, still_open, nodes = r["bad_name"]

@@ -75,21 +75,24 @@ class LooksUIMixin:
 
     # == Make Look ======================================================================================
     def open_make_look(self, ids: list[str] | None = None) -> bool:
-        """Open the Make Look dialog for the selected nodes (or ``ids``)."""
+        """Open the Make Look dialog for the selected nodes (or ``ids``); with none, it says to
+        select some first. Returns whether there are nodes to make a Look of."""
         ids = [i for i in (ids if ids is not None else self.selected_ids()) if i in self.s.doc]
-        dpg.set_value("ng_look_error", "")
-        if not ids:
-            self.message("select the nodes to make a Look of first (click, Shift+click or drag a box)", WARN, log=False)
-            return False
         self._make_ids = ids
-        dpg.set_value("ng_look_what", f"A Look of {len(ids)} node{'s' if len(ids) > 1 else ''}: {', '.join(ids)}. "
-                                      "The wires into and out of them become its inputs and outputs.")
+        if ids:
+            dpg.set_value("ng_look_error", "")
+            dpg.set_value("ng_look_what", f"A Look of {len(ids)} node{'s' if len(ids) > 1 else ''}: {', '.join(ids)}. "
+                                          "The wires into and out of them become its inputs and outputs.")
+        else:  # said in the dialog: what to do first
+            dpg.set_value("ng_look_what", "No nodes are selected.")
+            dpg.set_value("ng_look_error", "select the nodes to make a Look of first (click, Shift+click or drag a "
+                                           "box on the canvas), then choose Make Look again")
         if not dpg.get_value("ng_look_version"):
             dpg.set_value("ng_look_version", "1.0.0")
         dpg.delete_item("ng_look_params", children_only=True)
         self._look_rows = []
         choices = self.s.promotable(ids)
-        if not choices:
+        if ids and not choices:
             dpg.add_text("(no params to promote: every one is fed by a wire)", parent="ng_look_params", color=DIM)
         with dpg.table(parent="ng_look_params", header_row=True, policy=dpg.mvTable_SizingStretchProp,
                        borders_innerH=True):
@@ -114,7 +117,7 @@ class LooksUIMixin:
         self._center(MAKE, 760, 520)
         dpg.configure_item(MAKE, show=True)
         dpg.focus_item("ng_look_name")
-        return True
+        return bool(ids)
 
     def promote_row(self, node: str, param: str) -> Any:
         """The checkbox of ``node.param`` in the Make Look dialog (tests click it)."""
@@ -146,6 +149,8 @@ class LooksUIMixin:
         name = str(dpg.get_value("ng_look_name")).strip()
         version = str(dpg.get_value("ng_look_version")).strip() or "1.0.0"
         try:
+            if not self._make_ids:
+                raise NodegraphError("select the nodes to make a Look of first, then choose Make Look again")
             if not name:
                 raise NodegraphError("give the Look a name: namespace/name, like studio/noir")
             look, dest = self.s.make_look(self._make_ids, name, version, self._promotions(),
