@@ -33,6 +33,21 @@ def _visible(item: Any) -> bool:
     return bool(dpg.is_item_visible(item))
 
 
+def _empty_beside_gallery(v: Any) -> tuple[float, float]:
+    """A point over empty canvas that the gallery window does not cover."""
+    import dearpygui.dearpygui as dpg
+
+    (gx, gy), (gw, gh) = dpg.get_item_pos("ng_gallery"), dpg.get_item_rect_size("ng_gallery")
+    ex, ey, ew, eh = v.canvas_rect()
+    for fy in (0.2, 0.4, 0.6, 0.8, 0.1):
+        for fx in (0.9, 0.7, 0.5, 0.3):
+            p = (ex + ew * fx, ey + eh * fy)
+            if v.hit(p) == ("empty",) and not (gx <= p[0] <= gx + gw and gy <= p[1] <= gy + gh) \
+                    and not (ex + ew - 200 <= p[0] and ey + eh - 140 <= p[1]):
+                return p
+    raise AssertionError("no empty spot on the canvas beside the gallery")
+
+
 def _wire_mid(v: Any, key: tuple) -> tuple[float, float]:
     pts = v.wire_points(key)
     return v.to_screen(pts[len(pts) // 2])
@@ -156,6 +171,7 @@ def make_and_use_look(tmp: str, shot: str) -> dict:
         H.wait_until(lambda: dpg.is_item_shown("ng_look_inside"), 5)
         H.frames(3)
         out["inside"] = v.inside_lines()
+        app.screenshot(Path(tmp) / "inside.png")
         dpg.configure_item("ng_look_inside", show=False)
         # 7. its right-click menu
         H.click(x, y, button=3)
@@ -168,6 +184,9 @@ def make_and_use_look(tmp: str, shot: str) -> dict:
         H.click(*H.item_center("ng_gallery_refresh"))
         H.frames(6)
         out["gallery_after"] = sorted(v._gallery_tiles.values())
+        H.xdo("mousemove", *map(int, H.item_center(v.gallery_tile("look:studio/poster@1.0.0"))))
+        app.frames(40)  # the tile's tooltip: description, version, ports
+        app.screenshot(Path(tmp) / "tooltip.png")
         H.click(x, y, button=3)
         H.frames(3)
         out["menu_after"] = v.menu_labels()
@@ -180,7 +199,13 @@ def make_and_use_look(tmp: str, shot: str) -> dict:
         H.xdo("mousemove", 5, 5)
         app.frames(20)
         out["shot"] = app.screenshot(shot)
-        # 9. unlock the first instance: its inside becomes ordinary nodes in a group (one undo step)
+        # 9. a Look dropped on empty canvas is added there, unwired
+        n0 = len(s.node_ids())
+        H.drag(H.item_center(v.gallery_tile("look:studio/poster@1.0.0")), _empty_beside_gallery(v), steps=14)
+        H.wait_until(lambda: len(s.node_ids()) == n0 + 1, 5)
+        poster = next(n for n in s.node_ids() if s.doc.type_of(n) == "look:studio/poster@1.0.0")
+        out["on_canvas"] = (poster, [l for l in S._links(s) if poster in (l[0], l[2])], v.selected_ids())
+        # 10. unlock the first instance: its inside becomes ordinary nodes in a group (one undo step)
         H.click(*H.title_xy(inst), button=3)
         H.frames(3)
         S._menu_click("Unlock (copy inside into the graph)")

@@ -239,6 +239,7 @@ def test_make_a_look_drag_it_from_the_gallery_edit_and_run(run_gui, tmp_path):
     assert "Upgrade to 1.1.0" in r["menu_after"]
     typ, params, notes = r["upgraded"]
     assert typ == "look:studio/title-card@1.1.0" and params == {"sub_size": 72} and notes
+    assert r["on_canvas"] == ("poster", [], ["poster"])
     nodes, groups = r["unlocked"]
     assert "title_card" not in nodes and "title_card_draw_subtitle" in nodes
     assert "Title card (unlocked from studio/title-card 1.0.0)" in groups

@@ -81,8 +81,9 @@ class GalleryMixin:
         self._guard(lambda: self.s.refresh_looks(), "find Looks")
         new = [l.label for l in self.s.looks if l.type_id not in before]
         self.refresh_gallery()
-        self.message(f"{len(self.s.looks)} Looks installed" + (f"; new: {', '.join(new)}" if new else ""), OK,
-                     log=False)
+        ids = {l.id for l in self.s.looks}
+        self.message(f"{len(ids)} Looks installed ({len(self.s.looks)} versions)" + (f"; new: {', '.join(new)}" if new else ""),
+                     OK, log=False)
 
     def gallery_tile(self, type_id: str) -> Any:
         """The tile (image button) of Look ``type_id`` (tests drag it)."""
