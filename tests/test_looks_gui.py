@@ -109,6 +109,9 @@ def test_registry_follows_the_open_graph(session, tmp_path, looks_dir):
     assert {"look:studio/one@1.0.0", "look:studio/beside@1.0.0"} <= set(s.registry.specs)
     s.new()
     assert "look:studio/beside@1.0.0" not in s.registry.specs and "look:studio/one@1.0.0" in s.registry.specs
+    s.add_node("core.text")
+    s.save_as(other / "saved.json")  # saved beside a looks/ folder: its Looks count now
+    assert "look:studio/beside@1.0.0" in s.registry.specs
 
 
 def test_insert_into_a_wire_or_refuse_a_wire_of_another_type(session):

@@ -91,9 +91,12 @@ class LooksSessionMixin:
                 self.log.append(f"warning: {p}")
         return self.registry
 
-    def _base_moved(self) -> None:
-        super()._base_moved()  # type: ignore[misc]
-        self.refresh_looks(quiet=True)  # the graph's own looks/ folder is another one now
+    def save_as(self, path: Any) -> Path:
+        before = self.path.resolve().parent if self.path is not None else None
+        p = super().save_as(path)  # type: ignore[misc]
+        if before is None or before != p.resolve().parent:
+            self.refresh_looks(quiet=True)  # the graph's own looks/ folder is (another) one now
+        return p
 
     @property
     def looks(self) -> list[Look]:
