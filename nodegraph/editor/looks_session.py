@@ -340,9 +340,12 @@ class LooksSessionMixin:
     def _touch(self, nodes: Any) -> None:
         """An edit reached ``nodes``: they, what is below them and the inner nodes of the
         instances among them are decided again."""
+        nodes = list(nodes)
+        super()._touch(nodes)  # type: ignore[misc]
+        if not any("/" in k for k in self._states):
+            return
         doc = self.doc
         below = {d for n in nodes for d in doc.downstream(n)}
-        super()._touch(below)  # type: ignore[misc]
         for key, st in self._states.items():
             if "/" in key and key.split("/", 1)[0] in below:
                 st.touched = True
