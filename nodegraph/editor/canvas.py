@@ -226,6 +226,9 @@ class CanvasMixin:
     def _node_label(self, v: Any) -> str:
         flat = v.title.lower().replace(" ", "_")
         label = v.title if flat == v.id.lower() else f"{v.title}  ({v.id})"
+        look = getattr(v, "look", None)  # a Look instance: its badge and version (looks_session.py)
+        if look:
+            label = f"[Look] {label}  v{look[1]}"
         return f"{label}  [bypassed]" if getattr(v, "bypass", False) else label
 
     def node_title(self, nid: str) -> str:

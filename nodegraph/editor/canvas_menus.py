@@ -82,6 +82,7 @@ class CanvasMenusMixin:
                      ("Help", lambda: self.show_node_help(nid))]
             if len(ids) > 1:
                 items.append(("Group selected", lambda: self.group_selected()))
+            items += self._look_menu_items(nid, ids)  # View inside, Unlock, Upgrade, Make Look (looks_ui.py)
             items.append(("Delete" if len(ids) < 2 else f"Delete {len(ids)} nodes", lambda: self.delete_selected()))
         elif kind == "pin":
             nid, side, port = what[1], what[2], what[3]
@@ -110,6 +111,7 @@ class CanvasMenusMixin:
                      ("Reset view", lambda: self.reset_view())]
             if self.selected_ids():
                 items.insert(3, ("Fit selection", lambda: self.fit_selection()))
+                items += self._look_menu_items(None, self.selected_ids())
         if not items:
             return
         self._menu_items = items

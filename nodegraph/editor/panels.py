@@ -98,15 +98,28 @@ class InspectorMixin:
             dpg.add_text(f"{iv.node_id}   {nv.type}", color=(140, 140, 150))
             if iv.doc:
                 dpg.add_text(" ".join(iv.doc.strip().split("\n\n")[0].split()), wrap=370, color=(170, 170, 180))
+            if getattr(self.s, "is_instance", None) and self.s.is_instance(iv.node_id):
+                self._inspector_look_line(iv.node_id)  # which Look, locked; view inside, unlock, upgrade
             dpg.add_spacer(height=2)
             with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp, borders_innerH=False):
                 dpg.add_table_column(width_fixed=True, init_width_or_weight=int(96 * dpg.get_global_font_scale()))
                 dpg.add_table_column(width_stretch=True)
-                for p in iv.params:
+                groups = list(dict.fromkeys(str(p.opts.get("group") or "") for p in iv.params))
+                shown = None  # a Look's promoted params: by group, under its heading, with their labels
+                for p in sorted(iv.params, key=lambda p: groups.index(str(p.opts.get("group") or ""))):
+                    group = str(p.opts.get("group") or "")
+                    if group != shown and (group or shown):
+                        with dpg.table_row():
+                            dpg.add_text(group or "Other", color=(200, 170, 245))
+                            dpg.add_text("")
+                    shown = group
                     with dpg.table_row():
-                        lab = dpg.add_text(p.name)
+                        lab = dpg.add_text(str(p.opts.get("label") or p.name))
                         with dpg.tooltip(lab):
-                            dpg.add_text((p.doc + "\n" if p.doc else "") + f"type: {p.kind}   default: {p.default!r}", wrap=320)
+                            rng = "" if p.opts.get("min") is None and p.opts.get("max") is None else \
+                                f"   range: {p.opts.get('min', '')} to {p.opts.get('max', '')}"
+                            dpg.add_text((p.doc + "\n" if p.doc else "") + f"{p.name}: {p.kind}   default: {p.default!r}{rng}",
+                                         wrap=320)
                         if p.linked:
                             dpg.add_text("<- " + sources.get(p.name, "linked"), color=(150, 190, 255))
                         else:

@@ -30,6 +30,7 @@ from ..registry import Registry
 from ..results import RunResult
 from ..types import Preview, find_type
 from .document import DocumentSession
+from .looks_session import LooksSessionMixin
 from .states import StatesMixin
 
 STATES = ("stale", "queued", "running", "cached", "computed", "failed", "pinned", "skipped")
@@ -125,10 +126,10 @@ class _Runner:
     events: "queue.Queue[Any]" = field(default_factory=queue.Queue)
 
 
-class EditorSession(StatesMixin, DocumentSession):
+class EditorSessionBase(StatesMixin, DocumentSession):
     """One open document and everything the editor does with it: the document, files, edits and
     clipboard (``DocumentSession``), plus runs in the background, the palette and what every node
-    and wire shows."""
+    and wire shows (``EditorSession`` adds Looks)."""
 
     def __init__(self, registry: Registry | None = None, cache: Cache | None = None,
                  config_dir: str | os.PathLike | None = None, output_dir: str | os.PathLike | None = None):
@@ -488,5 +489,11 @@ class EditorSession(StatesMixin, DocumentSession):
             self._evaluator.close()
 
 
-__all__ = ["EditorSession", "DocumentSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView",
+class EditorSession(LooksSessionMixin, EditorSessionBase):
+    """The editor's session: ``EditorSessionBase`` with Looks (the open graph's registry knows
+    the installed Looks; making, inserting, upgrading and unlocking them; an instance's state from
+    its inner nodes: ``LooksSessionMixin``, looks_session.py)."""
+
+
+__all__ = ["EditorSession", "EditorSessionBase", "DocumentSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView",
            "STATE_COLORS"]

@@ -51,8 +51,11 @@ class StatesMixin:
             self._explain = ev.explain(doc, sinks) if sinks else {}
         except GraphInvalid as e:  # decide what does not depend on a node with a problem
             self._explain = {}
-            if all(i.node is not None and i.node in doc and i.code != "cycle" for i in e.issues):
-                bad = {d for i in e.issues for d in doc.downstream(i.node)}
+            def outer(n: str | None) -> str | None:  # an inner node of a Look (``card/grain``): its instance
+                return n.split("/", 1)[0] if n else n
+
+            if all(outer(i.node) is not None and outer(i.node) in doc and i.code != "cycle" for i in e.issues):
+                bad = {d for i in e.issues for d in doc.downstream(outer(i.node))}
                 ok = {n for n in doc.node_ids() if n not in bad}
                 targets = [n for n in sorted(ok) if not any(d in ok for d in doc.g.successors(n))]
                 try:

@@ -27,6 +27,7 @@ sync, view, selection), ``canvas_view.py`` (zoom, pan, fit, overview), ``canvas_
 no dearpygui),
 ``canvas_input.py`` (mouse: clicks, drags, wheel, tooltips), ``canvas_menus.py`` (right-click
 menus, renaming in place, node help), ``canvas_teach.py`` (presenter scale, notes, wire values),
+``looks_ui.py`` (Make Look, Look instances), ``gallery.py`` (the Looks gallery),
 ``actions.py`` (keyboard shortcuts and the actions of keys, menus and toolbar), ``panels.py``
 (inspector, Groups tab), ``outputs.py`` (preview, log), ``dialogs.py`` (files, templates, unsaved/recovery/error
 modals, add-node palette, go to node) and ``theme.py`` (colours, font, themes).
@@ -47,6 +48,8 @@ from .canvas_menus import CanvasMenusMixin
 from .canvas_teach import CanvasTeachMixin
 from .canvas_view import CanvasViewMixin
 from .dialogs import FilesMixin, SearchMixin
+from .gallery import GalleryMixin
+from .looks_ui import LooksUIMixin
 from .outputs import LogPanel, PreviewPanel, audio_output
 from .panels import GroupsTab, InspectorMixin
 from .teaching_ui import TeachingMixin
@@ -59,7 +62,7 @@ LOG_H = 130
 SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to node"),
              ("Delete", "delete selected nodes and links"), ("Ctrl+D", "duplicate"),
              ("Ctrl+C / Ctrl+V", "copy / paste (also between graphs)"), ("Ctrl+Z / Ctrl+Y", "undo / redo"),
-             ("Ctrl+G", "group selected nodes"), ("Ctrl+N / Ctrl+O / Ctrl+S", "new / open / save"),
+             ("Ctrl+G", "group selected nodes"), ("Ctrl+L", "make a Look of the selected nodes"), ("Ctrl+N / Ctrl+O / Ctrl+S", "new / open / save"),
              ("F5 / F6 / F10", "run / run to here / step"), ("Esc", "cancel a run, close a window"),
              ("F / Shift+F", "fit all / fit the selection"), ("Wheel", "zoom around the mouse (10% to 400%)"),
              ("Middle drag, Space + drag", "pan the canvas"), ("Drag from an output", "link (drop on empty canvas: add a node)"),
@@ -67,7 +70,7 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
                 FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
@@ -202,6 +205,8 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
             dpg.add_mouse_release_handler(callback=self._on_mouse_up)
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
             dpg.add_mouse_double_click_handler(callback=self._on_double_click)
+        self._build_looks()  # Make Look dialog, inside view, Ctrl+L (looks_ui.py)
+        self._build_gallery()  # the Looks gallery (gallery.py)
         with dpg.item_handler_registry(tag="ng_commit_handlers"):
             dpg.add_item_deactivated_after_edit_handler(callback=self._on_commit)
         bind_window_themes()
@@ -235,6 +240,8 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
                 dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate_selected())
                 dpg.add_menu_item(label="Delete", shortcut="Delete", callback=lambda: self.delete_selected())
                 dpg.add_menu_item(label="Group selected", shortcut="Ctrl+G", callback=lambda: self.group_selected())
+                dpg.add_menu_item(label="Make Look...", shortcut="Ctrl+L", tag="ng_make_look_item",
+                                  callback=lambda: self.open_make_look())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Go to node...", shortcut="Ctrl+F", callback=lambda: self.open_goto())
             with dpg.menu(label="Run"):
@@ -257,6 +264,9 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
                                   callback=lambda s, a: self.set_previews(bool(a)))
                 dpg.add_menu_item(label="Notes on nodes", check=True, default_value=True,
                                   callback=lambda s, a: (setattr(self, "show_notes", bool(a)), self._teach_rescale()))
+                dpg.add_separator()
+                dpg.add_menu_item(label="Looks gallery", check=True, default_value=False, tag="ng_gallery_item",
+                                  callback=lambda s, a: self.show_gallery(bool(a)))
             self._build_teaching_menu()
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: dpg.configure_item("ng_help", show=True))
@@ -336,6 +346,7 @@ class GraphView(CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin
         self.log_panel.tick()
         self._tick_autosave()
         self._teaching_tick()
+        self._looks_tick()
         if self._toast_until and time.monotonic() > self._toast_until:
             self._toast_until = 0.0
             dpg.configure_item("ng_toast", show=False)
