@@ -13,6 +13,7 @@ import tempfile
 # every test process gets its own result cache and model config, never the user's
 os.environ["NODEGRAPH_CACHE_DIR"] = tempfile.mkdtemp(prefix="nodegraph-test-cache-")
 os.environ["NODEGRAPH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="nodegraph-test-config-")
+os.environ["NODEGRAPH_LOOKS_DIR"] = tempfile.mkdtemp(prefix="nodegraph-test-looks-")  # not the user's own Looks
 for _var in ("NODEGRAPH_MODELS", "NODEGRAPH_DEVICE", "NODEGRAPH_DTYPE"):
     os.environ.pop(_var, None)
 

@@ -63,6 +63,7 @@ def test_make_look_from_the_demo_in_a_new_process_and_use_it_in_two_graphs(tmp_p
     assert set(look.inputs) == {"image", "text", "text_2"} and list(look.outputs) == ["image"]
     shot1 = fileformat.load(a / "shot1.json")
     assert shot1.type_of("card") == "look:studio/card@1.0.0" and "draw_title" not in shot1
+    assert "words" not in shot1.groups or shot1.groups["words"]["nodes"]  # no empty group left behind
 
     # a second graph uses the same Look (another title); both run in one cache
     shot2 = fileformat.load(a / "shot1.json")
@@ -284,3 +285,15 @@ def test_cli_list_show_install_export(tmp_path, looks_dir):
     assert p.returncode == 0 and load(tmp_path / "copy.look.json").dumps() == look.dumps()
     p = cli("looks", "show", "studio/crad", cwd=tmp_path)
     assert p.returncode == 1 and "studio/card" in p.stderr  # did you mean
+
+
+def test_a_group_wholly_inside_the_selection_goes_into_the_look(tmp_path):
+    doc = fileformat.load(DEMO)
+    ids = ["title", "subtitle", "draw_title", "draw_subtitle"]
+    look = make_look(doc, ids, "studio/words", "1.0.0", default_registry())
+    assert look.graph.groups["words"]["nodes"] == ["title", "subtitle"]
+    batch = replace_with_instance(doc, look, ids, "words_look")
+    batch(doc)
+    assert "words" not in doc.groups and doc.type_of("words_look") == look.type_id
+    batch.inverse(doc)  # undo puts the group back with its nodes
+    assert doc.groups["words"]["nodes"] == ["title", "subtitle"]

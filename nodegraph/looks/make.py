@@ -175,6 +175,9 @@ def replace_with_instance(doc: Document, look: Look, ids: Iterable[str], instanc
             if l.dst not in chosen:
                 outgoing.setdefault((l.dst, l.dst_port), [])
     out_name = {(p.source[0], p.source[1]): name for name, p in look.outputs.items()}
+    for gid, g in sorted(doc.groups.items()):  # a group wholly inside went into the Look (make_look)
+        if g["nodes"] and set(g["nodes"]) <= chosen:
+            cmds.append(SetGroup(gid, None))
     for n in sel:
         cmds.append(RemoveNode(n))
     cmds.append(AddNode(look.type_id, id=nid, version=look.version, pos=pos, label=look.title or ""))
