@@ -20,18 +20,22 @@ def gallery_graph(looks: Iterable[Look], sample: str, columns: int = 3) -> Docum
                 "description": "Each Look applied to one frame of the talking-character demo, side by side in a "
                                "labelled contact sheet (looks_gallery.png). `nodegraph looks gallery` writes this "
                                "graph for every Look installed on your machine."}
-    AddNode("image.load", id="frame", params={"path": sample}, pos=(0, 300), label="Frame")(doc)
-    AddNode("preview.contact_sheet", id="sheet", params={"columns": columns, "cell_width": 320}, pos=(700, 300))(doc)
+    looks = list(looks)
+    rows = max(1, (len(looks) + 1) // 2)  # instances in two columns, a node's height apart
+    AddNode("image.load", id="frame", params={"path": sample}, pos=(0, 80 * rows), label="Frame")(doc)
+    AddNode("preview.contact_sheet", id="sheet", params={"columns": columns, "cell_width": 320},
+            pos=(960, 80 * rows))(doc)
     Connect("frame", "image", "sheet", "images", append=True)(doc)
     labels = ["Original"]
     for i, look in enumerate(looks):
         nid = doc.new_id(look.type_id)
-        AddNode(look.type_id, id=nid, version=look.version, pos=(320, 40 + 90 * i), label=look.title)(doc)
+        AddNode(look.type_id, id=nid, version=look.version, pos=(300 + 320 * (i % 2), 170 * (i // 2)),
+                label=look.title)(doc)
         Connect("frame", "image", nid, _first(look, "inputs"))(doc)
         Connect(nid, _first(look, "outputs"), "sheet", "images", append=True)(doc)
         labels.append(look.title or look.id)
     SetParam("sheet", "labels", "\n".join(labels))(doc)
-    AddNode("image.save_png", id="save", params={"filename": "looks_gallery.png"}, pos=(1000, 300))(doc)
+    AddNode("image.save_png", id="save", params={"filename": "looks_gallery.png"}, pos=(1260, 80 * rows))(doc)
     Connect("sheet", "image", "save", "image")(doc)
     doc.revision = doc.structure_revision = 0
     doc.change_log.clear()
