@@ -90,7 +90,8 @@ class GalleryMixin:
         return next((t for t, tid in self._gallery_tiles.items() if tid == type_id), None)
 
     def refresh_gallery(self) -> None:
-        """Draw the grid again from the registry's Looks (newest version of each first)."""
+        """Draw the grid again from the registry's Looks (newest version of each; the graph's and yours
+        first, then those of packages)."""
         self._gallery_reg = self.s.registry
         dpg.delete_item("ng_gallery_grid", children_only=True)
         for t in self._gallery_textures:
@@ -101,6 +102,7 @@ class GalleryMixin:
         for look in self.s.looks:  # by id, then version: the last of an id is its newest
             newest[look.id] = look
         looks = list(newest.values())  # one tile per Look: its newest version (the tooltip lists the others)
+        looks.sort(key=lambda l: (l.origin.startswith("package"), l.id))  # your own first, then shipped ones
         usable = [l for l in looks if l.type_id in self.s.registry.specs]
         broken = [l for l in looks if l.type_id not in self.s.registry.specs]
         if not looks:
