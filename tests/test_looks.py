@@ -297,3 +297,20 @@ def test_a_group_wholly_inside_the_selection_goes_into_the_look(tmp_path):
     assert "words" not in doc.groups and doc.type_of("words_look") == look.type_id
     batch.inverse(doc)  # undo puts the group back with its nodes
     assert doc.groups["words"]["nodes"] == ["title", "subtitle"]
+
+
+def test_a_bypassed_instance_hands_its_picture_on(tmp_path):
+    reg = with_looks(default_registry())
+    doc = fileformat.load(DEMO)
+    from nodegraph.commands import AddNode, SetBypass
+
+    AddNode("look:nodegraph/noir@1.0.0", id="noir", version="1.0.0")(doc)
+    Connect("draw_subtitle", "image", "noir", "image")(doc)
+    Connect("noir", "image", "save_card", "image")(doc)
+    ev = Evaluator(reg, output_dir=tmp_path / "out", base_dir=ROOT / "graphs", workers=1)
+    graded = ev.run(doc, ["noir"]).value("noir")
+    SetBypass("noir", True)(doc)
+    r = ev.run(doc, ["save_card"])
+    assert r.ok and not any(n.startswith("noir/") for n in r.nodes)
+    assert r.value("draw_subtitle") != graded
+    assert r.nodes["save_card"].status == "computed"

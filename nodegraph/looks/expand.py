@@ -119,6 +119,8 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
         if rec.get("bypass"):
             _bypass(doc, nid, fid, prefix, look, flat)
             flat.members[fid] = []
+            for name in list(look.inputs) + list(look.params):  # wires into it lead nowhere
+                ins[(fid, name)] = []
             continue
         before = set(g)
         inner_title = rec.get("label") or look.title or look.id
