@@ -157,13 +157,30 @@ class Scheduler:
                 if waiting[d] == 0:
                     ready.append(d)
 
+        cost_of: dict[str, float] = {}  # node type -> its measured seconds (0: none yet), as this run began
+
+        def longest_first(new: list[str]) -> list[str]:
+            """Nodes that became ready together, the slowest measured types first: a slow node that
+            waited behind quick ones would start late and hold up everything after it (stable: nodes
+            of one type keep their order, so of two identical nodes the same one computes first)."""
+            for nid in new:
+                t = types[nid]
+                if t not in cost_of:
+                    cost_of[t] = run.costs.get(t) or 0.0
+            if all(cost_of[types[n]] < POOL_SECONDS for n in new):
+                return new  # all cheap: they run inline, in order
+            return sorted(new, key=lambda n: -cost_of[types[n]])
+
         while ready or todo or running:
+            new: list[str] = []
             while ready and not cancel.cancelled:
                 nid = ready.popleft()
                 if self._resolve(run, nid, preds[nid]):
                     release(nid)
                 else:
-                    todo.append(nid)
+                    new.append(nid)
+            if new:
+                todo.extend(longest_first(new) if len(new) > 1 and workers > 1 else new)
             while todo and not cancel.cancelled:
                 nid = todo.popleft()
                 key = nodes[nid].key
