@@ -362,7 +362,13 @@ class Scheduler:
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
                           cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed)
-        kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
+        nodes = run.nodes
+
+        def value_of(src: str, port: str) -> Any:  # this run's value (nearly always), else Scheduler.value
+            v = nodes[src].outputs.get(port)
+            return v if v is not None else self.value(run, src, port)
+
+        kwargs = gather_inputs(doc, nid, spec, value_of, ev.registry, ctx)
         lock = self._resource_lock(spec.resource) if spec.resource is not None else None
         t = time.perf_counter()
         if doc.g._node[nid].get("bypass"):
@@ -483,7 +489,7 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
             vtype = port.type.vtype
             opts = port.type.opts
             for link in links:
-                src_type = specs[nodes[link.src]["type"]].output_port(link.src_port).type.vtype
+                src_type = specs[nodes[link.src]["type"]]._outputs_by_name[link.src_port].type.vtype
                 v = value_of(link.src, link.src_port)
                 if src_type is vtype and not opts:
                     vals.append(v)  # checked against this very type when its node produced it
