@@ -7,7 +7,9 @@ node type's measured time (``nodegraph.costs``: in this process, or in an earlie
 worth overlapping with other work. A type never measured is measured once on the pool (its first
 node is the probe; other nodes of that type wait for the measurement instead of guessing), so a
 slow node never blocks the scheduler's thread on a cold machine, and a cheap type pays one thread
-hand-off per process. Nodes that need the same exclusive resource (the GPU) take turns.
+hand-off per process. Nodes that need the same exclusive resource (the GPU) take turns. Of the
+nodes that become ready together, the slowest measured types are placed first, so a slow node
+(music, a model) does not start late behind quick ones and hold up everything after it.
 """
 from __future__ import annotations
 
