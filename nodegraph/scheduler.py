@@ -217,7 +217,11 @@ class Scheduler:
             if cancel.cancelled and not running:
                 break
             if running:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                # nodes became ready (the todo loop broke off for them): decide and start them now,
+                # collecting only what already finished; else block until a worker finishes one
+                # (blocking here held a ready node back until the slowest running one was done)
+                now = bool(ready) and not cancel.cancelled
+                done, _ = wait(list(running), timeout=0 if now else None, return_when=FIRST_COMPLETED)
                 for fut in done:
                     fut.result()
                     nid = running.pop(fut)
