@@ -159,6 +159,7 @@ class Scheduler:
                 if waiting[d] == 0:
                     ready.append(d)
 
+        placed: dict[str, str] = {}  # node type -> "inline" or "pool" in this run
         cost_of: dict[str, float] = {}  # node type -> its measured seconds (0: none yet), as this run began
 
         def longest_first(new: list[str]) -> list[str]:
@@ -196,7 +197,14 @@ class Scheduler:
                         todo.appendleft(nid)
                         made.discard(key)
                     continue
-                place = "inline" if workers == 1 else self._placement(run, nid, probed)
+                if workers == 1:
+                    place = "inline"
+                else:  # a type's place is found once per run (it changes only when a type is measured)
+                    place = placed.get(types[nid])
+                    if place is None:
+                        place = self._placement(run, nid, probed)
+                        if place != "probe":
+                            placed[types[nid]] = place
                 if place == "probe":  # the first node of a type never measured: measured on the pool
                     t = types[nid]
                     if t in probing:
