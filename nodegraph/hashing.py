@@ -35,7 +35,10 @@ def canonical_bytes(obj: Any) -> bytes:
     packer = getattr(_local, "packer", None)
     if packer is None:  # one per thread: a packer is not thread-safe, and making one costs more than packing
         packer = _local.packer = msgpack.Packer(use_bin_type=True)
-    return packer.pack(_canonical(obj))
+    return packer.pack(obj if obj.__class__ in _ATOMS else _canonical(obj))
+
+
+_ATOMS = frozenset({str, bytes, float, int, bool, type(None)})  # packed as they are
 
 
 def _canonical(obj: Any) -> Any:

@@ -7,7 +7,9 @@ node type's measured time (``nodegraph.costs``: in this process, or in an earlie
 worth overlapping with other work. A type never measured is measured once on the pool (its first
 node is the probe; other nodes of that type wait for the measurement instead of guessing), so a
 slow node never blocks the scheduler's thread on a cold machine, and a cheap type pays one thread
-hand-off per process. Nodes that need the same exclusive resource (the GPU) take turns.
+hand-off per process. Nodes that need the same exclusive resource (the GPU) take turns. Of the
+nodes that become ready together, the slowest measured types are placed first, so a slow node
+(music, a model) does not start late behind quick ones and hold up everything after it.
 """
 from __future__ import annotations
 
@@ -157,13 +159,31 @@ class Scheduler:
                 if waiting[d] == 0:
                     ready.append(d)
 
+        placed: dict[str, str] = {}  # node type -> "inline" or "pool" in this run
+        cost_of: dict[str, float] = {}  # node type -> its measured seconds (0: none yet), as this run began
+
+        def longest_first(new: list[str]) -> list[str]:
+            """Nodes that became ready together, the slowest measured types first: a slow node that
+            waited behind quick ones would start late and hold up everything after it (stable: nodes
+            of one type keep their order, so of two identical nodes the same one computes first)."""
+            for nid in new:
+                t = types[nid]
+                if t not in cost_of:
+                    cost_of[t] = run.costs.get(t) or 0.0
+            if all(cost_of[types[n]] < POOL_SECONDS for n in new):
+                return new  # all cheap: they run inline, in order
+            return sorted(new, key=lambda n: -cost_of[types[n]])
+
         while ready or todo or running:
+            new: list[str] = []
             while ready and not cancel.cancelled:
                 nid = ready.popleft()
                 if self._resolve(run, nid, preds[nid]):
                     release(nid)
                 else:
-                    todo.append(nid)
+                    new.append(nid)
+            if new:
+                todo.extend(longest_first(new) if len(new) > 1 and workers > 1 else new)
             while todo and not cancel.cancelled:
                 nid = todo.popleft()
                 key = nodes[nid].key
@@ -177,7 +197,14 @@ class Scheduler:
                         todo.appendleft(nid)
                         made.discard(key)
                     continue
-                place = "inline" if workers == 1 else self._placement(run, nid, probed)
+                if workers == 1:
+                    place = "inline"
+                else:  # a type's place is found once per run (it changes only when a type is measured)
+                    place = placed.get(types[nid])
+                    if place is None:
+                        place = self._placement(run, nid, probed)
+                        if place != "probe":
+                            placed[types[nid]] = place
                 if place == "probe":  # the first node of a type never measured: measured on the pool
                     t = types[nid]
                     if t in probing:
@@ -198,7 +225,11 @@ class Scheduler:
             if cancel.cancelled and not running:
                 break
             if running:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                # nodes became ready (the todo loop broke off for them): decide and start them now,
+                # collecting only what already finished; else block until a worker finishes one
+                # (blocking here held a ready node back until the slowest running one was done)
+                now = bool(ready) and not cancel.cancelled
+                done, _ = wait(list(running), timeout=0 if now else None, return_when=FIRST_COMPLETED)
                 for fut in done:
                     fut.result()
                     nid = running.pop(fut)
@@ -345,7 +376,13 @@ class Scheduler:
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
                           cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed)
-        kwargs = gather_inputs(doc, nid, spec, lambda s, p: self.value(run, s, p), ev.registry, ctx)
+        nodes = run.nodes
+
+        def value_of(src: str, port: str) -> Any:  # this run's value (nearly always), else Scheduler.value
+            v = nodes[src].outputs.get(port)
+            return v if v is not None else self.value(run, src, port)
+
+        kwargs = gather_inputs(doc, nid, spec, value_of, ev.registry, ctx)
         lock = self._resource_lock(spec.resource) if spec.resource is not None else None
         t = time.perf_counter()
         if doc.g._node[nid].get("bypass"):
@@ -466,7 +503,7 @@ def gather_inputs(doc: Document, n: str, spec: NodeSpec, value_of: Callable[[str
             vtype = port.type.vtype
             opts = port.type.opts
             for link in links:
-                src_type = specs[nodes[link.src]["type"]].output_port(link.src_port).type.vtype
+                src_type = specs[nodes[link.src]["type"]]._outputs_by_name[link.src_port].type.vtype
                 v = value_of(link.src, link.src_port)
                 if src_type is vtype and not opts:
                     vals.append(v)  # checked against this very type when its node produced it

@@ -103,13 +103,16 @@ def _sprite_frames(character: Character) -> dict[str, np.ndarray]:
         [body.rgb(), np.full(body.pixels.shape[:2] + (1,), 255, np.uint8)], axis=2)
     ax, ay = character.anchor[0] * body.width, character.anchor[1] * body.height
     out = {}
+    H, W = base.shape[:2]
     for name, sprite in character.sprites:
         frame = np.array(base)
-        rgb = np.ascontiguousarray(frame[:, :, :3])
-        s = sprite.pixels
         x0, y0 = int(round(ax - sprite.width / 2)), int(round(ay - sprite.height / 2))
-        paste(rgb, s, x0, y0)
-        frame[:, :, :3] = rgb
+        # only the sprite's rectangle (clipped to the picture) changes: blend there alone
+        bx0, by0 = min(max(x0, 0), W), min(max(y0, 0), H)
+        bx1, by1 = max(bx0, min(x0 + sprite.width, W)), max(by0, min(y0 + sprite.height, H))
+        rgb = np.ascontiguousarray(frame[by0:by1, bx0:bx1, :3])
+        paste(rgb, sprite.pixels, x0 - bx0, y0 - by0)
+        frame[by0:by1, bx0:bx1, :3] = rgb
         frame.flags.writeable = False
         out[name] = frame
     return out

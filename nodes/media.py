@@ -187,23 +187,22 @@ def write_mp4(video: Video, target: str, ctx: Context, audio: Audio | None = Non
         raise ValueError_("the video has no frames")
     settings, bounds = segment_plan(video, crf, preset, segment_seconds)
     head = json.dumps(settings, sort_keys=True).encode()
-    keys = []
-    for a, b in bounds:
-        h = blake3.blake3(b"h264-segment\0" + head)
-        for i in range(a, b):
-            h.update(video.key(i))
-        keys.append(h.digest())
     built: list[int] = []
     done = [0]
 
     def segment(k: int) -> dict:
         a, b = bounds[k]
+        # the segment's key from its frames' keys, found here in the worker: the first segments
+        # are encoding while the keys of the later ones are worked out
+        h = blake3.blake3(b"h264-segment\0" + head)
+        for i in range(a, b):
+            h.update(video.key(i))
 
         def make() -> bytes:
             built.append(k)
             return _encode_segment(video, a, b, settings)
 
-        data = msgpack.unpackb(ctx.artifact(keys[k], make), raw=False)
+        data = msgpack.unpackb(ctx.artifact(h.digest(), make), raw=False)
         done[0] += 1
         ctx.progress(0.9 * done[0] / len(bounds), f"segment {done[0]}/{len(bounds)}")
         return data

@@ -124,7 +124,7 @@ class Cache:
     # -- actions -----------------------------------------------------------------------------
     def get_action(self, key: bytes) -> ActionEntry | None:
         entry = self._front.get_action(key)
-        if entry is not None:
+        if entry is not None or not self._back:
             return entry
         return self._read_behind(lambda t: t.get_action(key), lambda t, e: t.put_action(key, "", e))
 
@@ -164,7 +164,7 @@ class Cache:
     # -- values ------------------------------------------------------------------------------
     def get_value(self, digest: bytes) -> Any | None:
         v = self._front.get(digest)
-        if v is not None:
+        if v is not None or not self._back:
             return v
         return self._read_behind(lambda t: t.get(digest), lambda t, v: t.put(digest, v))
 

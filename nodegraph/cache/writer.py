@@ -31,6 +31,7 @@ class BatchWriter:
         self._busy = False  # a batch is being committed
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._flushing = 0  # callers waiting in flush(): the writer commits at once, without gathering
         #: the last error a batch met (a full disk, a read-only cache): the batch is dropped, the
         #: run goes on (its results stay in RAM), and ``DiskTier.flush`` warns once
         self.error: str = ""
@@ -49,9 +50,13 @@ class BatchWriter:
     def flush(self) -> None:
         """Return when everything submitted so far is committed (or failed)."""
         with self._cond:
-            self._cond.notify_all()
-            while self._items or self._busy:
-                self._cond.wait(0.5)
+            self._flushing += 1
+            try:
+                self._cond.notify_all()
+                while self._items or self._busy:
+                    self._cond.wait(0.5)
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
         self.flush()
@@ -69,9 +74,10 @@ class BatchWriter:
                 if not self._items and self._closed:
                     return
                 # let a burst gather (one node after another) before committing: one commit per
-                # GATHER seconds at most while results keep coming (flush() cuts the wait short)
-                if len(self._items) < MAX_BATCH and not self._closed:
-                    self._cond.wait(GATHER)
+                # GATHER seconds at most while results keep coming. A flush() cuts the wait short,
+                # also one that came before this thread got here (its notify is then long gone:
+                # waiting out GATHER held every node finishing meanwhile for up to 50 ms)
+                self._cond.wait_for(lambda: self._flushing or self._closed or len(self._items) >= MAX_BATCH, GATHER)
                 batch, self._items = self._items, []
                 self._busy = True
             try:
