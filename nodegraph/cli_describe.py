@@ -137,6 +137,13 @@ def _block(rows: list[tuple[str, str, str]], cols: int) -> list[str]:
     return lines
 
 
+def _labelled(p: Any) -> str:
+    """A promoted param of a Look shows its label (and group) before its doc."""
+    label, group = p.type.opts.get("label"), p.type.opts.get("group")
+    head = f"{label}" + (f" [{group}]" if group else "") + ": " if label else ""
+    return head + (p.doc or "")
+
+
 def describe(spec: NodeSpec, registry: Registry, cols: int) -> list[str]:
     """The lines of ``nodegraph describe TYPE``, each at most ``cols`` cells."""
     wrap = lambda text, indent="": [fit(line, cols) for line in textwrap.wrap(  # noqa: E731
@@ -164,7 +171,7 @@ def describe(spec: NodeSpec, registry: Registry, cols: int) -> list[str]:
         lines += _block([(p.name, port_facts(p), p.doc) for p in wired], cols)
     if params:
         lines += ["", "Params (in the graph file, the editor, or run --set NODE.PARAM=VALUE;", "a link can feed them too):"]
-        lines += _block([(p.name, port_facts(p), p.doc) for p in params], cols)
+        lines += _block([(p.name, port_facts(p), _labelled(p)) for p in params], cols)
     lines += ["", "Outputs:"]
     if spec.outputs:
         lines += _block([(o.name, o.type.id, "") for o in spec.outputs], cols)
