@@ -15,6 +15,7 @@ from nodegraph import fileformat
 from nodegraph.commands import Connect, SetParam
 from nodegraph.errors import GraphFileError, GraphInvalid
 from nodegraph.evaluate import Evaluator
+from nodegraph.graph import Document
 from nodegraph.looks import LookLibrary, load, loads, save, with_looks
 from nodegraph.looks.make import Promote, make_look, replace_with_instance, unlock, upgrade
 from nodegraph.registry import default_registry
@@ -314,3 +315,32 @@ def test_a_bypassed_instance_hands_its_picture_on(tmp_path):
     assert r.ok and not any(n.startswith("noir/") for n in r.nodes)
     assert r.value("draw_subtitle") != graded
     assert r.nodes["save_card"].status == "computed"
+
+
+def test_wires_into_a_variadic_input_keep_their_places(tmp_path):
+    """A contact sheet fed by outside and inside pictures, one of them twice: as a Look, and
+    unlocked again, it shows them in the same order."""
+    from nodegraph.commands import AddNode
+
+    doc = Document()
+    for nid, rgb in (("zred", (255, 0, 0)), ("agreen", (0, 255, 0)), ("mblue", (0, 0, 255)), ("white", (255, 255, 255))):
+        AddNode("image.solid", id=nid, params={"width": 16, "height": 16, "red": rgb[0], "green": rgb[1],
+                                                "blue": rgb[2]})(doc)
+    AddNode("preview.contact_sheet", id="sheet", params={"columns": 5, "cell_width": 16})(doc)
+    for src in ("mblue", "white", "zred", "agreen", "zred"):
+        Connect(src, "image", "sheet", "images", append=True)(doc)
+    reg = with_looks(default_registry(), library=LookLibrary([]))
+    before = Evaluator(reg, workers=1).run(doc, ["sheet"]).value("sheet")
+    look = make_look(doc, ["sheet", "white"], "test/sheet", "1.0.0", default_registry())
+    assert len(look.inputs) == 4  # blue, red, green, red again: each keeps its place
+    again = loads(look.dumps())  # the places survive the file
+    places = [{("sheet", "images"): k} for k in (0, 2, 3, 4)]
+    assert [p.orders for p in again.inputs.values()] == [p.orders for p in look.inputs.values()] == places
+    assert again.inner_places() == {("sheet", "images"): {0: 1}}  # white: its list place 0 -> place 1
+    lib = LookLibrary([])
+    lib.add(again)
+    reg = with_looks(default_registry(), library=lib)
+    replace_with_instance(doc, again, ["sheet", "white"], "sheet_look")(doc)
+    assert Evaluator(reg, workers=1).run(doc, ["sheet_look"]).value("sheet_look") == before
+    unlock(doc, "sheet_look", again)(doc)
+    assert Evaluator(reg, workers=1).run(doc, ["sheet_look_sheet"]).value("sheet_look_sheet") == before

@@ -94,7 +94,7 @@ def _resolve_out(flat: Flat, node: str, port: str) -> tuple[str, str]:
 
 
 def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins: dict, roots: dict, stack: tuple,
-         title: str = "") -> None:
+         title: str = "", places: dict | None = None) -> None:
     g = flat.doc.g
     for nid in doc.node_ids():
         fid = prefix + nid
@@ -125,7 +125,7 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
         before = set(g)
         inner_title = rec.get("label") or look.title or look.id
         _add(look.graph, fid + "/", look_of, spec_of, flat, ins, roots, stack + (t,),
-             f"{title} \u203a {inner_title}" if title else inner_title)
+             f"{title} \u203a {inner_title}" if title else inner_title, look.inner_places())
         members = sorted(set(g) - before)
         flat.members[fid] = members
         if look.path:
@@ -135,18 +135,18 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
         params = rec["params"]
         linked = doc.inputs(nid)
         for name, pro in look.params.items():
-            targets = _inner_targets(ins, [(fid + "/" + n, p) for n, p in pro.to])
+            targets = _inner_targets(ins, [(fid + "/" + n, p, None) for n, p in pro.to])
             ins[(fid, name)] = targets  # a wire into the promoted param goes to every inner param
             if name in linked:
                 continue
             value = params.get(name, pro.default)
             if value is None:
                 continue
-            for n, p in targets:
+            for n, p, _ in targets:
                 if not any(l.dst_port == p for l in flat.doc.links_into(n)):
                     g._node[n]["params"][p] = value
         for name, port in look.inputs.items():
-            ins[(fid, name)] = _inner_targets(ins, [(fid + "/" + n, p) for n, p in port.to])
+            ins[(fid, name)] = _inner_targets(ins, [(fid + "/" + n, p, port.orders.get((n, p))) for n, p in port.to])
         for name, port in look.outputs.items():
             flat.outputs[(fid, name)] = (fid + "/" + port.source[0], port.source[1])
         policy = rec.get("cache", "default")
@@ -155,15 +155,19 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
                 g._node[m]["cache"] = policy
     for link in doc.links():
         src, sport = _resolve_out(flat, prefix + link.src, link.src_port)
-        for dst, dport in ins.get((prefix + link.dst, link.dst_port), [(prefix + link.dst, link.dst_port)]):
-            flat.doc._add_link(Link(dst, dport, link.order, src, sport))
+        if places and (link.dst, link.dst_port) in places:  # an inner wire beside cut wires: its place
+            link = link._replace(order=places[(link.dst, link.dst_port)].get(link.order, link.order))
+        for dst, dport, order in ins.get((prefix + link.dst, link.dst_port), [(prefix + link.dst, link.dst_port, None)]):
+            # into a variadic inner port, a cut wire keeps the place it had among that port's wires
+            flat.doc._add_link(Link(dst, dport, link.order if order is None else order, src, sport))
 
 
-def _inner_targets(ins: dict, targets: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Targets that are ports of a nested instance stand for the inner ports behind them."""
-    out: list[tuple[str, str]] = []
-    for t in targets:
-        out.extend(ins.get(t, [t]))
+def _inner_targets(ins: dict, targets: list[tuple[str, str, int | None]]) -> list[tuple[str, str, int | None]]:
+    """Targets that are ports of a nested instance stand for the inner ports behind them
+    (node, port, the place among that port's wires, or None for the outer wire's own)."""
+    out: list[tuple[str, str, int | None]] = []
+    for n, p, o in targets:
+        out.extend(ins.get((n, p), [(n, p, o)]))
     return out
 
 

@@ -105,16 +105,19 @@ def make_look(doc: Document, ids: Iterable[str], ident: str, version: str, regis
             if link.src in chosen:
                 continue
             key = (link.src, link.src_port)
-            if key in by_source:
+            if key in by_source and (n, link.dst_port) not in look.inputs[by_source[key]].to:
                 p = look.inputs[by_source[key]]
                 p.to = p.to + ((n, link.dst_port),)
+                if spec.input(link.dst_port) is not None and spec.input(link.dst_port).variadic:
+                    p.orders[(n, link.dst_port)] = link.order
                 continue
             port = spec.input(link.dst_port)
             if port is None:
                 raise NodegraphError(f"node {n!r} has no input {link.dst_port!r} (fix the graph first)")
             name = _unique(link.dst_port, names)
             by_source[key] = name
-            look.inputs[name] = LookPort(name, port.type.id, to=((n, link.dst_port),))
+            look.inputs[name] = LookPort(name, port.type.id, to=((n, link.dst_port),),
+                                         orders={(n, link.dst_port): link.order} if port.variadic else {})
     taken_out: set[str] = set()
     for n in sel:
         spec = registry.get(doc.type_of(n), doc.packs)
@@ -167,7 +170,8 @@ def replace_with_instance(doc: Document, look: Look, ids: Iterable[str], instanc
     incoming: list[tuple[str, str, str]] = []  # (src, src_port, instance input)
     for name, port in look.inputs.items():
         n, p = port.to[0]
-        link = next(l for l in doc.links_into(n, p) if l.src not in chosen)
+        want = port.orders.get((n, p))  # a variadic port's wires: the one in that place
+        link = next(l for l in doc.links_into(n, p) if l.src not in chosen and want in (None, l.order))
         incoming.append((link.src, link.src_port, name))
     outgoing: dict[tuple[str, str], list[Link]] = {}
     for n in sel:
@@ -284,15 +288,20 @@ def unlock(doc: Document, nid: str, look: Look) -> Batch:
         cmds.append(AddNode(r["type"], id=ids[n], params=inner_params[n], version=r["version"],
                             pos=(pos[0] + p[0], pos[1] + p[1]), label=r.get("label", ""), notes=r.get("notes", ""),
                             cache=r.get("cache", "default")))
+    port_links: dict[tuple[str, str], list[Link]] = {}  # the wires of each inner port, in their places
+    places = look.inner_places()
     for link in look.graph.links():
-        cmds.append(_SetPortLinks(ids[link.dst], link.dst_port,
-                                  [Link(ids[l.dst], l.dst_port, l.order, ids[l.src], l.src_port)
-                                   for l in look.graph.links_into(link.dst, link.dst_port)]))
-    for name, port in list(look.inputs.items()) + [(k, None) for k in look.params]:
-        targets = port.to if port is not None else look.params[name].to
+        order = places.get((link.dst, link.dst_port), {}).get(link.order, link.order)
+        port_links.setdefault((ids[link.dst], link.dst_port), []).append(
+            Link(ids[link.dst], link.dst_port, order, ids[link.src], link.src_port))
+    for name, targets, orders in ([(k, p.to, p.orders) for k, p in look.inputs.items()]
+                                  + [(k, p.to, {}) for k, p in look.params.items()]):
         for l in links_in.get(name, []):
             for n, p in targets:
-                cmds.append(Connect(l.src, l.src_port, ids[n], p))
+                port_links.setdefault((ids[n], p), []).append(Link(ids[n], p, orders.get((n, p), l.order), l.src, l.src_port))
+    for (dst, port), links in port_links.items():
+        links.sort(key=lambda l: l.order)
+        cmds.append(_SetPortLinks(dst, port, [Link(dst, port, i, l.src, l.src_port) for i, l in enumerate(links)]))
     by_port: dict[tuple[str, str], None] = {(l.dst, l.dst_port): None for l in out_links}
     for dst, dport in by_port:
         new = []

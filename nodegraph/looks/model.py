@@ -100,11 +100,17 @@ class LookPort:
     type: str
     to: tuple[tuple[str, str], ...] = ()
     source: tuple[str, str] | None = None
+    #: (node, port) -> the place the cut wire had among that port's wires (a variadic input)
+    orders: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def to_data(self) -> dict:
         if self.source is not None:
             return {"type": self.type, "from": f"{self.source[0]}.{self.source[1]}"}
-        return {"type": self.type, "to": [f"{n}.{p}" for n, p in self.to]}
+        d: dict[str, Any] = {"type": self.type, "to": [f"{n}.{p}" for n, p in self.to]}
+        order = {f"{n}.{p}": k for (n, p), k in self.orders.items()}
+        if order:
+            d["order"] = order
+        return d
 
 
 @dataclass
@@ -140,6 +146,20 @@ class Look:
     @property
     def label(self) -> str:
         return f"{self.id} {self.version}"
+
+    def inner_places(self) -> dict[tuple[str, str], dict[int, int]]:
+        """For an inner variadic port fed both by cut wires (each with its recorded place) and by
+        inner wires: inner wire order -> its place (the places the cut wires do not take, in turn)."""
+        taken: dict[tuple[str, str], set[int]] = {}
+        for port in self.inputs.values():
+            for target, k in port.orders.items():
+                taken.setdefault(target, set()).add(k)
+        out: dict[tuple[str, str], dict[int, int]] = {}
+        for (n, p), used in taken.items():
+            inner = sorted(l.order for l in self.graph.links_into(n, p)) if n in self.graph else []
+            free = (k for k in range(len(used) + len(inner)) if k not in used)
+            out[(n, p)] = {old: next(free) for old in inner}
+        return out
 
     def to_data(self) -> dict:
         from ..fileformat import to_data as graph_data
@@ -246,10 +266,18 @@ def from_look_data(data: Any, source: str = "<look>") -> Look:
             w = f"{kind}.{_short(name) if not PORT.match(name) else name}"
             if not PORT.match(name):
                 raise r.fail(w, f"port name {_short(name)} is not valid")
-            r.obj(entry, w, {"type", "to"} if kind == "inputs" else {"type", "from"}, {"type"})
+            r.obj(entry, w, {"type", "to", "order"} if kind == "inputs" else {"type", "from"}, {"type"})
             t = r.string(entry["type"], f"{w}.type", PORT, "type id", 64)
             if kind == "inputs":
-                getattr(look, kind)[name] = LookPort(name, t, to=_refs(r, entry.get("to"), f"{w}.to", inner))
+                port = LookPort(name, t, to=_refs(r, entry.get("to"), f"{w}.to", inner))
+                order = entry.get("order", {})
+                r.obj(order, f"{w}.order", {f"{n}.{p}" for n, p in port.to})
+                for ref, k in order.items():
+                    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 100_000:
+                        raise r.fail(f"{w}.order", f"the place of {_short(ref)} must be a whole number from 0")
+                    n, _, p = ref.rpartition(".")
+                    port.orders[(n, p)] = k
+                look.inputs[name] = port
             else:
                 getattr(look, kind)[name] = LookPort(name, t, source=_ref(r, entry.get("from"), f"{w}.from", inner))
     if not look.outputs:
