@@ -16,6 +16,8 @@ A Look is identified by ``namespace/name`` and a semantic version (Houdini's
       "graph": {"nodes": {...}, "layout": {...}}      # an ordinary graph's content
     }
 
+An input into a variadic port (a contact sheet's pictures) also says the place its wire had among
+that port's wires: ``"order": {"sheet.images": 2}``; the inner wires take the other places.
 The inputs and outputs are the wires the selection cut; ``params`` are the inner params the
 artist promoted to the Look's face, each with a label, group, default and range; ``migrations``
 say which params were renamed at which version, so upgrading an instance keeps its values.
