@@ -305,8 +305,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.template:
         from .templates import instantiate
 
-        _, written = instantiate(args.template, path, _registry(), force=args.force, title=args.title,
-                                 allow_read=args.allow_read or ())
+        from .templates import find_template
+
+        # the template's own Looks (its looks/ folder) are known while its files are copied
+        _, written = instantiate(args.template, path, _registry(str(find_template(args.template))), force=args.force,
+                                 title=args.title, allow_read=args.allow_read or ())
         copied = written[:-1]
         folders = sorted({str(Path(os.path.relpath(f, path.resolve().parent)).parts[0]) for f in copied})
         more = f" and {len(copied)} file{'s' if len(copied) != 1 else ''} it reads ({', '.join(folders)})" if copied else ""

@@ -164,8 +164,42 @@ def instantiate(template: str | os.PathLike, dest: str | os.PathLike, registry: 
     dest_base = dest.resolve().parent
     dest_base.mkdir(parents=True, exist_ok=True)
     written = copy_files(doc, registry, src.resolve().parent, dest_base, force=force, allow_read=allow_read)
+    written += copy_looks(doc, src.resolve().parent, dest_base, force=force)
     save(doc, dest)
     return doc, written + [dest]
 
 
-__all__ = ["Template", "COMPANIONS", "shipped_dir", "list_templates", "find_template", "copy_files", "instantiate"]
+def copy_looks(doc: "Document", src_base: Path, dest_base: Path, force: bool = False) -> list[Path]:
+    """The Looks the graph uses (nested ones too) that come from the ``looks/`` folder beside it,
+    written to ``looks/`` beside the copy (read and re-written as data, never run). Looks from the
+    user's folder or from packages are found there again and are not copied."""
+    from .looks.library import LookLibrary
+    from .looks.model import TYPE_PREFIX, save as save_look
+
+    local = LookLibrary([("graph", src_base / "looks")])
+    if not local.looks:
+        return []
+    by_type = {look.type_id: look for look in local.all()}
+    todo = [t for t in (doc.type_of(n) for n in doc.node_ids()) if t.startswith(TYPE_PREFIX)]
+    seen: set[str] = set()
+    written = []
+    while todo:
+        t = todo.pop()
+        if t in seen or t not in by_type:
+            continue
+        seen.add(t)
+        look = by_type[t]
+        todo += [look.graph.type_of(n) for n in look.graph.node_ids() if look.graph.type_of(n).startswith(TYPE_PREFIX)]
+        target = dest_base / "looks" / Path(look.path).name
+        if target.resolve() == Path(look.path).resolve():
+            continue
+        if target.exists() and not force:
+            raise NodegraphError(f"{target} already exists (use --force to replace it)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_look(look, target)
+        written.append(target)
+    return written
+
+
+__all__ = ["Template", "COMPANIONS", "shipped_dir", "list_templates", "find_template", "copy_files", "copy_looks",
+           "instantiate"]

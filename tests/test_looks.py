@@ -344,3 +344,21 @@ def test_wires_into_a_variadic_input_keep_their_places(tmp_path):
     assert Evaluator(reg, workers=1).run(doc, ["sheet_look"]).value("sheet_look") == before
     unlock(doc, "sheet_look", again)(doc)
     assert Evaluator(reg, workers=1).run(doc, ["sheet_look_sheet"]).value("sheet_look_sheet") == before
+
+
+def test_a_graph_copied_as_a_template_takes_its_own_looks_along(tmp_path, looks_dir):
+    project = tmp_path / "project"
+    doc = fileformat.load(DEMO)
+    look = card_look(doc)
+    save(look, project / "looks" / look.file_name())
+    lib = LookLibrary([])
+    lib.add(look)
+    replace_with_instance(doc, look, ["draw_title", "draw_subtitle"], "card")(doc)
+    SetParam("background", "width", 640)(doc)
+    fileformat.save(doc, project / "shot.json")
+    p = cli("new", str(tmp_path / "copy" / "scene.json"), "--template", str(project / "shot.json"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "looks" in p.stdout
+    assert (tmp_path / "copy" / "looks" / look.file_name()).is_file()
+    p = cli("validate", str(tmp_path / "copy" / "scene.json"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
