@@ -34,13 +34,15 @@ What is here:
   ``load(key, loader)``, which loads once per process); ``ResolvedModel`` is what it resolves to;
 - stateless helpers: ``read_json_object``, ``read_safetensors_header``, ``sniff_architecture``
   (model files, read as untrusted input), ``canonical_bytes``, ``hasher``, ``digest_obj``,
-  ``digest_array``, ``hexdigest`` (content hashing), ``read_embedded_graph`` (the graph a
+  ``digest_array``, ``hexdigest`` (content hashing), ``cube_text``, ``write_cube`` (3D LUTs as
+  ``.cube`` files), ``read_embedded_graph`` (the graph a
   nodegraph PNG/MP4/FLAC carries; ``GraphKeys``: where a writer puts it);
 - documents, for tools and tests: ``Document``, ``Link``.
 """
 from __future__ import annotations
 
 from .context import CancelToken, Context, safe_join
+from .cube import cube_text, write_cube
 from .embedded import GraphKeys, read_embedded_graph
 from .errors import (
     Cancelled, CommandError, GraphFileError, GraphInvalid, NodegraphError, NodeFailed, UnsafePath,
@@ -83,7 +85,7 @@ __all__ = [
     "WriteFailed", "atomic_path", "open_atomic", "write_bytes",
     # stateless helpers
     "read_json_object", "read_safetensors_header", "sniff_architecture", "canonical_bytes", "hasher", "digest_obj",
-    "digest_array", "hexdigest", "read_embedded_graph", "GraphKeys",
+    "digest_array", "hexdigest", "read_embedded_graph", "GraphKeys", "cube_text", "write_cube",
     # documents
     "Document", "Link", "__version__",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from rich.cells import cell_len, set_cell_size
 
-from .node import REQUIRED, NodeSpec, Port
+from .node import NodeSpec, Port
 from .registry import Registry
 from .types import can_connect
 
@@ -258,9 +258,9 @@ def example_graph(spec: NodeSpec, registry: Registry) -> dict:
     nodes: dict[str, dict] = {}
 
     def add(s: NodeSpec, depth: int) -> str:
-        from .graph import Document
+        from .graph import base_id
 
-        base = Document().new_id(s.id)  # voice.speak -> speak; look:studio/noir@1.0.0 -> noir
+        base = base_id(s.id)
         nid, i = base, 2
         while nid in nodes:
             nid, i = f"{base}_{i}", i + 1

@@ -76,7 +76,7 @@ def cmd_make(args: argparse.Namespace) -> int:
 def _thumbnail(look, registry, sample: str | None) -> str:
     from .looks.render import default_sample, load_sample, thumbnail_png
 
-    if not any(p.type == "image" for p in look.inputs.values()) or not any(p.type == "image" for p in look.outputs.values()):
+    if look.image_port("inputs") is None or look.image_port("outputs") is None:
         return "no thumbnail: the Look does not take and make a picture"
     path = Path(sample) if sample else default_sample()
     if path is None:
@@ -163,7 +163,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bake(args: argparse.Namespace) -> int:
-    from .looks.render import bake, write_cube
+    from .cube import write_cube
+    from .looks.render import bake
 
     registry = _registry(args.graph)
     look = find_look(registry.library, args.look)

@@ -440,18 +440,11 @@ def flat_targets(flat: Any, doc: Document, targets: list) -> list:
         if nid not in flat.members:
             out.append(t)
             continue
-        ports = [port] if port else sorted(p for (i, p) in flat.outputs if i == nid)
-        for p in ports:
+        for p in [port] if port else flat.ports(nid):
             if (nid, p) not in flat.outputs:
                 raise NodegraphError(f"target {nid}.{p}: Look instance {nid!r} has no output {p!r}")
-            out.append(_follow(flat, nid, p))
+            out.append(flat.source(nid, p))
     return out
-
-
-def _follow(flat: Any, nid: str, port: str) -> tuple[str, str]:
-    while (nid, port) in flat.outputs:
-        nid, port = flat.outputs[(nid, port)]
-    return nid, port
 
 
 def _topological(nodes: set[str], preds: dict[str, list[str]], dependents: dict[str, list[str]]) -> list[str]:

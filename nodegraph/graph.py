@@ -34,6 +34,14 @@ class Link(NamedTuple):
         return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
 
 
+def base_id(type_id: str) -> str:
+    """The id a new node of ``type_id`` starts from: ``voice.speak`` -> ``speak``,
+    ``look:studio/noir@1.0.0`` -> ``noir``."""
+    if type_id.startswith("look:"):
+        type_id = type_id.rpartition("@")[0].rpartition("/")[2]
+    return re.sub(r"[^A-Za-z0-9_]", "_", type_id.rsplit(".", 1)[-1]) or "node"
+
+
 class Document:
     def __init__(self) -> None:
         #: identifies this document object (evaluators remember per-document state by it)
@@ -71,9 +79,7 @@ class Document:
         return self.g._node[node_id]["params"]
 
     def new_id(self, type_id: str) -> str:
-        if type_id.startswith("look:"):  # look:studio/noir@1.0.0 -> noir
-            type_id = type_id.rpartition("@")[0].rpartition("/")[2]
-        base = re.sub(r"[^A-Za-z0-9_]", "_", type_id.rsplit(".", 1)[-1]) or "node"
+        base = base_id(type_id)
         if base not in self.g:
             return base
         n = 2

@@ -78,13 +78,12 @@ class RunResult:
     def value(self, node: str, port: str | None = None) -> Any:
         """A node's output value (loaded from the cache on demand if the node was cached)."""
         if node not in self.nodes and self.looks is not None and node in self.looks.members:
-            ports = sorted(p for (i, p) in self.looks.outputs if i == node)
+            ports = self.looks.ports(node)
             if port is None and len(ports) == 1:
                 port = ports[0]
             if (node, port) not in self.looks.outputs:
                 raise NodegraphError(f"Look instance {node!r} has outputs {ports}; name one")
-            while (node, port) in self.looks.outputs:
-                node, port = self.looks.outputs[(node, port)]
+            node, port = self.looks.source(node, port)
         r = self.nodes[node]
         if not r.ok:
             raise NodegraphError(f"node {node!r} has no value: it {r.status}" + (f" ({r.error})" if r.error else ""))

@@ -362,3 +362,18 @@ def test_a_graph_copied_as_a_template_takes_its_own_looks_along(tmp_path, looks_
     assert (tmp_path / "copy" / "looks" / look.file_name()).is_file()
     p = cli("validate", str(tmp_path / "copy" / "scene.json"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+
+
+def test_a_graph_with_looks_still_reports_its_dangling_links(tmp_path):
+    from nodegraph.commands import AddNode
+    from nodegraph.looks.expand import validate_all
+
+    doc = fileformat.load(DEMO)
+    AddNode("look:nodegraph/noir@1.0.0", id="noir", version="1.0.0")(doc)
+    Connect("background", "image", "noir", "image")(doc)
+    data = json.loads(fileformat.dumps(doc))
+    data["nodes"]["save_card"]["inputs"]["image"] = "ghost.image"
+    doc = fileformat.loads(json.dumps(data))
+    issues = validate_all(doc, with_looks(default_registry()))
+    dangling = [i for i in issues if i.code == "dangling_link"]
+    assert len(dangling) == 1 and "ghost" in dangling[0].message

@@ -146,7 +146,8 @@ def test_a_video_look_grades_every_frame_like_its_picture_twin(tmp_path, monkeyp
 @pytest.mark.parametrize("name", ["vintage-film", "pastel-storybook"])
 def test_a_shipped_looks_33_point_lut_is_within_2_of_the_look(name, tmp_path, monkeypatch):
     colour = pytest.importorskip("colour")
-    from nodegraph.looks.render import bake, write_cube
+    from nodegraph import write_cube
+    from nodegraph.looks.render import bake
 
     monkeypatch.setenv("NODEGRAPH_LOOKS_DIR", str(tmp_path / "none"))
     reg = with_looks(default_registry())

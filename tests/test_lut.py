@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nodegraph import Image, Video
+from nodegraph import Image, Video, write_cube
 from nodegraph.commands import AddNode, Batch, Connect
 from nodegraph.evaluate import Evaluator
 from nodegraph.graph import Document
@@ -34,7 +34,7 @@ def reference(path, pixels: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("n", [17, 33, 65])
 def test_lut_matches_colour_science_tetrahedral_on_random_images(tmp_path, n):
     path = tmp_path / f"look{n}.cube"
-    _lut.write_cube(str(path), a_look(n), f"look {n}")
+    write_cube(str(path), a_look(n), f"look {n}")
     rng = np.random.default_rng(n)
     px = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     px[:8] = px[:8] // 32 * 32  # lattice points and ties between channels too
@@ -49,7 +49,7 @@ def test_lut_matches_colour_science_tetrahedral_on_random_images(tmp_path, n):
 
 def test_lut_keeps_alpha_and_grades_video_frames_the_same(tmp_path):
     path = tmp_path / "look.cube"
-    _lut.write_cube(str(path), a_look(17))
+    write_cube(str(path), a_look(17))
     rng = np.random.default_rng(1)
     rgba = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
     out = lut(Image(rgba), str(path)).pixels
@@ -63,7 +63,7 @@ def test_lut_keeps_alpha_and_grades_video_frames_the_same(tmp_path):
 
 def test_a_long_video_uses_the_table_of_every_colour_with_the_same_result(tmp_path):
     path = tmp_path / "long.cube"
-    _lut.write_cube(str(path), a_look(17))
+    write_cube(str(path), a_look(17))
     rng = np.random.default_rng(4)
     frames = [rng.integers(0, 256, (8, 12, 3), dtype=np.uint8) for _ in range(_lut.FULL_FRAMES)]
     key = (_lut.load_cube(str(path)).digest, 0.7)
@@ -79,7 +79,7 @@ def test_a_long_video_uses_the_table_of_every_colour_with_the_same_result(tmp_pa
 def test_write_cube_round_trips_through_colour_read_lut(tmp_path):
     table = a_look(33)
     path = tmp_path / "baked.cube"
-    _lut.write_cube(str(path), table, 'studio "noir" 1.0')
+    write_cube(str(path), table, 'studio "noir" 1.0')
     back = colour.read_LUT(str(path))
     assert isinstance(back, colour.LUT3D) and back.size == 33
     assert back.name == "studio 'noir' 1.0"
@@ -90,7 +90,7 @@ def test_write_cube_round_trips_through_colour_read_lut(tmp_path):
     ours = _lut.read_cube(str(path))
     assert ours.size == 33 and np.abs(ours.stages[0].table - table).max() < 1e-6
     with pytest.raises(ValueError, match=r"shape \(n, n, n, 3\)"):
-        _lut.write_cube(str(tmp_path / "bad.cube"), np.zeros((4, 4, 3)))
+        write_cube(str(tmp_path / "bad.cube"), np.zeros((4, 4, 3)))
 
 
 def test_a_resolve_cube_with_a_1d_shaper_applies_both(tmp_path):
@@ -134,7 +134,7 @@ def test_a_file_that_is_no_cube_at_all_says_so(tmp_path):
 
 
 def test_in_a_graph_the_path_is_read_relative_to_the_graph_and_errors_name_the_node(tmp_path, registry):
-    _lut.write_cube(str(tmp_path / "warm.cube"), a_look(17))
+    write_cube(str(tmp_path / "warm.cube"), a_look(17))
     (tmp_path / "bad.cube").write_text("LUT_3D_SIZE 2\n0 0 0\n")
     doc = Document()
     Batch([AddNode("image.solid", "plate", {"width": 16, "height": 8, "red": 90, "green": 120, "blue": 200}),
@@ -165,7 +165,7 @@ def test_a_lut_outside_the_folders_the_graph_may_read_is_refused_naming_the_para
 
     elsewhere = tempfile.mkdtemp(prefix="not-allowed-")  # outside the graph's folder and the allowed ones
     try:
-        _lut.write_cube(f"{elsewhere}/secret.cube", a_look(17))
+        write_cube(f"{elsewhere}/secret.cube", a_look(17))
         doc = Document()
         Batch([AddNode("image.solid", "plate", {"width": 4, "height": 4}),
                AddNode("grade.lut", "look", {"path": f"{elsewhere}/secret.cube"}),

@@ -170,8 +170,7 @@ class LooksSessionMixin:
         """The Look on the default sample picture (PNG), or b"" saying why in the log."""
         from ..looks import render
 
-        if not any(p.type == "image" for p in look.inputs.values()) or \
-                not any(p.type == "image" for p in look.outputs.values()):
+        if look.image_port("inputs") is None or look.image_port("outputs") is None:
             self.log.append(f"Look {look.label}: no thumbnail (it does not take and make an image)")
             return b""
         sample = render.default_sample()
@@ -365,9 +364,7 @@ class LooksSessionMixin:
 
     def _flat_output(self, nid: str, port: str) -> tuple[str, str]:
         flat = getattr(self._result, "looks", None) if self._result is not None else None
-        while flat is not None and (nid, port) in flat.outputs:
-            nid, port = flat.outputs[(nid, port)]
-        return nid, port
+        return flat.source(nid, port) if flat is not None else (nid, port)
 
     def output_preview(self, node_id: str, port: str) -> Any:
         return super().output_preview(*self._flat_output(node_id, port))  # type: ignore[misc]

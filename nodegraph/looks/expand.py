@@ -35,14 +35,21 @@ class ExpandError(ValueError):
 @dataclass
 class Flat:
     doc: Document
-    #: (instance, output port) -> (flat node, port) the value comes from
+    #: (instance, output port) -> (flat node, port) the value comes from (followed through nested
+    #: and bypassed instances once, when the expansion is done)
     outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: instance -> every flat node inside it (nested ones too), in id order
     members: dict[str, list[str]] = field(default_factory=dict)
     #: folders of the Looks used (their inner files are read from there)
     read_roots: list[str] = field(default_factory=list)
-    #: flat node -> the outer node it belongs to (its instance, or itself)
-    outer: dict[str, str] = field(default_factory=dict)
+
+    def source(self, node: str, port: str) -> tuple[str, str]:
+        """The flat (node, port) whose value ``node.port`` is (itself for an ordinary node)."""
+        return self.outputs.get((node, port), (node, port))
+
+    def ports(self, instance: str) -> list[str]:
+        """The output ports of an instance."""
+        return sorted(p for (i, p) in self.outputs if i == instance)
 
     def changed(self, nodes: frozenset[str]) -> frozenset[str]:
         """Outer node ids dirtied by an edit -> flat ids."""
@@ -71,15 +78,14 @@ def expand(doc: Document, look_of: Any, spec_of: Any) -> Flat:
     flat_doc.uid = doc.uid
     flat_doc.meta, flat_doc.packs = doc.meta, doc.packs
     flat_doc.revision, flat_doc.structure_revision = doc.revision, doc.structure_revision
+    flat_doc.dangling = list(doc.dangling)  # links from nodes that do not exist: validate reports them
     roots: dict[str, None] = {}
     ins: dict[tuple[str, str], list[tuple[str, str]]] = {}
     _add(doc, "", look_of, spec_of, flat, ins, roots, ())
     for rev, nodes in doc.change_log:
         flat_doc.change_log.append((rev, flat.changed(nodes)))
     flat.read_roots = list(roots)
-    for fid in flat_doc.g:
-        top = fid.split("/", 1)[0]
-        flat.outer[fid] = top
+    flat.outputs = {k: _resolve_out(flat, *v) for k, v in flat.outputs.items()}
     return flat
 
 
@@ -207,8 +213,9 @@ def checked_expand(doc: Document, registry: Any, policy: Any = None, check_files
     nodes are checked by validating the flat document (named by path)."""
     from ..validate import Issue, validate
 
-    issues = [i for i in validate(doc, registry, policy=policy, check_files=check_files)
-              if i.node is None or doc.type_of(i.node).startswith(TYPE_PREFIX) or i.code == "unknown_type"]
+    instances = {n for n, rec in doc.g._node.items() if rec["type"].startswith(TYPE_PREFIX)}
+    issues = [i for i in validate(doc, registry, instances, policy=policy, check_files=check_files)
+              if i.node in instances]  # the other nodes are checked once, in the flat document
     if issues:
         return None, issues
     try:

@@ -31,8 +31,8 @@ def gallery_graph(looks: Iterable[Look], sample: str, columns: int = 3) -> Docum
         nid = doc.new_id(look.type_id)
         AddNode(look.type_id, id=nid, version=look.version, pos=(300 + 320 * (i % 2), 170 * (i // 2)),
                 label=look.title)(doc)
-        Connect("frame", "image", nid, _first(look, "inputs"))(doc)
-        Connect(nid, _first(look, "outputs"), "sheet", "images", append=True)(doc)
+        Connect("frame", "image", nid, look.image_port("inputs"))(doc)
+        Connect(nid, look.image_port("outputs"), "sheet", "images", append=True)(doc)
         labels.append(look.title or look.id)
     SetParam("sheet", "labels", "\n".join(labels))(doc)
     AddNode("image.save_png", id="save", params={"filename": "looks_gallery.png"}, pos=(1260, 80 * rows))(doc)
@@ -42,11 +42,6 @@ def gallery_graph(looks: Iterable[Look], sample: str, columns: int = 3) -> Docum
     return doc
 
 
-def _first(look: Look, kind: str) -> str:
-    return next(n for n, p in getattr(look, kind).items() if p.type == "image")
-
-
 def takes_pictures(look: Look) -> bool:
     """Whether a Look can stand in the gallery: an image in, an image out, nothing else required."""
-    return (any(p.type == "image" for p in look.inputs.values()) and any(p.type == "image" for p in look.outputs.values())
-            and sum(1 for p in look.inputs.values()) == 1)
+    return len(look.inputs) == 1 and look.image_port("inputs") is not None and look.image_port("outputs") is not None

@@ -266,11 +266,8 @@ def unlock(doc: Document, nid: str, look: Look) -> Batch:
     group titled after the Look (ids ``NID_inner``), with its values and wires."""
     rec = doc.node(nid)
     pos = doc.layout.get(nid, {}).get("pos", [0.0, 0.0])
-    ids = {n: _free(doc, f"{nid}_{n}") for n in look.graph.node_ids()}
-    taken = set(ids.values())
-    for a, b in list(ids.items()):
-        taken.discard(b)
-        ids[a] = _unique(b, taken | set(doc.node_ids()))
+    taken = set(doc.node_ids())
+    ids = {n: _unique(f"{nid}_{n}"[:120], taken) for n in look.graph.node_ids()}
     cmds: list[Command] = []
     values = rec["params"]
     inner_params = {n: copy.deepcopy(look.graph.params(n)) for n in look.graph.node_ids()}
@@ -329,12 +326,6 @@ def _dedupe(cmds: list[Command]) -> list[Command]:
             seen.add(key)
         out.append(c)
     return out
-
-
-def _free(doc: Document, base: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_-]", "_", base)[:120]
 
 
 def _free_group(doc: Document, base: str) -> str:

@@ -149,6 +149,10 @@ class Look:
     def label(self) -> str:
         return f"{self.id} {self.version}"
 
+    def image_port(self, kind: str) -> str | None:
+        """The first image port of ``kind`` ("inputs" or "outputs"), or None."""
+        return next((n for n, p in getattr(self, kind).items() if p.type == "image"), None)
+
     def inner_places(self) -> dict[tuple[str, str], dict[int, int]]:
         """For an inner variadic port fed both by cut wires (each with its recorded place) and by
         inner wires: inner wire order -> its place (the places the cut wires do not take, in turn)."""

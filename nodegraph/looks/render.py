@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import NodegraphError
-from ..fsio import write_bytes
 from ..graph import Document, Link
 from ..node import build_spec
 from ..types.media import Image
@@ -36,18 +35,12 @@ def _sample_spec(img: Image) -> Any:
                       code_version="sample " + img.digest().hex())
 
 
-def image_input(look: Look) -> str:
-    names = [n for n, p in look.inputs.items() if p.type == "image"]
-    if not names:
-        raise NodegraphError(f"Look {look.label} has no image input: it cannot be shown on a picture")
-    return names[0]
-
-
-def image_output(look: Look) -> str:
-    names = [n for n, p in look.outputs.items() if p.type == "image"]
-    if not names:
-        raise NodegraphError(f"Look {look.label} has no image output: it cannot be shown on a picture")
-    return names[0]
+def image_port(look: Look, kind: str) -> str:
+    """The first image input or output of ``look``, or an error saying it has none."""
+    name = look.image_port(kind)
+    if name is None:
+        raise NodegraphError(f"Look {look.label} has no image {kind[:-1]}: it cannot be shown on a picture")
+    return name
 
 
 def apply_to_image(look: Look, registry: Any, image: Image, *, params: dict | None = None,
@@ -57,7 +50,7 @@ def apply_to_image(look: Look, registry: Any, image: Image, *, params: dict | No
     from ..evaluate import Evaluator
     from .library import LookRegistry
 
-    inp, out = image_input(look), image_output(look)
+    inp, out = image_port(look, "inputs"), image_port(look, "outputs")
     spec_of = registry.specs.get(look.type_id)
     others = [p.name for p in (spec_of.inputs if spec_of else ()) if p.name != inp and p.required]
     if others:
@@ -84,9 +77,7 @@ def apply_to_image(look: Look, registry: Any, image: Image, *, params: dict | No
                 flat.doc.node(nid)["bypass"] = True
                 skipped.append(f"{nid.split('/', 1)[1]} ({s.title})")
     ev = evaluator or Evaluator(reg, workers=1)
-    node, port = flat.outputs[("look", out)]
-    while (node, port) in flat.outputs:
-        node, port = flat.outputs[(node, port)]
+    node, port = flat.source("look", out)
     for folder in flat.read_roots:
         ev.policy = ev.policy.widened([folder])
     result = ev.run(flat.doc, [(node, port)])
@@ -155,7 +146,8 @@ def lattice(size: int = LUT_SIZE) -> np.ndarray:
 
 
 def bake(look: Look, registry: Any, size: int = LUT_SIZE, params: dict | None = None) -> tuple[np.ndarray, list[str]]:
-    """The colour part of ``look`` as a (size**3, 3) table in ``.cube`` order, and the nodes left out."""
+    """The colour part of ``look`` as a (size, size, size, 3) table indexed [r, g, b] (for
+    ``nodegraph.write_cube``), and the nodes left out."""
     grid = lattice(size)
     img = Image(np.clip(np.round(grid * 255.0), 0, 255).astype(np.uint8))
     out, skipped = apply_to_image(look, registry, img, params=params, colour_only=True)
@@ -165,17 +157,5 @@ def bake(look: Look, registry: Any, size: int = LUT_SIZE, params: dict | None = 
                              "so it cannot be baked into a LUT")
     if px.shape[2] == 1:
         px = np.repeat(px, 3, axis=2)
-    table = px[:, :, :3].reshape(-1, 3).astype(np.float64) / 255.0
-    return table, skipped
-
-
-def write_cube(path: str | os.PathLike, table: np.ndarray, title: str = "") -> Path:
-    """A ``.cube`` file (Adobe/Resolve format): TITLE, LUT_3D_SIZE, then one ``r g b`` line per
-    lattice point, red changing fastest."""
-    n = round(len(table) ** (1 / 3))
-    if n ** 3 != len(table):
-        raise ValueError(f"a 3D LUT table needs size^3 rows, got {len(table)}")
-    safe = title.replace('"', "'").replace("\n", " ")[:200]
-    lines = [f'TITLE "{safe}"', f"LUT_3D_SIZE {n}", "DOMAIN_MIN 0.0 0.0 0.0", "DOMAIN_MAX 1.0 1.0 1.0"]
-    lines += [f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in np.clip(table, 0.0, 1.0)]
-    return write_bytes(path, ("\n".join(lines) + "\n").encode("ascii"))
+    table = px[:, :, :3].reshape(size, size, size, 3).astype(np.float64) / 255.0  # [b][g][r]
+    return table.transpose(2, 1, 0, 3), skipped  # indexed [r, g, b], as write_cube takes it

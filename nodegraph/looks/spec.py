@@ -75,9 +75,7 @@ def build_spec(look: Look, inner_spec: Callable[[str], NodeSpec]) -> NodeSpec:
                 raise LookBroken(f"Look {look.label}: param {name!r}: default {stored!r}: {e}") from None
         inputs.append(Port(name, ptype, default=default, doc=pro.doc or inner.doc))
     outputs: list[OutPort] = []
-    output = False
-    for nid in g.node_ids():
-        output = output or spec_of(nid).output
+    output = any(spec_of(nid).output for nid in g.node_ids())  # a Look that saves a file is an output
     for name, port in look.outputs.items():
         nid, pname = port.source
         o = spec_of(nid).output_port(pname)
