@@ -36,14 +36,16 @@ What is here:
   (model files, read as untrusted input), ``canonical_bytes``, ``hasher``, ``digest_obj``,
   ``digest_array``, ``hexdigest`` (content hashing), ``cube_text``, ``write_cube`` (3D LUTs as
   ``.cube`` files), ``read_embedded_graph`` (the graph a
-  nodegraph PNG/MP4/FLAC carries; ``GraphKeys``: where a writer puts it);
+  nodegraph PNG/MP4/FLAC carries; ``GraphKeys``: where a writer puts it), ``read_provenance``
+  (the provenance record a PNG/MP4/FLAC/WAV/OTIO carries; ``ctx.provenance(target)["record_text"]``
+  is what a writer stores), ``add_wav_info`` (a RIFF INFO chunk of any length for a WAV file);
 - documents, for tools and tests: ``Document``, ``Link``.
 """
 from __future__ import annotations
 
 from .context import CancelToken, Context, safe_join
 from .cube import cube_text, write_cube
-from .embedded import GraphKeys, read_embedded_graph
+from .embedded import GraphKeys, add_wav_info, read_embedded_graph, read_provenance
 from .errors import (
     Cancelled, CommandError, GraphFileError, GraphInvalid, NodegraphError, NodeFailed, UnsafePath,
 )
@@ -85,7 +87,8 @@ __all__ = [
     "WriteFailed", "atomic_path", "open_atomic", "write_bytes",
     # stateless helpers
     "read_json_object", "read_safetensors_header", "sniff_architecture", "canonical_bytes", "hasher", "digest_obj",
-    "digest_array", "hexdigest", "read_embedded_graph", "GraphKeys", "cube_text", "write_cube",
+    "digest_array", "hexdigest", "read_embedded_graph", "read_provenance", "GraphKeys", "add_wav_info", "cube_text",
+    "write_cube",
     # documents
     "Document", "Link", "__version__",
 ]

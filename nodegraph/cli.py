@@ -465,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cli(sub)
     add_looks_cli(sub)
+    from .cli_provenance import add_cli as add_provenance_cli
+    add_provenance_cli(sub)
     return p
 
 

@@ -58,7 +58,8 @@ class Context:
                  cancel: CancelToken | None = None,
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
-                 cache: Any = None, policy: Any = None, models: Models | None = None, embed: bool = True):
+                 cache: Any = None, policy: Any = None, models: Models | None = None, embed: bool = True,
+                 record: Callable[[], dict | None] | None = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -72,6 +73,7 @@ class Context:
         self._models = models
         #: whether output files embed how they were made (``nodegraph run --no-embed`` turns it off)
         self.embed = embed
+        self._record = record
 
     @property
     def models(self) -> Models:
@@ -88,18 +90,26 @@ class Context:
         embedding is off."""
         return self._graph_text() if self._graph_text and self.embed else ""
 
-    def provenance(self, target: str | os.PathLike) -> dict[str, str] | None:
-        """What the output file ``target`` embeds about how it was made: ``node`` and ``type``,
-        and when the graph is known ``graph`` (``graph_text``) and ``base``, the graph's folder
-        relative to ``target``'s folder. None when embedding is off (``--no-embed``): write none."""
+    def provenance(self, target: str | os.PathLike) -> dict[str, Any] | None:
+        """What the output file ``target`` embeds about how it was made: ``node`` and ``type``;
+        when the graph is known ``graph`` (``graph_text``) and ``base``, the graph's folder
+        relative to ``target``'s folder; when the run made one, ``record``, the provenance record
+        (a dict, see ``nodegraph.provenance``: graph hash, nodegraph version, models with sha256
+        and licence, seeds, packs, licence summary) and ``record_text``, its compact JSON (what
+        the writers store under ``GraphKeys``' provenance names). None when embedding is off (``--no-embed``): write none."""
         if not self.embed:
             return None
-        made = {"node": self.node_id, "type": self.type_id}
+        made: dict[str, Any] = {"node": self.node_id, "type": self.type_id}
         graph = self.graph_text
         if graph:
             from .paths import base_for
 
             made.update(graph=graph, base=base_for(target, self.base_dir))
+        record = self._record() if self._record is not None else None
+        if record is not None:
+            from .provenance import record_text
+
+            made.update(record=record, record_text=record_text(record))
         return made
 
     # -- progress and cancellation ------------------------------------------------------------

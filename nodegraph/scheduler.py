@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import blake3
 
-from . import costs
+from . import costs, provenance
 from .context import CancelToken, Context
 from .errors import Cancelled, format_error
 from .fileformat import dumps
@@ -69,6 +69,12 @@ class _Run:
         self.locks: dict[str, threading.Lock] = {}
         self.locks_guard = threading.Lock()
         self.graph_text = _once(lambda: dumps(doc))
+
+    def record(self, ev: "Evaluator", nid: str, type_id: str) -> dict:
+        """The provenance record of output node ``nid`` (``nodegraph.provenance``; made once per
+        output node per run, when its writer first asks)."""
+        return provenance.make_record(self.doc, ev.registry, ev.base_dir, nid, type_id, self.graph_text(),
+                                      looks=list(getattr(self.doc, "looks_used", {})) or None)
 
     def node_lock(self, nid: str) -> threading.Lock:
         with self.locks_guard:
@@ -370,12 +376,13 @@ class Scheduler:
         doc = run.doc
         if run.cancel.cancelled:
             raise Cancelled(f"node {nid!r} cancelled")
-        ctx = None
+        ctx = record = None
         if spec.needs_context:  # most nodes take none: no Context to build for them
+            record = _once(lambda: run.record(ev, nid, spec.id)) if spec.output and ev.embed else None
             ctx = Context(nid, spec.id, output_dir=ev.output_dir, base_dir=ev.base_dir, cancel=run.cancel,
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
-                          cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed)
+                          cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed, record=record)
         nodes = run.nodes
 
         def value_of(src: str, port: str) -> Any:  # this run's value (nearly always), else Scheduler.value
@@ -393,6 +400,8 @@ class Scheduler:
         else:
             with lock:
                 outputs = spec.call(kwargs, ctx)
+        if record is not None and ctx.files and getattr(ev, "signer", None) is not None:
+            provenance.seal(ctx.files, record(), ev.signer)  # content credentials (C2PA): the user gave a key
         seconds = time.perf_counter() - t
         run.costs.record(spec.id, seconds)
         key = run.nodes[nid].key

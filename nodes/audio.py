@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from nodegraph import Audio, Choice, Context, GraphKeys, Int, Number, Path, Text, Variadic, atomic_path, node
+from nodegraph import (Audio, Choice, Context, GraphKeys, Int, Number, Path, Text, Variadic, add_wav_info, atomic_path,
+                       node)
 
 from . import audiodsp
 
@@ -89,7 +90,8 @@ _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 @node("audio.save", title="Save audio", category="Output", output=True, cost="io")
 def save(audio: Audio, filename: Text(output_file=(".wav", ".flac")) = "audio.wav", format: Choice("auto", "wav", "flac") = "auto",
          depth: Choice("16", "24", "float") = "24", ctx: Context = None) -> Path:
-    """Write audio as WAV or FLAC in the output folder.
+    """Write audio as WAV or FLAC in the output folder, with its provenance record (``nodegraph
+    provenance FILE`` prints it; a FLAC file also carries the graph that made it).
 
     Samples past +-1.0 are clipped (integer formats cannot hold them); use audio.mix, whose
     limiter keeps a mix inside, or audio.gain to lower a loud signal first.
@@ -113,15 +115,24 @@ def save(audio: Audio, filename: Text(output_file=(".wav", ".flac")) = "audio.wa
         raise ValueError("depth 'float' cannot be written as FLAC (FLAC holds 16 or 24 bits); choose 16 or 24")
     target = ctx.output_path(filename, "filename")
     samples = np.clip(audio.samples, -1.0, 1.0)
-    with atomic_path(target) as tmp, sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels,
-                                                  format=format.upper(), subtype=_SUBTYPES[depth]) as f:
-        made = ctx.provenance(target)  # None with --no-embed
-        if made is not None:
-            if format != "flac":  # FLAC comments hold the whole graph (WAV's are short)
-                made = {"node": made["node"], "type": made["type"]}
-            f.comment = json.dumps({GraphKeys.flac: made})
-        f.software = "nodegraph"
-        f.write(samples)
+    made = ctx.provenance(target)  # None with --no-embed
+    carried = None
+    if made is not None:  # FLAC: the graph and the record; WAV: the record (no graph: WAV is not reopened)
+        keep = ("node", "type", "graph", "base") if format == "flac" else ("node", "type")
+        carried = {k: made[k] for k in keep if k in made}
+        if made.get("record") is not None:
+            carried[GraphKeys.provenance] = made["record"]
+        carried = json.dumps({GraphKeys.flac: carried}, sort_keys=True)
+    with atomic_path(target) as tmp:
+        with sf.SoundFile(tmp, "w", samplerate=audio.rate, channels=audio.channels, format=format.upper(),
+                          subtype=_SUBTYPES[depth]) as f:
+            if format == "flac" or carried is None:
+                f.software = "nodegraph"
+            if format == "flac" and carried is not None:
+                f.comment = carried
+            f.write(samples)
+        if format == "wav" and carried is not None:  # libsndfile drops a WAV comment past ~2 KB
+            add_wav_info(tmp, {"ISFT": "nodegraph", "ICMT": carried})
     return str(target)
 
 

@@ -4,7 +4,8 @@ The exported timeline is an edit of the *rendered movie*: every clip points into
 the time where the shot sits in it, so an editor opens the cut with the shots, crossfades and
 music already placed and can trim, reorder or replace them. Each OTIO item carries
 ``metadata["nodegraph"]`` with the id of the graph node that made it, and the timeline carries
-the graph itself, so a conform can go back to the node that made a shot.
+the graph itself and its provenance record (``nodegraph provenance FILE``), so a conform can go
+back to the node that made a shot.
 
 Crossfades are OTIO ``SMPTE_Dissolve`` transitions centred on the cut: each clip item runs from
 cut to cut and the transition borrows the overlapping frames as handles (``in_offset`` before
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from nodegraph import Choice, Context, Path, Text, Timeline, atomic_path, node, safe_join
+from nodegraph import Choice, Context, GraphKeys, Path, Text, Timeline, atomic_path, node, safe_join
 
 FORMATS = {"otio": (".otio", "otio_json"), "fcp7_xml": (".xml", "fcp_xml")}
 
@@ -77,11 +78,14 @@ def export_otio(timeline: Timeline, media: Text = "video.mp4", filename: Text(ou
     music = _music_lanes(timeline, fps, total)
 
     otl = otio.schema.Timeline(name=target.stem, global_start_time=rt(0))
-    otl.metadata["nodegraph"] = {
+    otl.metadata[GraphKeys.otio] = {
         "graph": ctx.graph_text, "node": ctx.node_id, "media": media,
         "width": timeline.width, "height": timeline.height, "fps": _fps_text(fps),
         "duration": timeline.duration,
     }
+    made = ctx.provenance(target)  # None with --no-embed
+    if made is not None and made.get("record") is not None:
+        otl.metadata[GraphKeys.otio][GraphKeys.provenance] = made["record"]
     tracks = [("V1", otio.schema.TrackKind.Video, shots), ("A1", otio.schema.TrackKind.Audio, dialogue)]
     tracks += [(f"A{k + 2}", otio.schema.TrackKind.Audio, lane) for k, lane in enumerate(music or [[]])]
     for name, kind, items in tracks:

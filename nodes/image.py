@@ -117,7 +117,8 @@ def load_image(path: Path(kind="image", extensions=(".png", ".jpg", ".jpeg", ".w
 
 @node("image.save_png", title="Save PNG", category="Output", output=True, cost="io")
 def save_png(image: Image, filename: Text(output_file=".png") = "image.png", ctx: Context = None) -> Path:
-    """Write an image as PNG in the output folder, with the graph that made it in a text chunk.
+    """Write an image as PNG in the output folder, with the graph that made it and its provenance
+    record (``nodegraph provenance FILE`` prints it) in text chunks.
 
     Args:
         filename: file name inside the output folder ('.png' is added if missing).
@@ -135,6 +136,8 @@ def save_png(image: Image, filename: Text(output_file=".png") = "image.png", ctx
         if made.get("graph"):
             info.add_itxt(GraphKeys.png_graph, made["graph"], zip=True)
             info.add_text(GraphKeys.png_base, made["base"])
+        if made.get("record_text"):  # how it was made: graph hash, models with sha256 and licence, seeds
+            info.add_itxt(GraphKeys.png_provenance, made["record_text"])
     with atomic_path(target) as tmp:
         PILImage.fromarray(np.ascontiguousarray(image.pixels if image.channels != 1 else image.pixels[:, :, 0])).save(
             tmp, format="PNG", pnginfo=info)

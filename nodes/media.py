@@ -316,7 +316,8 @@ def save_mp4(video: Video, filename: Text(output_file=(".mp4", ".m4v", ".mov")) 
              quality: Int(min=0, max=51) = 20, speed: Choice("ultrafast", "veryfast", "faster", "medium", "slow") = "veryfast",
              ctx: Context = None) -> Path:
     """Write an MP4 (H.264 video, AAC sound) into the output folder, with the graph that made it
-    in the file's metadata (``nodegraph run`` can re-open a graph from it).
+    and its provenance record in the file's metadata (``nodegraph run`` can re-open a graph from
+    it, ``nodegraph provenance`` prints the record).
 
     Args:
         video: the pictures (and their sound, unless ``audio`` is connected).
@@ -334,6 +335,8 @@ def save_mp4(video: Video, filename: Text(output_file=(".mp4", ".m4v", ".mov")) 
         meta[GraphKeys.mp4_node] = json.dumps({"node": made["node"], "type": made["type"]})
         if made.get("graph"):
             meta.update({GraphKeys.mp4_graph: made["graph"], GraphKeys.mp4_base: made["base"]})
+        if made.get("record_text"):
+            meta[GraphKeys.mp4_provenance] = made["record_text"]
     stats = write_mp4(video, str(target), ctx, audio, quality, speed, meta)
     ctx.log(f"{stats['encoded']} of {stats['segments']} segments encoded, {stats['reused']} reused")
     return str(target)
