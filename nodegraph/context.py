@@ -59,7 +59,7 @@ class Context:
                  emit: Callable[[str, dict], None] | None = None,
                  scratch_root: Path | None = None, graph_text: Callable[[], str] | None = None,
                  cache: Any = None, policy: Any = None, models: Models | None = None, embed: bool = True,
-                 record: Callable[[], dict | None] | None = None):
+                 record: Callable[[], tuple[dict, str] | None] | None = None):
         self.node_id, self.type_id = node_id, type_id
         self.output_dir, self.base_dir = Path(output_dir), Path(base_dir)
         self._cancel = cancel or CancelToken()
@@ -105,11 +105,9 @@ class Context:
             from .paths import base_for
 
             made.update(graph=graph, base=base_for(target, self.base_dir))
-        record = self._record() if self._record is not None else None
-        if record is not None:
-            from .provenance import record_text
-
-            made.update(record=record, record_text=record_text(record))
+        made_by = self._record() if self._record is not None else None
+        if made_by is not None:
+            made["record"], made["record_text"] = made_by
         return made
 
     # -- progress and cancellation ------------------------------------------------------------

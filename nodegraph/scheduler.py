@@ -70,11 +70,12 @@ class _Run:
         self.locks_guard = threading.Lock()
         self.graph_text = _once(lambda: dumps(doc))
 
-    def record(self, ev: "Evaluator", nid: str, type_id: str) -> dict:
-        """The provenance record of output node ``nid`` (``nodegraph.provenance``; made once per
-        output node per run, when its writer first asks)."""
-        return provenance.make_record(self.doc, ev.registry, ev.base_dir, nid, type_id, self.graph_text(),
-                                      looks=list(getattr(self.doc, "looks_used", {})) or None)
+    def record(self, ev: "Evaluator", nid: str, type_id: str) -> tuple[dict, str]:
+        """The provenance record of output node ``nid`` (``nodegraph.provenance``) and its text;
+        made once per output node per run, when its writer first asks."""
+        record = provenance.make_record(self.doc, ev.registry, ev.base_dir, nid, type_id, self.graph_text(),
+                                        looks=list(getattr(self.doc, "looks_used", {})) or None)
+        return record, provenance.record_text(record)
 
     def node_lock(self, nid: str) -> threading.Lock:
         with self.locks_guard:
@@ -401,7 +402,7 @@ class Scheduler:
             with lock:
                 outputs = spec.call(kwargs, ctx)
         if record is not None and ctx.files and getattr(ev, "signer", None) is not None:
-            provenance.seal(ctx.files, record(), ev.signer)  # content credentials (C2PA): the user gave a key
+            provenance.seal(ctx.files, record()[0], ev.signer)  # content credentials (C2PA): the user gave a key
         seconds = time.perf_counter() - t
         run.costs.record(spec.id, seconds)
         key = run.nodes[nid].key
@@ -484,7 +485,7 @@ def _cached_copy(old: NodeResult) -> NodeResult:
                       old.material)
 
 
-def _once(fn: Callable[[], str]) -> Callable[[], str]:
+def _once(fn: Callable[[], Any]) -> Callable[[], Any]:
     memo: list[str] = []
 
     def get() -> str:
