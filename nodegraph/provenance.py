@@ -80,10 +80,11 @@ def _portable_ref(ref: str, base_dir: str | os.PathLike) -> str:
 
 
 def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str, type_id: str, graph_text: str,
-                looks: list[str] | None = None) -> dict:
+                looks: dict[str, str] | None = None) -> dict:
     """The provenance record of output node ``node`` (of type ``type_id``) of ``doc`` (flat or
-    not), whose file embeds ``graph_text``. ``looks``: the Look types the run expanded (the flat
-    document no longer names them; default: the ones ``doc`` holds)."""
+    not), whose file embeds ``graph_text``. ``looks``: for a flat document, which no longer names
+    its Looks, each expanded instance (its flat id) and its Look type; a Look counts when a node
+    inside it is upstream of the output. Default: the Look types ``doc`` holds."""
     from . import __version__
     from .paths import files
     from .usage import needed_nodes, usage
@@ -111,7 +112,8 @@ def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str,
         "models": models,
         "seeds": u.seeds,
         "packs": [p.manifest() for p in u.packs],
-        "looks": sorted(looks) if looks is not None else u.looks,
+        "looks": sorted({t for fid, t in looks.items() if any(n.startswith(fid + "/") for n in needed)})
+        if looks else u.looks,
         "licences": u.licence_summary(),
         "ai_generated": ai,
         "digital_source_type": digital_source_type(ai, has_inputs),

@@ -108,6 +108,29 @@ def test_the_same_graph_gives_the_same_record_in_another_folder(tmp_path, regist
     assert records[0] == records[1]
 
 
+def test_looks_upstream_of_the_output_are_named_with_their_seeds(tmp_path, registry):
+    """A Look's inner nodes count (the flat document names them by path); a Look on another branch
+    does not; the files a shipped Look reads leave no path of this machine in the output."""
+    from PIL import Image
+
+    from nodegraph.looks import with_looks
+
+    where = unique_dir(tmp_path)
+    doc = graph({"bg": ("image.gradient", {"width": 32, "height": 32}),
+                 "noir": ("look:nodegraph/noir@1.0.0", {}, {"image": "bg.image"}),
+                 "vhs": ("look:nodegraph/vhs@1.0.0", {}, {"image": "bg.image"}),
+                 "save": ("image.save_png", {"filename": "noir.png"}, {"image": "noir.image"})})
+    ok(evaluator(with_looks(registry, where / "g.json"), where).run(doc))
+    png = where / "out" / "noir.png"
+    record = read_provenance(str(png))
+    assert record["looks"] == ["look:nodegraph/noir@1.0.0"]
+    assert record["seeds"] == [{"node": "noir/grain", "param": "seed", "value": 7}]
+    assert "grade" in {p["name"] for p in record["packs"]}
+    with Image.open(png) as im:
+        assert_no_path(where, png.read_bytes(), *im.text.values())
+        assert str(ROOT) not in "".join(im.text.values())
+
+
 # -- MP4 with sound, FLAC, WAV, OTIO -------------------------------------------------------------
 
 def media_graph(seed: int = 7) -> object:

@@ -74,7 +74,7 @@ def expand(doc: Document, look_of: Any, spec_of: Any) -> Flat:
     instance that cannot be expanded."""
     flat_doc = Document()
     flat_doc.is_flat = True  # type: ignore[attr-defined]  # (the evaluator does not expand it again)
-    flat_doc.looks_used = {}  # type: ignore[attr-defined]  # Look types expanded (provenance records name them)
+    flat_doc.looks_used = {}  # type: ignore[attr-defined]  # instance -> Look type (provenance records name them)
     flat = Flat(flat_doc)
     flat_doc.uid = doc.uid
     flat_doc.meta, flat_doc.packs = doc.meta, doc.packs
@@ -129,7 +129,7 @@ def _add(doc: Document, prefix: str, look_of: Any, spec_of: Any, flat: Flat, ins
             for name in list(look.inputs) + list(look.params):  # wires into it lead nowhere
                 ins[(fid, name)] = []
             continue
-        flat.doc.looks_used[t] = None  # type: ignore[attr-defined]
+        flat.doc.looks_used[fid] = t  # type: ignore[attr-defined]
         before = set(g)
         inner_title = rec.get("label") or look.title or look.id
         _add(look.graph, fid + "/", look_of, spec_of, flat, ins, roots, stack + (t,),
