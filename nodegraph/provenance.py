@@ -80,16 +80,17 @@ def _portable_ref(ref: str, base_dir: str | os.PathLike) -> str:
 
 
 def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str, type_id: str, graph_text: str,
-                looks: dict[str, str] | None = None) -> dict:
+                looks: dict[str, str] | None = None, pins: Any = None) -> dict:
     """The provenance record of output node ``node`` (of type ``type_id``) of ``doc`` (flat or
     not), whose file embeds ``graph_text``. ``looks``: for a flat document, which no longer names
     its Looks, each expanded instance (its flat id) and its Look type; a Look counts when a node
-    inside it is upstream of the output. Default: the Look types ``doc`` holds."""
+    inside it is upstream of the output. Default: the Look types ``doc`` holds. ``pins``: the
+    run's model pins (a model found by the sha256 a bundle manifest records), as the run found them."""
     from . import __version__
     from .paths import files
     from .usage import needed_nodes, usage
 
-    u = usage(doc, registry, base_dir, digests=True, targets=[node])
+    u = usage(doc, registry, base_dir, digests=True, targets=[node], **({"pins": pins} if pins is not None else {}))
     models = []
     for m in u.models:
         entry = m.manifest()
@@ -167,8 +168,8 @@ def describe(record: dict, *, graph_text: str | None = None) -> str:
     packs = record.get("packs") or []
     if packs:
         lines.append("node packs: " + ", ".join(
-            f"{p.get('name')} ({p.get('distribution') or '?'} {p.get('version') or '?'}, {p.get('licence', 'unknown')})"
-            for p in packs))
+            f"{p.get('distribution') or p.get('name')} {p.get('version') or '?'} ({p.get('licence', 'unknown')}; "
+            f"{', '.join(p.get('namespaces') or [])})" for p in packs))
     if record.get("looks"):
         lines.append("looks: " + ", ".join(record["looks"]))
     lines.append(f"licences: {record.get('licences', 'unknown')}")

@@ -74,7 +74,8 @@ class _Run:
         """The provenance record of output node ``nid`` (``nodegraph.provenance``) and its text;
         made once per output node per run, when its writer first asks."""
         record = provenance.make_record(self.doc, ev.registry, ev.base_dir, nid, type_id, self.graph_text(),
-                                        looks=getattr(self.doc, "looks_used", None))
+                                        looks=getattr(self.doc, "looks_used", None),
+                                        pins=getattr(ev, "model_pins", None))
         return record, provenance.record_text(record)
 
     def node_lock(self, nid: str) -> threading.Lock:

@@ -81,7 +81,8 @@ def test_demo_png_carries_the_record_read_back_with_pillow_and_the_cli(tmp_path,
     assert record["output"] == {"node": "save_card", "type": "image.save_png"}
     assert record["models"] == [] and record["seeds"] == [] and record["ai_generated"] is False
     assert record["licences"] == "commercial use: yes (no models)"
-    assert {p["name"] for p in record["packs"]} == {"core", "image"}
+    assert {p["distribution"] for p in record["packs"]} == {"nodegraph"}
+    assert {ns for p in record["packs"] for ns in p["namespaces"]} == {"core", "image"}
     assert all(p["version"] == nodegraph.__version__ and p["licence"] == "GPL-3.0-or-later" for p in record["packs"])
     assert read_provenance(str(png)) == record
     assert_no_path(where, png.read_bytes(), *text.values())
@@ -125,7 +126,7 @@ def test_looks_upstream_of_the_output_are_named_with_their_seeds(tmp_path, regis
     record = read_provenance(str(png))
     assert record["looks"] == ["look:nodegraph/noir@1.0.0"]
     assert record["seeds"] == [{"node": "noir/grain", "param": "seed", "value": 7}]
-    assert "grade" in {p["name"] for p in record["packs"]}
+    assert "grade" in {ns for p in record["packs"] for ns in p["namespaces"]}
     with Image.open(png) as im:
         assert_no_path(where, png.read_bytes(), *im.text.values())
         assert str(ROOT) not in "".join(im.text.values())
