@@ -123,8 +123,9 @@ def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str,
 
 def seal(files: list, record: dict | None, signer: Any) -> None:
     """Sign each written file with a C2PA manifest holding ``record`` (the one place nodegraph
-    does it; the scheduler calls it after an output node wrote its files). Nothing happens
-    without a record (``--no-embed``) or without a signer (the user gave no key)."""
+    does it; the scheduler calls it after an output node wrote its files, before the cache notes
+    them). The signer is ``Evaluator.signer`` (``nodegraph.credentials``' identity, e.g. from
+    ``nodegraph run --sign``). Nothing happens without a record (``--no-embed``) or a signer."""
     if record is None or signer is None or not files:
         return
     from .credentials import sign_file, supported  # only reached when a signer was given

@@ -361,6 +361,41 @@ def test_a_model_outside_the_graph_folder_is_named_without_its_path(tmp_path, re
         assert_no_path(where, (where / "out" / name).read_bytes())
 
 
+# -- the content credentials call site -------------------------------------------------------------
+
+def test_a_signer_seals_each_output_once_before_the_cache_records_the_file(tmp_path, registry, monkeypatch):
+    """With a signer (``nodegraph run --sign``), each output node's files are sealed with its record
+    right after the node wrote them, before the cache notes their size and time: the next run
+    finds the sealed files as it left them and reuses them."""
+    import nodegraph.provenance as provenance
+
+    sealed = []
+
+    def seal(files, record, signer):  # stands in for C2PA signing: the file changes after writing
+        sealed.append(([Path(f).name for f in files], record["output"]["node"], signer))
+        for f in files:
+            with open(f, "ab") as out:
+                out.write(b"sealed")
+
+    monkeypatch.setattr(provenance, "seal", seal)
+    where = unique_dir(tmp_path)
+    shutil.copy(ROOT / "graphs" / "demo.json", where / "demo.json")
+    cache = Cache(where / "cache")
+    ev = evaluator(registry, where, cache)
+    ev.signer = "the user's key"
+    ok(ev.run(load(str(where / "demo.json"))))
+    assert sorted(sealed) == [(["credits.txt"], "save_credits", "the user's key"),  # every output node's files
+                              (["title_card.png"], "save_card", "the user's key")]
+    png = (where / "out" / "title_card.png").read_bytes()
+    assert png.endswith(b"sealed")
+
+    ev = evaluator(registry, where, cache)
+    ev.signer = "the user's key"
+    r = ev.run(load(str(where / "demo.json")))
+    assert r.nodes["save_card"].status == "cached" and len(sealed) == 2
+    assert (where / "out" / "title_card.png").read_bytes() == png
+
+
 # -- reading files that carry none -----------------------------------------------------------------
 
 def test_files_without_a_record_and_unreadable_files_are_named(tmp_path, capsys):
