@@ -96,7 +96,8 @@ class Context:
         relative to ``target``'s folder; when the run made one, ``record``, the provenance record
         (a dict, see ``nodegraph.provenance``: graph hash, nodegraph version, models with sha256
         and licence, seeds, packs, licence summary) and ``record_text``, its compact JSON (what
-        the writers store under ``GraphKeys``' provenance names). None when embedding is off (``--no-embed``): write none."""
+        the writers store under ``GraphKeys``' provenance names). None when embedding is off
+        (``--no-embed``): write none."""
         if not self.embed:
             return None
         made: dict[str, Any] = {"node": self.node_id, "type": self.type_id}
