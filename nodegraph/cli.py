@@ -96,6 +96,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
+    if args.commercial:  # before anything runs
+        from .cli_licences import check_commercial
+
+        for line in check_commercial(args):
+            print(f"note: --commercial: {line}", file=sys.stderr)
     from .costs import book
 
     flat = ev.flatten(doc, None)[0]  # Look instances are run as their inner nodes (card/grain)
@@ -387,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, metavar="N", help="run up to N independent nodes at once (default: cores, at most 4)")
     r.add_argument("--no-embed", action="store_true",
                    help="write output files without the graph that made them (PNG, MP4 and FLAC embed it by default)")
+    r.add_argument("--commercial", action="store_true",
+                   help="refuse to run when a model the render uses is not licensed for commercial use, or its "
+                        "licence is unknown (see `nodegraph licences GRAPH`)")
     _policy_args(r)
     r.set_defaults(fn=cmd_run)
 
@@ -460,11 +468,13 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
 
+    from .cli_licences import add_cli as add_licences_cli
     from .cli_looks import add_cli as add_looks_cli
     from .models import add_cli
 
     add_cli(sub)
     add_looks_cli(sub)
+    add_licences_cli(sub)
     return p
 
 

@@ -18,7 +18,8 @@ from .graph import Document
 from .models.licences import LicenceInfo, identify, summary
 
 __all__ = ["ModelUse", "PackUse", "Usage", "usage", "model_uses", "pack_uses", "seeds", "flat_of", "needed_nodes",
-           "pack_licence"]
+           "pack_licence",
+           "why_not_commercial", "commercial_check", "shared_ref"]
 
 
 @dataclass
@@ -57,7 +58,7 @@ class ModelUse:
     def manifest(self) -> dict:
         """What a bundle or an output records: no path of this machine."""
         d: dict[str, Any] = {"node": self.node, "type": self.type, "param": self.param, "kind": self.kind,
-                             "ref": self.ref}
+                             "ref": shared_ref(self.ref)}
         if self.sha256:
             d["sha256"] = self.sha256
         if self.size:
@@ -70,10 +71,19 @@ class ModelUse:
         return d
 
 
+def shared_ref(ref: str) -> str:
+    """A model reference as shared files record it: an absolute path (or one from ``~``) is cut to
+    its last part, so no folder of the maker's machine travels; names, repo ids and relative paths
+    stay as they are."""
+    if ref.startswith("~") or os.path.isabs(ref):
+        return os.path.basename(os.path.normpath(os.path.expanduser(ref))) or ref
+    return ref
+
+
 @dataclass
 class PackUse:
-    name: str  # the entry point name (a namespace's pack)
-    distribution: str  # what to pip install
+    name: str  # the distribution (or, when none is installed, the namespace)
+    distribution: str  # what to pip install ("" when unknown)
     version: str
     licence: str  # an SPDX id or the distribution's licence text, "" when it declares none
     namespaces: list[str] = field(default_factory=list)
@@ -231,8 +241,8 @@ def pack_uses(doc: Document, registry: Any, nodes: Iterable[str] | None = None) 
             dist = doc.packs.get(ns, "") if isinstance(doc.packs, dict) else ""
             pu = used.setdefault(f"?{ns}", PackUse(ns, dist or "", "", ""))
         else:
-            dist = pack.distribution or pack.name
-            pu = used.setdefault(pack.name, PackUse(pack.name, dist, pack.version, pack_licence(dist)))
+            dist = pack.distribution or pack.name  # one entry per distribution: what to pip install
+            pu = used.setdefault(dist, PackUse(dist, dist, pack.version, pack_licence(dist)))
         if ns not in pu.namespaces:
             pu.namespaces.append(ns)
     return sorted(used.values(), key=lambda p: p.name)
@@ -263,3 +273,23 @@ def usage(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests:
     return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets),
                  pack_uses(flat, registry, nodes), seeds(flat, registry, nodes), looks)
 
+
+
+def why_not_commercial(m: ModelUse) -> str:
+    """One line naming the node and the model that stop commercial use, and why."""
+    where = f"node {m.node!r} ({m.type}): model {m.ref!r}"
+    if m.licence.commercial == "no":
+        extra = f"; {m.licence.licence.conditions}" if m.licence.licence.conditions else ""
+        return f"{where} is under {m.licence.licence.name}, which does not allow commercial use{extra}"
+    looks = f" (it looks like {m.licence.looks_like})" if m.licence.looks_like else ""
+    return (f"{where}: its licence is unknown{looks}; read its model card and record the licence with "
+            f"`nodegraph models add PATH --kind {m.kind} --name {m.ref} --licence ID`")
+
+
+def commercial_check(u: Usage) -> tuple[list[str], list[str]]:
+    """(refusals, conditions) for a commercial render: a line per model that is non-commercial or
+    of unknown licence, and a line per model allowed only under conditions."""
+    refusals = [why_not_commercial(m) for m in u.not_commercial()]
+    conditions = [f"node {m.node!r} ({m.type}): model {m.ref!r} is under {m.licence.licence.name}: "
+                  f"{m.licence.licence.conditions}" for m in u.models if m.licence.commercial == "conditional"]
+    return refusals, conditions
