@@ -219,3 +219,20 @@ def _registry(graph):
     from nodegraph.registry import default_registry
 
     return with_looks(default_registry(), graph)
+
+
+def test_editor_marks_nodes_whose_model_stops_commercial_use(tmp_path):
+    from nodegraph.cache import Cache
+    from nodegraph.editor.session import EditorSession
+
+    s = EditorSession(cache=Cache.memory_only(), config_dir=tmp_path / "cfg")
+    s.open(str(GRAPHS / "dub.json"))
+    assert s.node_view("dub").licence[0] == "no" and "Coqui Public Model License" in s.node_view("dub").licence[1]
+    assert s.node_view("lips").licence[0] == "no"
+    assert s.node_view("transcribe").licence is None and s.node_view("save").licence is None
+    assert "Model openai/whisper-small: MIT License (commercial use allowed)" in s.inspector("transcribe").doc
+    # an edit is seen at once: a model the user names without a known licence is marked unknown
+    s.set_param("transcribe", "model", "./my-whisper")
+    assert s.node_view("transcribe").licence[0] == "unknown"
+    s.undo()
+    assert s.node_view("transcribe").licence is None

@@ -30,6 +30,7 @@ from ..registry import Registry
 from ..results import RunResult
 from ..types import Preview, find_type
 from .document import DocumentSession
+from .licence_session import LicenceSessionMixin
 from .looks_session import LooksSessionMixin
 from .states import StatesMixin
 
@@ -489,10 +490,11 @@ class EditorSessionBase(StatesMixin, DocumentSession):
             self._evaluator.close()
 
 
-class EditorSession(LooksSessionMixin, EditorSessionBase):
+class EditorSession(LicenceSessionMixin, LooksSessionMixin, EditorSessionBase):
     """The editor's session: ``EditorSessionBase`` with Looks (the open graph's registry knows
     the installed Looks; making, inserting, upgrading and unlocking them; an instance's state from
-    its inner nodes: ``LooksSessionMixin``, looks_session.py)."""
+    its inner nodes: ``LooksSessionMixin``, looks_session.py) and licence badges on nodes whose
+    models stop commercial use (``LicenceSessionMixin``, licence_session.py)."""
 
 
 __all__ = ["EditorSession", "EditorSessionBase", "DocumentSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView",
