@@ -81,10 +81,12 @@ def make_evaluator(args: argparse.Namespace, registry, cache):
 
     graph = Path(args.graph).resolve()
     base = getattr(args, "base_dir", None) or graph.parent
+    from .models.pins import ModelPins
+
     return Evaluator(registry, output_dir=args.output, base_dir=base, cache=cache,
                      use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
                      workers=getattr(args, "workers", None), policy=make_policy(args, args.graph, base, args.output),
-                     embed=not getattr(args, "no_embed", False))
+                     embed=not getattr(args, "no_embed", False), model_pins=ModelPins.beside(args.graph) or None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -17,12 +17,14 @@ def graph_usage(args: argparse.Namespace, digests: bool = False):
     """(usage, doc, base) of ``args.graph`` with ``--set`` applied."""
     from .cli import _registry, apply_sets
     from .embedded import load_graph_and_base
+    from .models.pins import ModelPins
     from .usage import usage
 
     registry = _registry(args.graph)
     doc, base = load_graph_and_base(args.graph)
     apply_sets(doc, getattr(args, "set", None) or [], registry)
-    return usage(doc, registry, base, digests=digests, targets=getattr(args, "target", None) or None), doc, base
+    return usage(doc, registry, base, digests=digests, targets=getattr(args, "target", None) or None,
+                 pins=ModelPins.beside(args.graph) or None), doc, base
 
 
 def check_commercial(args: argparse.Namespace) -> list[str]:
@@ -97,10 +99,6 @@ def add_cli(sub) -> None:
     lc.set_defaults(fn=cmd_licences)
 
 
-#: the names an unpacked bundle's manifest may have beside its graph
-MANIFEST_NAMES = ("manifest.json",)
-
-
 def _expected(manifest: str | None, graph: str) -> tuple[dict, str]:
     """{(node, param): model record} from a bundle manifest (given, or found beside the graph)."""
     import os
@@ -109,6 +107,8 @@ def _expected(manifest: str | None, graph: str) -> tuple[dict, str]:
 
     from .errors import GraphFileError
     from .fileformat import parse_json, read_limited
+
+    from .models.pins import MANIFEST_NAMES
 
     path = manifest
     if path is None:
@@ -170,6 +170,8 @@ def verify_graph(graph: str, manifest: str | None = None, as_json: bool = False)
             try:
                 row["actual"] = verify(m.path, want)
                 row["status"] = "ok" if want else "unpinned"
+                if m.found_by == "sha256":
+                    row["detail"] = f"not found as {m.ref!r}; a run uses the same bytes, found by their sha256 at {m.path}"
                 if not want:
                     row["detail"] = "no sha256 to compare with (no manifest and not registered); hashed now"
             except DigestMismatch as e:

@@ -170,9 +170,11 @@ def _linked_value(doc: Document, links: list) -> Any:
 
 
 def model_uses(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests: bool = False,
-               targets: Iterable[str] | None = None) -> list[ModelUse]:
+               targets: Iterable[str] | None = None, pins: Any = None) -> list[ModelUse]:
     """Every model a render of ``doc`` uses, resolved on this machine without downloading
-    (``digests``: hash the local ones; hashes are remembered by path, size and mtime)."""
+    (``digests``: hash the local ones; hashes are remembered by path, size and mtime). ``pins``
+    (``nodegraph.models.pins.ModelPins``): a reference found nowhere else is looked for by the
+    sha256 its bundle manifest records, as a run does."""
     from .models.config import read_config
     from .models.errors import ModelError
     from .models.lookup import hub_subpath, is_repo_id, resolve
@@ -185,7 +187,12 @@ def model_uses(doc: Document, registry: Any, base_dir: str | os.PathLike, *, dig
         entry = registered.get(ref) if isinstance(registered.get(ref), dict) else {}
         recorded = entry.get("licence") if entry.get("kind", kind) == kind else None
         try:
-            r = resolve(ref, kind, base_dir, offline=True)
+            try:
+                r = resolve(ref, kind, base_dir, offline=True)
+            except ModelError:
+                r = pins.find(ref, kind) if pins else None
+                if r is None:
+                    raise
         except (ModelError, OSError, ValueError) as e:
             repo = ref if is_repo_id(ref) else (hub_subpath(ref)[0] or entry.get("repo_id") or None)
             out.append(ModelUse(nid, tid, param, kind, ref, identify(ref, kind, repo_id=repo, recorded=recorded),
@@ -265,12 +272,12 @@ def seeds(doc: Document, registry: Any, nodes: Iterable[str]) -> list[dict]:
 
 
 def usage(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests: bool = False,
-          targets: Iterable[str] | None = None) -> Usage:
+          targets: Iterable[str] | None = None, pins: Any = None) -> Usage:
     """Models, packs, seeds and Looks of a render of ``doc`` (see the module docs)."""
     looks = sorted({doc.type_of(n) for n in doc.node_ids() if doc.type_of(n).startswith("look:")})
     flat = flat_of(doc, registry)
     nodes = needed_nodes(flat, registry, targets)
-    return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets),
+    return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets, pins=pins),
                  pack_uses(flat, registry, nodes), seeds(flat, registry, nodes), looks)
 
 

@@ -236,3 +236,34 @@ def test_editor_marks_nodes_whose_model_stops_commercial_use(tmp_path):
     assert s.node_view("transcribe").licence[0] == "unknown"
     s.undo()
     assert s.node_view("transcribe").licence is None
+
+
+def test_a_run_finds_a_pinned_model_by_its_sha256(tmp_path, tiny_models, monkeypatch):
+    """An unpacked bundle's manifest pins each model reference to a sha256: a LoRA this machine
+    keeps under another name, in another model root, is found by its bytes (run and verify)."""
+    from nodegraph.cache import Cache
+    from nodegraph.evaluate import Evaluator
+    from nodegraph.models.pins import ModelPins
+
+    roots = tmp_path / "elsewhere"
+    (roots / "loras").mkdir(parents=True)
+    kept = roots / "loras" / "my-copy.safetensors"
+    kept.write_bytes(Path(tiny_models.lora).read_bytes())
+    monkeypatch.setenv("NODEGRAPH_MODELS", str(roots))
+    g = sd_graph(tmp_path, str(tiny_models.sd), "studio-ink")
+    sha = file_digest(kept)
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": [
+        {"node": "lora", "param": "lora", "kind": "loras", "ref": "studio-ink", "sha256": sha,
+         "size": kept.stat().st_size}]}))
+    doc = load(g)
+    ev = Evaluator(_registry(g), output_dir=tmp_path / "out", base_dir=tmp_path, cache=Cache.memory_only(),
+                   model_pins=ModelPins.beside(g))
+    r = ev.run(doc, ["lora"])
+    assert r.nodes["lora"].status == "computed", r.nodes["lora"].error
+    assert str(kept.resolve()) in repr(r.value("lora", "model"))
+    p = cli("models", "verify", str(g), cwd=tmp_path, env_extra={"NODEGRAPH_MODELS": str(roots)})
+    assert "a run uses the same bytes, found by their sha256" in p.stdout and "my-copy.safetensors" in p.stdout
+    # without the manifest the reference is simply missing, and says where it looked
+    ev2 = Evaluator(_registry(g), output_dir=tmp_path / "out", base_dir=tmp_path, cache=Cache.memory_only())
+    r2 = ev2.run(doc, ["lora"])
+    assert r2.nodes["lora"].status == "failed" and "studio-ink" in r2.nodes["lora"].error

@@ -272,6 +272,7 @@ class EditorSessionBase(StatesMixin, DocumentSession):
         return folder
 
     def _evaluator_for(self) -> Evaluator:
+        from ..models.pins import ModelPins
         from ..policy import Policy, graph_root_for
 
         out = self.output_dir or (self._run_base() / "output")
@@ -281,7 +282,8 @@ class EditorSessionBase(StatesMixin, DocumentSession):
             self._evaluator = Evaluator(self.registry, output_dir=out, base_dir=base,
                                         cache=self.cache if self.cache is not None else Cache(),
                                         graph_id=str(self.path.resolve()) if self.path else None,
-                                        policy=Policy(base, graph_root=root, allow_read=self.allowed_read, output_dir=out))
+                                        policy=Policy(base, graph_root=root, allow_read=self.allowed_read, output_dir=out),
+                                        model_pins=ModelPins.beside(self.path) or None)
         return self._evaluator
 
     @property
