@@ -15,7 +15,7 @@ VERDICT = {"yes": "commercial use allowed", "no": "NON-COMMERCIAL", "conditional
 
 def graph_usage(args: argparse.Namespace, digests: bool = False):
     """(usage, doc, base) of ``args.graph`` with ``--set`` applied."""
-    from .cli import _registry, apply_sets
+    from .cli_common import _registry, apply_sets
     from .embedded import load_graph_and_base
     from .models.pins import ModelPins
     from .usage import usage
@@ -41,7 +41,7 @@ def check_commercial(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_licences(args: argparse.Namespace) -> int:
-    from .cli import cli_width
+    from .cli_describe import width as cli_width
 
     u, doc, _ = graph_usage(args)
     if args.json:

@@ -1,12 +1,13 @@
-"""``nodegraph models list|add|verify``. Wired into ``nodegraph/cli.py`` by ``add_cli(sub)``."""
+"""``nodegraph models list|add|verify``. Wired into ``nodegraph/cli.py`` by ``add_cli(sub)``; the work is
+in ``nodegraph.models`` (and, for ``verify GRAPH``, ``nodegraph.cli_licences``)."""
 from __future__ import annotations
 
 import argparse
 import json
 
-from ..cache import format_size as _size
-from .config import KINDS, add_root
-from .errors import ModelError
+from .cache import format_size as _size
+from .models.config import KINDS, add_root
+from .models.errors import ModelError
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -45,12 +46,12 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import registry
+    from .models import registry
 
     if args.models_action == "list":
         rows = registry.list_models(args.kind)
         if args.json:
-            from .licences import identify
+            from .models.licences import identify
 
             for r in rows:
                 r["licence"] = identify(r["name"], r["kind"], path=r.get("path"), repo_id=r.get("repo_id"),
@@ -58,13 +59,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
             return 0
         if not rows:
-            from .config import config_path
+            from .models.config import config_path
 
             print(f"no models: register one with `nodegraph models add PATH --kind KIND`, or add model roots "
                   f"(NODEGRAPH_MODELS or {config_path()})")
             return 0
         width = max(len(r["name"]) for r in rows)
-        from .licences import identify
+        from .models.licences import identify
 
         for r in rows:
             where = r.get("path") or r.get("repo_id") or ""
@@ -86,7 +87,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"added {e['name']!r} ({e['kind']}, {e['format']}, {_size(e['size'])}): {e.get('path') or e.get('repo_id')}"
               f"  sha256 {sha}")
         if args.licence:
-            from .licences import licence
+            from .models.licences import licence
 
             lic = licence(args.licence)
             known = "" if lic.commercial != "unknown" else " (not a licence nodegraph knows: shown as unknown)"
@@ -94,7 +95,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
 
     if len(args.names) == 1 and _is_graph(args.names[0]):
-        from ..cli_licences import verify_graph
+        from .cli_licences import verify_graph
 
         return verify_graph(args.names[0], args.manifest, args.json)
     if args.manifest:
@@ -120,6 +121,6 @@ def _is_graph(arg: str) -> bool:
     """A graph file (or a PNG/MP4/FLAC nodegraph made) rather than a registered model's name."""
     import os
 
-    from ..embedded import MEDIA_WITH_GRAPHS
+    from .embedded import MEDIA_WITH_GRAPHS
 
     return os.path.isfile(arg) and arg.lower().endswith((".json",) + MEDIA_WITH_GRAPHS)
