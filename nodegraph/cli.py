@@ -465,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cli(sub)
     add_looks_cli(sub)
+    from .cli_keys import add_cli as add_keys_cli
+    add_keys_cli(sub)
     return p
 
 
