@@ -82,3 +82,34 @@ def add_cli(sub) -> None:
     sh.add_argument("--cert", metavar="CERT.pem", help="its certificate chain (default: NAME.cert.pem beside "
                                                        "NAME.key.pem)")
     sh.set_defaults(fn=cmd_show)
+
+
+def add_sign_args(parser: argparse.ArgumentParser) -> None:
+    """``--sign [KEY.pem]`` and ``--sign-cert CERT.pem`` for a command that writes outputs
+    (``nodegraph run``); :func:`signer_for_args` turns them into the identity to sign with."""
+    parser.add_argument("--sign", nargs="?", const="", metavar="KEY.pem",
+                        help="give every output signed C2PA content credentials, with KEY.pem (default: "
+                             "$NODEGRAPH_SIGN_KEY, else the identity `nodegraph keys new` made); setting "
+                             "$NODEGRAPH_SIGN_KEY alone also turns signing on")
+    parser.add_argument("--sign-cert", metavar="CERT.pem",
+                        help="the certificate chain of the --sign key (default: NAME.cert.pem beside NAME.key.pem)")
+
+
+def signer_for_args(args: argparse.Namespace):
+    """The identity a run signs with, checked (call it before the run starts), or None when the run
+    is not to sign: no ``--sign`` and no ``$NODEGRAPH_SIGN_KEY``."""
+    import os
+
+    from .credentials import ENV_SIGN_KEY, signer_from
+
+    key = getattr(args, "sign", None)
+    cert = getattr(args, "sign_cert", None)
+    if key is None:
+        if not os.environ.get(ENV_SIGN_KEY):
+            if cert:
+                from .credentials import CredentialsError
+
+                raise CredentialsError(f"--sign-cert {cert} was given without --sign")
+            return None
+        return signer_from(None, cert)
+    return signer_from(key or None, cert)
