@@ -329,6 +329,7 @@ def test_signer_from_resolution(tmp_path, monkeypatch):
         signer_from(None)
     other = new_identity(tmp_path / "elsewhere", "mine")
     assert signer_from(other.key_path).cert_path == tmp_path / "elsewhere" / "mine.cert.pem"
+    assert "PRIVATE KEY" not in repr(other) and "mine.key.pem" in repr(other)   # a log never shows the key
     monkeypatch.setenv("NODEGRAPH_SIGN_KEY", str(other.key_path))
     assert signer_from(None).key_path == other.key_path
     assert signer_from(None, required=False).key_path == other.key_path
@@ -355,6 +356,7 @@ def _cert(key, issuer_key, *, ca: bool, self_signed: bool = False, days: int = 3
 @pytest.mark.parametrize("case,message", [
     ("missing key", r"nokey\.pem: no such private key file"),
     ("missing cert", r"k\.cert\.pem: no such certificate file"),
+    ("fifo key", r"k\.key\.pem: the private key is not a regular file"),
     ("garbage key", r"k\.key\.pem: not a PEM private key"),
     ("garbage cert", r"k\.cert\.pem: not a PEM certificate chain"),
     ("wrong pair", r"k\.key\.pem does not belong to the certificate in .*other\.cert\.pem"),
@@ -376,6 +378,9 @@ def test_bad_keys_and_certificates_are_named(tmp_path, case, message):
         key_path = tmp_path / "nokey.pem"
     elif case == "missing cert":
         cert_path.unlink()
+    elif case == "fifo key":       # never opened: reading a FIFO would wait for a writer forever
+        key_path.unlink()
+        os.mkfifo(key_path)
     elif case == "garbage key":
         key_path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
     elif case == "garbage cert":
@@ -462,3 +467,35 @@ def test_signing_keeps_the_file_mode(keys, tmp_path):
     os.chmod(out, 0o640)
     sign_file(out, RECORD, ident, ai_generated=False)
     assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_outputs_of_a_real_run_keep_their_embedded_graph_once_signed(keys, tmp_path):
+    """The writers embed the graph (PNG text chunk, MP4 metadata, FLAC comment); signing comes
+    last and keeps it: the graph still reads back, and the signed picture still re-opens and runs."""
+    from nodegraph import read_embedded_graph
+
+    ident, _ = keys
+    graph = {"format": "nodegraph", "version": 1, "nodes": {
+        "gradient": {"type": "image.gradient", "version": "1.0.0", "params": {"width": 64, "height": 48}},
+        "png": {"type": "image.save_png", "version": "1.0.0", "inputs": {"image": "gradient.image"},
+                "params": {"filename": "still.png"}},
+        "mp4": {"type": "video.save_mp4", "version": "1.0.0", "inputs": {"video": "gradient.image"},
+                "params": {"filename": "clip.mp4"}},
+        "music": {"type": "music.compose", "version": "1.0.0", "params": {"duration": 1.0, "sample_rate": 22050}},
+        "flac": {"type": "audio.save", "version": "1.0.0", "inputs": {"audio": "music.audio"},
+                 "params": {"filename": "sound.flac"}}}}
+    g = tmp_path / "scene.json"
+    g.write_text(json.dumps(graph))
+    out = tmp_path / "out"
+    assert main(["run", str(g), "-o", str(out), "-q", "--no-cache"]) == 0
+    for name in ("still.png", "clip.mp4", "sound.flac"):
+        before = read_embedded_graph(str(out / name))
+        assert before is not None, name
+        sign_file(out / name, {"graph": "scene.json"}, ident, ai_generated=False)
+        assert read_embedded_graph(str(out / name)) == before, name
+        info = read_manifest(out / name)
+        assert info["failures"] == [] and info["record"] == {"graph": "scene.json"}, name
+    assert sorted(os.listdir(out)) == ["clip.mp4", "sound.flac", "still.png"]
+    assert main(["run", str(out / "still.png"), "-o", str(tmp_path / "again"), "-q", "--no-cache",
+                 "--target", "png"]) == 0
+    assert (tmp_path / "again" / "still.png").is_file()

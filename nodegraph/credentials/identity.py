@@ -21,7 +21,8 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NodegraphError
@@ -37,6 +38,16 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 class CredentialsError(NodegraphError):
     """A key, certificate or manifest problem; the message names the file."""
+
+
+def c2pa_module():
+    """The ``c2pa`` package (c2pa-python and its native c2pa-rs library), or a clear error."""
+    try:
+        import c2pa
+    except (ImportError, OSError) as e:
+        raise CredentialsError("content credentials need the c2pa-python package and its native library "
+                               f"(pip install c2pa-python): {e}") from None
+    return c2pa
 
 
 def keys_dir() -> Path:
@@ -66,8 +77,8 @@ class Identity:
     key_path: Path
     cert_path: Path
     alg: str                 # C2PA name: es256, es384, es512, ps256, ed25519
-    key_pem: bytes
-    chain_pem: bytes         # signing certificate first
+    key_pem: bytes = field(repr=False)      # never in a repr, a log or a traceback
+    chain_pem: bytes = field(repr=False)    # signing certificate first
     subject: str
     issuer: str
     serial: int
@@ -77,7 +88,7 @@ class Identity:
 
     def c2pa_signer(self):
         """A fresh ``c2pa.Signer`` (one per signing: native signers are not shared across threads)."""
-        import c2pa
+        c2pa = c2pa_module()
 
         info = c2pa.C2paSignerInfo(self.alg.encode(), self.chain_pem, self.key_pem, None)
         try:
@@ -173,8 +184,8 @@ def new_identity(folder: str | os.PathLike | None = None, name: str = DEFAULT_NA
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        if path.is_dir():
-            raise CredentialsError(f"{path}: the {what} is a folder, not a file")
+        if not stat.S_ISREG(os.stat(path).st_mode):    # a folder, FIFO or device: never read
+            raise CredentialsError(f"{path}: the {what} is not a regular file")
         return path.read_bytes()
     except FileNotFoundError:
         raise CredentialsError(f"{path}: no such {what} file") from None

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .identity import CredentialsError, Identity
+from .identity import CredentialsError, Identity, c2pa_module
 
 #: label of the assertion that holds nodegraph's provenance record
 RECORD_LABEL = "org.nodegraph.provenance"
@@ -33,7 +33,7 @@ SIDECAR_SUFFIX = ".c2pa"
 
 
 def _embed_formats() -> frozenset[str]:
-    import c2pa
+    c2pa = c2pa_module()
 
     return frozenset(c2pa.Builder.get_supported_mime_types())
 
@@ -114,7 +114,7 @@ def manifest_definition(path: str | os.PathLike, record: dict, *, ai_generated: 
 
 
 def _context(trust_anchors: str | None = None):
-    import c2pa
+    c2pa = c2pa_module()
 
     settings: dict[str, Any] = {
         # the output is the picture: no second copy of it inside the manifest (a PNG's JPEG
@@ -134,7 +134,7 @@ def sign_file(path: str | os.PathLike, record: dict, signer: Identity, *, ai_gen
     holds it: ``path`` itself, or its sidecar ``FILE.c2pa``. Call it after the last write to the
     file: any later change to its bytes makes readers report the manifest's hash as mismatched.
     On any failure ``path`` is untouched and a :class:`CredentialsError` names it."""
-    import c2pa
+    c2pa = c2pa_module()
 
     from .. import fsio
 
@@ -173,7 +173,7 @@ def read_manifest(path: str | os.PathLike, *, trust_anchors: str | os.PathLike |
     """The active C2PA manifest of ``path`` (embedded, else in ``FILE.c2pa``), validated, as a
     plain dict (see the package docstring); None when the file carries none. ``trust_anchors``:
     a PEM file of root certificates to trust (for example a test identity's ``NAME.ca.pem``)."""
-    import c2pa
+    c2pa = c2pa_module()
 
     p = Path(path)
     anchors = None
