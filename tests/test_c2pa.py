@@ -449,6 +449,14 @@ def test_hostile_files_give_a_clear_error(tmp_path, keys):
     cut_short.write_bytes(signed.read_bytes()[: signed.stat().st_size // 2])
     with pytest.raises(CredentialsError, match=r"b\.png: its C2PA manifest cannot be read"):
         read_manifest(cut_short)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(CredentialsError, match=r"pipe\.png: not a regular file .*nothing was read"):
+        read_manifest(fifo)
+    with open(sidecar_path(cut), "wb") as f:
+        f.truncate(17 * 1024 * 1024)
+    with pytest.raises(CredentialsError, match=r"cut\.otio\.c2pa: 17825792 bytes is too big"):
+        read_manifest(cut)
 
 
 def test_supported_formats():

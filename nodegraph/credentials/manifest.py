@@ -30,6 +30,8 @@ SIDECAR_FORMATS = {".otio": "application/json", ".json": "application/json", ".e
                    ".fcpxml": "application/xml", ".xml": "application/xml", ".srt": "text/plain",
                    ".vtt": "text/vtt", ".txt": "text/plain", ".cube": "text/plain"}
 SIDECAR_SUFFIX = ".c2pa"
+#: the largest sidecar read (nodegraph's are a few KB; a file of the name may be planted)
+MAX_SIDECAR = 16 * 1024 * 1024
 
 
 def _embed_formats() -> frozenset[str]:
@@ -69,17 +71,18 @@ def _format(path: Path) -> str:
     return fmt
 
 
-def _regular(path: Path) -> None:
+def _regular(path: Path, verb: str = "sign") -> None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise CredentialsError(f"{path}: no such file to sign") from None
+        raise CredentialsError(f"{path}: no such file to {verb}") from None
     except OSError as e:
         from ..fsio import reason_of
 
         raise CredentialsError(f"{path}: {reason_of(e)}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise CredentialsError(f"{path}: not a regular file (a link, folder or device); nothing was signed")
+        raise CredentialsError(f"{path}: not a regular file (a link, folder, FIFO or device); nothing was "
+                               f"{'signed' if verb == 'sign' else 'read'}")
 
 
 def manifest_definition(path: str | os.PathLike, record: dict, *, ai_generated: bool,
@@ -181,6 +184,7 @@ def read_manifest(path: str | os.PathLike, *, trust_anchors: str | os.PathLike |
         from .identity import _read
 
         anchors = _read(Path(trust_anchors), "trust anchor").decode("utf-8", "replace")
+    _regular(p, "read")
     side = sidecar_path(p)
     fmt = p.suffix.lower().lstrip(".") if embeds(p) else SIDECAR_FORMATS.get(p.suffix.lower(), "application/octet-stream")
     try:
@@ -189,6 +193,9 @@ def read_manifest(path: str | os.PathLike, *, trust_anchors: str | os.PathLike |
             if embeds(p):
                 reader = c2pa.Reader.try_create(fmt, f, None, _context(anchors))
             if reader is None and os.path.isfile(side) and not os.path.islink(side):
+                if os.path.getsize(side) > MAX_SIDECAR:
+                    raise CredentialsError(f"{side}: {os.path.getsize(side)} bytes is too big for a manifest store "
+                                           f"(at most {MAX_SIDECAR})")
                 f.seek(0)
                 reader = c2pa.Reader(fmt, f, side.read_bytes(), context=_context(anchors))
             if reader is None:
