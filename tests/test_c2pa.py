@@ -507,3 +507,20 @@ def test_outputs_of_a_real_run_keep_their_embedded_graph_once_signed(keys, tmp_p
     assert main(["run", str(out / "still.png"), "-o", str(tmp_path / "again"), "-q", "--no-cache",
                  "--target", "png"]) == 0
     assert (tmp_path / "again" / "still.png").is_file()
+
+
+def test_signing_from_several_threads_at_once(keys, tmp_path):
+    """A run writes outputs from several worker threads; each may sign its own file meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ident, _ = keys
+    files = []
+    for i, ext in enumerate([".png", ".mp4", ".wav", ".otio"] * 3):
+        files.append(tmp_path / f"f{i}{ext}")
+        MAKERS[ext](files[-1])
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda f: sign_file(f, {"file": f.name}, ident, ai_generated=True), files))
+    with ThreadPoolExecutor(4) as ex:
+        infos = list(ex.map(read_manifest, files))
+    assert [i["record"] for i in infos] == [{"file": f.name} for f in files]
+    assert all(i["failures"] == [] for i in infos)
