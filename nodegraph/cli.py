@@ -14,45 +14,11 @@ from typing import Any, Sequence
 
 from . import __version__
 from .cache import format_size as _size
+from .cli_common import _registry, apply_sets  # noqa: F401  (used by the commands below and tests)
 from .cli_describe import did_you_mean
 from .embedded import load_graph_and_base
 from .errors import NodegraphError, format_error
 from .graph import Document
-
-
-def _registry(graph: str | None = None):
-    """Every installed node type, plus the Looks a graph at ``graph`` can use (its ``looks/``
-    folder, the user's looks folder, packages; ``nodegraph.looks``)."""
-    from .looks import with_looks
-    from .registry import default_registry
-
-    return with_looks(default_registry(), graph)
-
-
-def apply_sets(doc: Document, sets: Sequence[str], registry) -> None:
-    """``--set NODE.PARAM=VALUE``: VALUE is read by the param's type (JSON or plain text)."""
-    from .commands import SetParam
-    from .types import ValueError_
-
-    for item in sets:
-        target, eq, raw = item.partition("=")
-        nid, dot, pname = target.partition(".")
-        if not eq or not dot or not nid or not pname:
-            raise NodegraphError(f"--set {item!r}: expected NODE.PARAM=VALUE")
-        if nid not in doc:
-            hint = did_you_mean(nid, doc.node_ids()) or f" (nodes: {', '.join(doc.node_ids())})"
-            raise NodegraphError(f"--set {item!r}: there is no node {nid!r}{hint}")
-        spec = registry.get(doc.type_of(nid), doc.packs)
-        port = spec.input(pname)
-        if port is None or not port.is_param:
-            names = [p.name for p in spec.inputs if p.is_param]
-            hint = did_you_mean(pname, names) or f" (params: {', '.join(names)})"
-            raise NodegraphError(f"--set {item!r}: node {nid!r} ({spec.id}) has no param {pname!r}{hint}")
-        try:
-            value = port.type.vtype.parse_cli(raw, port.type.opts)
-        except ValueError_ as e:
-            raise NodegraphError(f"--set {item!r}: {e}") from None
-        SetParam(nid, pname, port.type.vtype.to_json(value))(doc)
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -81,10 +47,12 @@ def make_evaluator(args: argparse.Namespace, registry, cache):
 
     graph = Path(args.graph).resolve()
     base = getattr(args, "base_dir", None) or graph.parent
+    from .models.pins import ModelPins
+
     return Evaluator(registry, output_dir=args.output, base_dir=base, cache=cache,
                      use_cache=not getattr(args, "no_cache", False), graph_id=str(graph),
                      workers=getattr(args, "workers", None), policy=make_policy(args, args.graph, base, args.output),
-                     embed=not getattr(args, "no_embed", False))
+                     embed=not getattr(args, "no_embed", False), model_pins=ModelPins.beside(args.graph) or None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -96,6 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
+    if args.commercial:  # before anything runs
+        from .cli_licences import check_commercial
+
+        for line in check_commercial(args):
+            print(f"note: --commercial: {line}", file=sys.stderr)
     from .costs import book
 
     flat = ev.flatten(doc, None)[0]  # Look instances are run as their inner nodes (card/grain)
@@ -387,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, metavar="N", help="run up to N independent nodes at once (default: cores, at most 4)")
     r.add_argument("--no-embed", action="store_true",
                    help="write output files without the graph that made them (PNG, MP4 and FLAC embed it by default)")
+    r.add_argument("--commercial", action="store_true",
+                   help="refuse to run when a model the render uses is not licensed for commercial use, or its "
+                        "licence is unknown (see `nodegraph licences GRAPH`)")
     _policy_args(r)
     r.set_defaults(fn=cmd_run)
 
@@ -460,11 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
 
+    from .cli_keys import add_cli as add_keys_cli
+    from .cli_licences import add_cli as add_licences_cli
     from .cli_looks import add_cli as add_looks_cli
-    from .models import add_cli
+    from .cli_models import add_cli
 
     add_cli(sub)
     add_looks_cli(sub)
+    add_licences_cli(sub)
+    add_keys_cli(sub)
     from .cli_provenance import add_cli as add_provenance_cli
     add_provenance_cli(sub)
     return p

@@ -151,7 +151,10 @@ def describe(spec: NodeSpec, registry: Registry, cols: int) -> list[str]:
     lines = [fit(f"{spec.id}  {spec.title}", cols)]
     facts = [f"category {spec.category}", f"version {spec.version}"]
     if spec.pack:
-        facts.append(f"pack {spec.pack}")
+        from .usage import pack_licence
+
+        lic = pack_licence(spec.pack)
+        facts.append(f"pack {spec.pack}" + (f" ({lic})" if lic else " (no licence declared)"))
     facts.append({"pure": "same inputs, same result", "seeded": "same seed, same result",
                   "nondeterministic": "may differ from run to run",
                   "reads-files": "re-runs when its files change"}.get(spec.determinism, spec.determinism))

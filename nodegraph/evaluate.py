@@ -54,7 +54,7 @@ class Evaluator:
 
     def __init__(self, registry: Registry, *, output_dir: str | Path = "output", base_dir: str | Path = ".",
                  cache: Cache | None = None, use_cache: bool = True, workers: int | None = None,
-                 graph_id: str | None = None, policy: Any = None, embed: bool = True) -> None:
+                 graph_id: str | None = None, policy: Any = None, embed: bool = True, model_pins: Any = None) -> None:
         from .memory import tune_malloc
 
         tune_malloc()
@@ -68,7 +68,10 @@ class Evaluator:
         self.use_cache = use_cache
         self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
         self.graph_id = graph_id
-        self.files = FileDigests(self.cache)
+        #: the sha256 a bundle manifest pins per model reference (nodegraph.models.pins.ModelPins):
+        #: a model kept under another name or folder is found by its bytes
+        self.model_pins = model_pins
+        self.files = FileDigests(self.cache, model_pins)
         self._checked: tuple | None = None
         self._plans: dict[tuple, tuple] = {}
         #: per graph: node -> its key material at its last run (loaded once from the cache's history)

@@ -122,8 +122,9 @@ class FileDigests:
     """Content digests of input files, memoised by (path, size, mtime, inode) in RAM and in the
     cache's metadata, so an unchanged large file is hashed once, ever."""
 
-    def __init__(self, cache: Any = None):
+    def __init__(self, cache: Any = None, pins: Any = None):
         self.cache = cache
+        self.pins = pins  # nodegraph.models.pins.ModelPins: a model found only by its pinned sha256
         self._memo: dict[tuple, bytes] = {}
         self._lock = threading.Lock()
 
@@ -159,6 +160,9 @@ class FileDigests:
             m = resolve(ref, kind, base_dir)
             return f"{m.format}:{m.digest()}".encode()
         except (ModelError, OSError) as e:
+            found = self.pins.find(ref, kind) if self.pins else None
+            if found is not None:
+                return f"{found.format}:{found.digest()}".encode()
             return MISSING_FILE + str(e).encode("utf-8", "surrogateescape")
 
 

@@ -37,6 +37,7 @@ from .fileformat import dumps
 from .graph import Document
 from .keys import file_records, forced
 from .node import REQUIRED, NodeSpec, passthrough
+from .models.facade import Models
 from .paths import provenance_text
 from .registry import Registry
 from .results import Event, NodeResult, RunResult
@@ -384,7 +385,9 @@ class Scheduler:
             ctx = Context(nid, spec.id, output_dir=ev.output_dir, base_dir=ev.base_dir, cancel=run.cancel,
                           emit=(lambda kind, data: self._emit(run, kind, nid, data)) if run.emit else None,
                           scratch_root=run.scratch, graph_text=run.graph_text,
-                          cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed, record=record)
+                          cache=ev.cache if ev.use_cache else None, policy=ev.policy, embed=ev.embed,
+                          models=Models(ev.base_dir, policy=ev.policy, pins=ev.model_pins) if ev.model_pins else None,
+                          record=record)
         nodes = run.nodes
 
         def value_of(src: str, port: str) -> Any:  # this run's value (nearly always), else Scheduler.value

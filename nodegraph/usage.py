@@ -18,7 +18,8 @@ from .graph import Document
 from .models.licences import LicenceInfo, identify, summary
 
 __all__ = ["ModelUse", "PackUse", "Usage", "usage", "model_uses", "pack_uses", "seeds", "flat_of", "needed_nodes",
-           "pack_licence"]
+           "pack_licence",
+           "why_not_commercial", "commercial_check", "shared_ref"]
 
 
 @dataclass
@@ -57,7 +58,7 @@ class ModelUse:
     def manifest(self) -> dict:
         """What a bundle or an output records: no path of this machine."""
         d: dict[str, Any] = {"node": self.node, "type": self.type, "param": self.param, "kind": self.kind,
-                             "ref": self.ref}
+                             "ref": shared_ref(self.ref)}
         if self.sha256:
             d["sha256"] = self.sha256
         if self.size:
@@ -70,10 +71,19 @@ class ModelUse:
         return d
 
 
+def shared_ref(ref: str) -> str:
+    """A model reference as shared files record it: an absolute path (or one from ``~``) is cut to
+    its last part, so no folder of the maker's machine travels; names, repo ids and relative paths
+    stay as they are."""
+    if ref.startswith("~") or os.path.isabs(ref):
+        return os.path.basename(os.path.normpath(os.path.expanduser(ref))) or ref
+    return ref
+
+
 @dataclass
 class PackUse:
-    name: str  # the entry point name (a namespace's pack)
-    distribution: str  # what to pip install
+    name: str  # the distribution (or, when none is installed, the namespace)
+    distribution: str  # what to pip install ("" when unknown)
     version: str
     licence: str  # an SPDX id or the distribution's licence text, "" when it declares none
     namespaces: list[str] = field(default_factory=list)
@@ -160,9 +170,11 @@ def _linked_value(doc: Document, links: list) -> Any:
 
 
 def model_uses(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests: bool = False,
-               targets: Iterable[str] | None = None) -> list[ModelUse]:
+               targets: Iterable[str] | None = None, pins: Any = None) -> list[ModelUse]:
     """Every model a render of ``doc`` uses, resolved on this machine without downloading
-    (``digests``: hash the local ones; hashes are remembered by path, size and mtime)."""
+    (``digests``: hash the local ones; hashes are remembered by path, size and mtime). ``pins``
+    (``nodegraph.models.pins.ModelPins``): a reference found nowhere else is looked for by the
+    sha256 its bundle manifest records, as a run does."""
     from .models.config import read_config
     from .models.errors import ModelError
     from .models.lookup import hub_subpath, is_repo_id, resolve
@@ -175,7 +187,12 @@ def model_uses(doc: Document, registry: Any, base_dir: str | os.PathLike, *, dig
         entry = registered.get(ref) if isinstance(registered.get(ref), dict) else {}
         recorded = entry.get("licence") if entry.get("kind", kind) == kind else None
         try:
-            r = resolve(ref, kind, base_dir, offline=True)
+            try:
+                r = resolve(ref, kind, base_dir, offline=True)
+            except ModelError:
+                r = pins.find(ref, kind) if pins else None
+                if r is None:
+                    raise
         except (ModelError, OSError, ValueError) as e:
             repo = ref if is_repo_id(ref) else (hub_subpath(ref)[0] or entry.get("repo_id") or None)
             out.append(ModelUse(nid, tid, param, kind, ref, identify(ref, kind, repo_id=repo, recorded=recorded),
@@ -231,8 +248,8 @@ def pack_uses(doc: Document, registry: Any, nodes: Iterable[str] | None = None) 
             dist = doc.packs.get(ns, "") if isinstance(doc.packs, dict) else ""
             pu = used.setdefault(f"?{ns}", PackUse(ns, dist or "", "", ""))
         else:
-            dist = pack.distribution or pack.name
-            pu = used.setdefault(pack.name, PackUse(pack.name, dist, pack.version, pack_licence(dist)))
+            dist = pack.distribution or pack.name  # one entry per distribution: what to pip install
+            pu = used.setdefault(dist, PackUse(dist, dist, pack.version, pack_licence(dist)))
         if ns not in pu.namespaces:
             pu.namespaces.append(ns)
     return sorted(used.values(), key=lambda p: p.name)
@@ -255,11 +272,31 @@ def seeds(doc: Document, registry: Any, nodes: Iterable[str]) -> list[dict]:
 
 
 def usage(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests: bool = False,
-          targets: Iterable[str] | None = None) -> Usage:
+          targets: Iterable[str] | None = None, pins: Any = None) -> Usage:
     """Models, packs, seeds and Looks of a render of ``doc`` (see the module docs)."""
     looks = sorted({doc.type_of(n) for n in doc.node_ids() if doc.type_of(n).startswith("look:")})
     flat = flat_of(doc, registry)
     nodes = needed_nodes(flat, registry, targets)
-    return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets),
+    return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets, pins=pins),
                  pack_uses(flat, registry, nodes), seeds(flat, registry, nodes), looks)
 
+
+
+def why_not_commercial(m: ModelUse) -> str:
+    """One line naming the node and the model that stop commercial use, and why."""
+    where = f"node {m.node!r} ({m.type}): model {m.ref!r}"
+    if m.licence.commercial == "no":
+        extra = f"; {m.licence.licence.conditions}" if m.licence.licence.conditions else ""
+        return f"{where} is under {m.licence.licence.name}, which does not allow commercial use{extra}"
+    looks = f" (it looks like {m.licence.looks_like})" if m.licence.looks_like else ""
+    return (f"{where}: its licence is unknown{looks}; read its model card and record the licence with "
+            f"`nodegraph models add PATH --kind {m.kind} --name {m.ref} --licence ID`")
+
+
+def commercial_check(u: Usage) -> tuple[list[str], list[str]]:
+    """(refusals, conditions) for a commercial render: a line per model that is non-commercial or
+    of unknown licence, and a line per model allowed only under conditions."""
+    refusals = [why_not_commercial(m) for m in u.not_commercial()]
+    conditions = [f"node {m.node!r} ({m.type}): model {m.ref!r} is under {m.licence.licence.name}: "
+                  f"{m.licence.licence.conditions}" for m in u.models if m.licence.commercial == "conditional"]
+    return refusals, conditions

@@ -317,8 +317,10 @@ def test_registry_add_list_verify_and_mismatch(env, hash_calls):
 
 
 def test_cli_models_list_add_verify(env, capsys):
+    from nodegraph.cli_models import add_cli
+
     parser = argparse.ArgumentParser(prog="nodegraph")
-    models.add_cli(parser.add_subparsers(dest="command", required=True))
+    add_cli(parser.add_subparsers(dest="command", required=True))
 
     def run(*argv):
         args = parser.parse_args(list(argv))

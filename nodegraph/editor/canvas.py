@@ -23,6 +23,7 @@ from .canvas_geom import (
     FAR, MID, NEAR, ROW_H, STATUS_H, TITLE_H, NodeGeom, ViewXform, bbox, node_geom, shown_inputs,
     shown_outputs, wire_controls, wire_path,
 )
+from .licence_ui import draw_licence_badge
 from .panels import short
 from .theme import STATE_COLORS, lighter
 
@@ -164,7 +165,8 @@ class CanvasMixin:
         ins = tuple((p.name, p.type_id, p.is_param, p.linked, repr(p.value)) for p in v.inputs)
         outs = tuple((p.name, p.type_id, p.linked) for p in v.outputs)
         thumb = self._thumb(v) if self.show_previews else None
-        return (title, v.collapsed, ins, outs, v.known, v.color, self.xf.presenter, thumb[0] if thumb else None)
+        return (title, v.collapsed, ins, outs, v.known, v.color, self.xf.presenter, thumb[0] if thumb else None,
+                getattr(v, "licence", None))
 
     PREVIEW_IMAGE_TYPES = ("image", "video")
 
@@ -272,6 +274,8 @@ class CanvasMixin:
             texts.append((it.title, 15.0, FAR))
             it.status = dpg.draw_text((8, TITLE_H + 2), "", size=13, color=DIM_TEXT)
             texts.append((it.status, 13.0, MID))
+            if getattr(v, "licence", None):  # a model that stops commercial use: a tag over the node
+                texts.append(draw_licence_badge(v.licence[0], w))
             y_bar = TITLE_H + STATUS_H - 4
             it.prog_bg = dpg.draw_rectangle((8, y_bar), (w - 8, y_bar + 3), color=(0, 0, 0, 0), fill=(20, 20, 24), show=False)
             it.prog_fg = dpg.draw_rectangle((8, y_bar), (8, y_bar + 3), color=(0, 0, 0, 0), fill=STATE_COLORS["running"],

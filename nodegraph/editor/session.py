@@ -30,6 +30,7 @@ from ..registry import Registry
 from ..results import RunResult
 from ..types import Preview, find_type
 from .document import DocumentSession
+from .licence_session import LicenceSessionMixin
 from .looks_session import LooksSessionMixin
 from .states import StatesMixin
 
@@ -271,6 +272,7 @@ class EditorSessionBase(StatesMixin, DocumentSession):
         return folder
 
     def _evaluator_for(self) -> Evaluator:
+        from ..models.pins import ModelPins
         from ..policy import Policy, graph_root_for
 
         out = self.output_dir or (self._run_base() / "output")
@@ -280,7 +282,8 @@ class EditorSessionBase(StatesMixin, DocumentSession):
             self._evaluator = Evaluator(self.registry, output_dir=out, base_dir=base,
                                         cache=self.cache if self.cache is not None else Cache(),
                                         graph_id=str(self.path.resolve()) if self.path else None,
-                                        policy=Policy(base, graph_root=root, allow_read=self.allowed_read, output_dir=out))
+                                        policy=Policy(base, graph_root=root, allow_read=self.allowed_read, output_dir=out),
+                                        model_pins=ModelPins.beside(self.path) or None)
         return self._evaluator
 
     @property
@@ -489,10 +492,11 @@ class EditorSessionBase(StatesMixin, DocumentSession):
             self._evaluator.close()
 
 
-class EditorSession(LooksSessionMixin, EditorSessionBase):
+class EditorSession(LicenceSessionMixin, LooksSessionMixin, EditorSessionBase):
     """The editor's session: ``EditorSessionBase`` with Looks (the open graph's registry knows
     the installed Looks; making, inserting, upgrading and unlocking them; an instance's state from
-    its inner nodes: ``LooksSessionMixin``, looks_session.py)."""
+    its inner nodes: ``LooksSessionMixin``, looks_session.py) and licence badges on nodes whose
+    models stop commercial use (``LicenceSessionMixin``, licence_session.py)."""
 
 
 __all__ = ["EditorSession", "EditorSessionBase", "DocumentSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView",

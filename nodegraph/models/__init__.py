@@ -18,7 +18,6 @@ from __future__ import annotations
 from .checkpoints import (ARCHITECTURES, read_json_object, read_safetensors_header, single_file_config,
                           sniff_architecture)
 from .byhash import find_by_sha256
-from .cli import add_cli
 from .config import KIND_FOLDERS, KINDS, add_root, config_dir, kind_folders, model_roots
 from .digests import file_digest, folder_digest, path_digest, verify
 from .facade import Models
@@ -32,7 +31,7 @@ from .runtime import ModelCache, ModelKey, choose_device, dtype_for, shared_cach
 __all__ = [
     "ARCHITECTURES", "KINDS", "KIND_FOLDERS", "DigestMismatch", "ModelCache", "ModelError", "ModelKey",
     "ModelNotFound", "ModelOffline", "Models", "ResolvedModel", "SingleFileConfigMissing", "UnsafeModelFile",
-    "UnsupportedModel", "VerifyResult", "add", "add_cli", "add_root", "choose_device", "config_dir",
+    "UnsupportedModel", "VerifyResult", "add", "add_root", "choose_device", "config_dir",
     "download", "dtype_for", "file_digest", "find_by_sha256", "folder_digest", "hf_cached_snapshot", "hf_hub_cache", "hub_subpath", "is_offline",
     "is_repo_id", "kind_folders", "list_models", "model_roots", "path_digest", "read_json_object", "read_safetensors_header",
     "remove", "resolve", "scan_roots", "shared_cache", "single_file_config", "sniff_architecture",

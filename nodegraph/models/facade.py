@@ -18,6 +18,7 @@ from typing import Any, Callable, Hashable
 from .checkpoints import single_file_config
 from .config import config_dir
 from .digests import path_digest
+from .errors import ModelError
 from .lookup import ResolvedModel, download, resolve
 from .runtime import ModelCache, choose_device, dtype_for, shared_cache, torch_dtype
 
@@ -31,9 +32,12 @@ class Models:
     """
 
     def __init__(self, base_dir: str | os.PathLike | None = None, cache: ModelCache | None = None,
-                 policy: Any = None):
+                 policy: Any = None, pins: Any = None):
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self._cache = cache
+        #: the sha256 a bundle manifest records per reference (``nodegraph.models.pins.ModelPins``):
+        #: a reference found nowhere else is looked for by those bytes
+        self.pins = pins
         #: what the graph may read (``nodegraph.policy.Policy``): a model found by path outside the
         #: graph's folders and the model folders is refused, as any other file would be
         self.policy = policy
@@ -42,9 +46,16 @@ class Models:
     def resolve(self, ref: str, kind: str, base_dir: str | os.PathLike | None = None) -> ResolvedModel:
         """``ref`` (a path, a registered name, a name under the model folders, a Hugging Face repo
         id) resolved for a model of ``kind``, without downloading; relative paths are taken from
-        ``base_dir`` (default: the graph's folder). Raises ``ModelNotFound`` naming where it looked,
+        ``base_dir`` (default: the graph's folder); a reference found nowhere is looked for by the
+        sha256 its bundle manifest pins (``pins``). Raises ``ModelNotFound`` naming where it looked,
         or ``ReadNotAllowed`` when a path leads outside what the graph may read."""
-        m = resolve(ref, kind, self._base(base_dir))
+        try:
+            m = resolve(ref, kind, self._base(base_dir))
+        except ModelError:
+            found = self.pins.find(ref, kind) if self.pins else None
+            if found is None:
+                raise
+            return found
         if self.policy is not None and m.path is not None and m.found_by == "path":
             self.policy.check_read(str(m.path))
         return m

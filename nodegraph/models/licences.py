@@ -27,7 +27,7 @@ import fnmatch
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 COMMERCIAL = ("yes", "no", "conditional", "unknown")

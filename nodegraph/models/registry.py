@@ -14,8 +14,9 @@ from .lookup import (EXTRA_EXTS, PICKLE_EXTS, SAFE_EXTS, WEIGHTS_ONLY_EXTS,
 
 
 def add(path_or_repo: str, kind: str, name: str | None = None, base_dir: str | os.PathLike | None = None,
-        *, replace: bool = True) -> dict:
-    """Register a local file/folder or a repo id under ``name``; records sha256, size, kind, format.
+        *, replace: bool = True, licence: str | None = None) -> dict:
+    """Register a local file/folder or a repo id under ``name``; records sha256, size, kind, format and,
+    when given, the licence id (``nodegraph.models.licences``).
 
     A repo id must be present locally (HF cache) for a sha256 to be recorded; online, an uncached
     repo id is recorded without one (the node downloads it on first use).
@@ -32,12 +33,19 @@ def add(path_or_repo: str, kind: str, name: str | None = None, base_dir: str | o
     else:
         entry["path"] = str(r.path)
     entry["sha256"] = path_digest(r.path) if r.path is not None else None
+    if licence is not None and licence.strip():
+        from .licences import licence as licence_of
+
+        entry["licence"] = licence_of(licence).id
     with _lock:
         data = read_config()
         old = data["models"].get(name)
         if old and not replace and (old.get("path"), old.get("repo_id")) != (entry.get("path"), entry.get("repo_id")):
             raise ModelError(f"a model named {name!r} is already registered ({old.get('path') or old.get('repo_id')}); "
                              f"choose another --name")
+        if "licence" not in entry and old and old.get("licence") and \
+                (old.get("path"), old.get("repo_id")) == (entry.get("path"), entry.get("repo_id")):
+            entry["licence"] = old["licence"]  # adding the same model again keeps what was recorded
         data["models"][name] = entry
         write_config(data)
     return {"name": name, **entry}
