@@ -64,6 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     ev = make_evaluator(args, registry, cache)
     ev.check(doc, args.graph)
+    from .cli_keys import signer_for_args
+
+    ev.signer = signer_for_args(args)  # checked before anything runs; outputs are sealed as they are written
+    if ev.signer is not None and not ev.embed:
+        print("note: --no-embed writes no provenance, so the outputs are not signed", file=sys.stderr)
     if args.commercial:  # before anything runs
         from .cli_licences import check_commercial
 
@@ -363,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--commercial", action="store_true",
                    help="refuse to run when a model the render uses is not licensed for commercial use, or its "
                         "licence is unknown (see `nodegraph licences GRAPH`)")
+    from .cli_keys import add_sign_args
+
+    add_sign_args(r)
     _policy_args(r)
     r.set_defaults(fn=cmd_run)
 

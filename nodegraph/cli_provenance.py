@@ -4,7 +4,9 @@ Prints the provenance record the file carries (``nodegraph.provenance``: graph h
 nodegraph version, output node, models with sha256, source and licence, seeds, node packs, Looks,
 the licence summary, whether a generative model made the content), whether the graph the file
 embeds still matches the recorded hash, and, when the file has content credentials (a C2PA
-manifest, ``nodegraph.credentials``), the manifest's state. Exit status 0 when the file carries a
+manifest, ``nodegraph.credentials``: ``nodegraph run --sign``), the manifest's state. Any other
+file with nodegraph's content credentials (a text or subtitle file with its ``FILE.c2pa``) is
+read through them: the manifest holds the same record. Exit status 0 when the file carries a
 record, 1 when it carries none or cannot be read (the message names the file).
 """
 from __future__ import annotations
@@ -12,24 +14,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from .embedded import MEDIA_WITH_GRAPHS, read_embedded_graph, read_provenance
+from .embedded import MEDIA_WITH_GRAPHS, MEDIA_WITH_PROVENANCE, read_embedded_graph, read_provenance
 from .errors import GraphFileError
 
 
-def _credentials(path: str) -> dict | None:
-    """The C2PA manifest's summary, or None when the file has none or nodegraph cannot read C2PA."""
+def _manifest(path: str) -> dict | None:
+    """The file's C2PA manifest as ``nodegraph.credentials.read_manifest`` reads it (embedded, or
+    the ``FILE.c2pa`` beside it), ``{"error": ...}`` when it cannot be read, None when there is none."""
     try:
         from .credentials import read_manifest
     except ImportError:  # content credentials are not part of this installation
         return None
     try:
-        info = read_manifest(path)
+        return read_manifest(path) or None
     except Exception as e:  # a damaged manifest is worth saying, not a crash
         return {"error": str(e)}
+
+
+def _credentials(info: dict | None) -> dict | None:
+    """What ``nodegraph provenance`` shows of a manifest."""
     if not info:
         return None
-    return {k: info.get(k) for k in ("validation_state", "failures", "signature", "ai_generated",
+    return {k: info.get(k) for k in ("error", "validation_state", "failures", "signature", "ai_generated",
                                      "digital_source_type", "claim_generator", "sidecar") if k in info}
 
 
@@ -45,6 +53,8 @@ def _describe_credentials(c: dict) -> str:
         text += f" at {sig['time']}"
     if failures:
         text += "; problems: " + ", ".join(str(f.get("code", f)) if isinstance(f, dict) else str(f) for f in failures)
+    if c.get("record_matches") is False:
+        text += "\n  WARNING: the signed manifest holds another provenance record than the file's metadata"
     return text
 
 
@@ -52,7 +62,18 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     from .provenance import describe, graph_sha256
 
     path = args.file
-    record = read_provenance(path)  # GraphFileError names the file
+    info = None
+    if path.lower().endswith(MEDIA_WITH_PROVENANCE):
+        record = read_provenance(path)  # GraphFileError names the file
+    else:  # another kind of output (a subtitle or text file): its content credentials hold the record
+        if not Path(path).is_file():
+            raise GraphFileError(path, "no such file")
+        info = _manifest(path)
+        record = info.get("record") if info and isinstance(info.get("record"), dict) else None
+        if record is None:
+            raise GraphFileError(path, "nodegraph reads provenance from PNG, MP4, M4V, MOV, FLAC, WAV and OTIO files, "
+                                       "and from files with nodegraph's content credentials (FILE.c2pa); this one has "
+                                       "neither")
     graph = None
     if path.lower().endswith(MEDIA_WITH_GRAPHS):
         try:
@@ -60,7 +81,10 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         except Exception:
             found = None
         graph = found[0] if found else None
-    creds = _credentials(path)
+    info = info if info is not None else _manifest(path)
+    creds = _credentials(info)
+    if creds is not None and "error" not in creds and record is not None:  # the signed copy says the same?
+        creds["record_matches"] = info.get("record") == record
     if record is None:
         print(f"{path}: carries no nodegraph provenance record (written with --no-embed, by an older "
               f"nodegraph, or not by nodegraph)", file=sys.stderr)
@@ -85,8 +109,10 @@ def cmd_provenance(args: argparse.Namespace) -> int:
 def add_cli(sub) -> None:
     pv = sub.add_parser("provenance", help="how a PNG, MP4, FLAC, WAV or OTIO file nodegraph wrote was made",
                         description="Print the provenance record the file carries: graph hash, nodegraph version, "
-                                    "models with sha256 and licence, seeds, node packs and the licence summary.")
-    pv.add_argument("file", metavar="FILE", help="a PNG, MP4/M4V/MOV, FLAC, WAV or OTIO file nodegraph wrote")
+                                    "models with sha256 and licence, seeds, node packs and the licence summary, "
+                                    "and the state of its content credentials (C2PA) when it has them.")
+    pv.add_argument("file", metavar="FILE", help="a PNG, MP4/M4V/MOV, FLAC, WAV or OTIO file nodegraph wrote (or "
+                                                 "any output signed with --sign)")
     pv.add_argument("--json", action="store_true", help="print the record as JSON")
     pv.set_defaults(fn=cmd_provenance)
 

@@ -84,6 +84,10 @@ class Evaluator:
         #: whether output files embed the graph that made them (False: ``nodegraph run --no-embed``);
         #: part of an output node's key (as its output folder), so switching it writes the files again
         self.embed = embed
+        #: the identity outputs are signed with (C2PA content credentials, ``nodegraph.credentials``;
+        #: ``nodegraph run --sign``), or None: each output node's files are sealed with its provenance
+        #: record right after it writes them (``nodegraph.provenance.seal``)
+        self.signer: Any = None
         self._out_key = self._out_str if embed else self._out_str + "\0no-embed"
         self._base_str = str(self.base_dir.resolve())
         self.scheduler = Scheduler(self)

@@ -396,6 +396,54 @@ def test_a_signer_seals_each_output_once_before_the_cache_records_the_file(tmp_p
     assert (where / "out" / "title_card.png").read_bytes() == png
 
 
+def test_run_sign_writes_content_credentials_holding_the_record(tmp_path, capsys):
+    """``nodegraph run --sign KEY``: every output gets a C2PA manifest that c2pa-python's reader
+    validates, holding the same record as the file's own metadata; a text output gets FILE.c2pa,
+    through which ``nodegraph provenance`` reads it; a cached re-run keeps the signed files."""
+    from nodegraph.credentials import new_identity, read_manifest
+
+    where = unique_dir(tmp_path)
+    shutil.copy(ROOT / "graphs" / "demo.json", where / "demo.json")
+    key = new_identity(tmp_path / "keys", "studio").key_path
+    cache = ["--cache-dir", str(where / "cache")]
+    assert main(["run", str(where / "demo.json"), "-o", str(where / "out"), "-q", "--sign", str(key), *cache]) == 0
+    png, txt = where / "out" / "title_card.png", where / "out" / "credits.txt"
+    manifest = read_manifest(png)
+    assert manifest["validation_state"] in ("Valid", "Trusted") and manifest["failures"] == []
+    assert manifest["record"] == read_provenance(str(png)) and manifest["ai_generated"] is False
+    assert manifest["digital_source_type"].endswith("/digitalCreation")
+    assert read_embedded_graph(str(png)) is not None  # signing keeps the graph and the record
+    assert read_manifest(txt)["record"]["output"] == {"node": "save_credits", "type": "core.save_text"}
+    signed = png.read_bytes()
+
+    capsys.readouterr()
+    assert main(["provenance", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "content credentials (C2PA): Valid" in out and "nodegraph test signer (studio)" in out
+    assert "WARNING" not in out
+    assert main(["provenance", str(txt)]) == 0
+    assert "output node: save_credits (core.save_text)" in capsys.readouterr().out
+
+    assert main(["run", str(where / "demo.json"), "-o", str(where / "out"), "-q", "--sign", str(key), *cache]) == 0
+    assert png.read_bytes() == signed and read_manifest(png)["failures"] == []
+
+
+def test_a_model_made_output_is_signed_as_made_by_ai(tmp_path, registry, tiny_musicgen, offline):
+    from nodegraph.credentials import new_identity, read_manifest, signer_from
+
+    where = unique_dir(tmp_path)
+    shutil.copytree(tiny_musicgen, where / "models" / "musicgen-small")
+    ev = evaluator(registry, where)
+    ev.signer = signer_from(new_identity(tmp_path / "keys", "studio").key_path)
+    ok(ev.run(musicgen_graph("./models/musicgen-small")))
+    for name in ("gen.flac", "gen.wav"):
+        m = read_manifest(where / "out" / name)
+        assert m["failures"] == [] and m["ai_generated"] is True
+        assert m["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+        assert m["record"] == read_provenance(str(where / "out" / name))
+        assert m["record"]["licences"] == "commercial use: no (cc-by-nc-4.0)"
+
+
 # -- reading files that carry none -----------------------------------------------------------------
 
 def test_files_without_a_record_and_unreadable_files_are_named(tmp_path, capsys):
