@@ -465,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cli(sub)
     add_looks_cli(sub)
+    from .cli_bundle import add_cli as add_bundle_cli
+    add_bundle_cli(sub)
     return p
 
 
