@@ -56,14 +56,15 @@ def name_problem(name: str) -> str | None:
         return "contains a NUL character"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "contains a control character"
+    slashed = name.replace("\\", "/")
+    if slashed.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute name; members must be relative to the target folder"
+    if ".." in slashed.split("/"):
+        return "goes up with '..' (path traversal); members must stay inside the target folder"
     if "\\" in name:
         return "contains a backslash (zip names use '/'; a backslash can be a folder separator elsewhere)"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":") or name.startswith("//"):
-        return "is an absolute name; members must be relative to the target folder"
     body = name[:-1] if name.endswith("/") else name
     parts = body.split("/")
-    if ".." in parts:
-        return "goes up with '..' (path traversal); members must stay inside the target folder"
     if any(p in ("", ".") for p in parts):
         return "has an empty or '.' part"
     if any(len(os.fsencode(p)) > 255 for p in parts):
