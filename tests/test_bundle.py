@@ -288,3 +288,63 @@ def test_looks_travel_with_the_bundle(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert len(list((target / "looks").glob("*.look.json"))) == 8
     assert main(["validate", str(target / "gallery.json")]) == 0
+
+
+FILMIC = {
+    "format": "nodegraph-look", "version": 1, "look": "studio/filmic", "look_version": "1.0.0", "title": "Filmic",
+    "graph": {"nodes": {"lut": {"type": "grade.lut", "version": "1.0.0", "params": {"path": "filmic.cube"}}}},
+    "inputs": {"image": {"to": ["lut.image"], "type": "image"}},
+    "outputs": {"image": {"from": "lut.image", "type": "image"}},
+    "params": {"strength": {"default": 0.8, "label": "Strength", "min": 0.0, "max": 1.0, "to": ["lut.strength"]}},
+}
+
+
+def test_a_look_that_reads_a_file_travels_with_it(tmp_path, monkeypatch, capsys):
+    """A Look in your own looks folder whose inner node reads a LUT beside the Look file: the
+    Look file and the LUT go into the bundle (the Look's path rewritten to ../assets/...), and the
+    unpacked graph, on a machine without the Look, renders the same picture."""
+    from PIL import Image
+
+    from nodegraph.commands import AddNode, Batch, Connect
+    from nodegraph.fileformat import save
+    from nodegraph.graph import Document
+
+    mine = tmp_path / "my-looks"
+    mine.mkdir()
+    monkeypatch.setenv("NODEGRAPH_LOOKS_DIR", str(mine))
+    (mine / "studio.filmic-1.0.0.look.json").write_text(json.dumps(FILMIC))
+    rows = [f"{0.2 + 0.6 * r} {0.1 + 0.8 * g} {0.5 * b}" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
+    (mine / "filmic.cube").write_text("LUT_3D_SIZE 2\n" + "\n".join(rows) + "\n")
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    doc = Document()
+    Batch([AddNode("image.solid", "src", {"width": 32, "height": 18}),
+           AddNode("look:studio/filmic@1.0.0", "grade", {"strength": 0.9}), Connect("src", "image", "grade", "image"),
+           AddNode("image.save_png", "out", {"filename": "graded.png"}), Connect("grade", "image", "out", "image")])(doc)
+    save(doc, proj / "film.json")
+    assert main(["run", str(proj / "film.json"), "-o", str(tmp_path / "o1"), "-q", "--no-cache"]) == 0
+    bundle = tmp_path / "film.ngpack"
+    assert main(["pack", str(proj / "film.json"), "-o", str(bundle)]) == 0
+    assert "1 asset file(s), 1 Look(s)" in capsys.readouterr().out
+    with zipfile.ZipFile(bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        look = json.loads(zf.read("looks/studio.filmic-1.0.0.look.json"))
+    (asset,) = manifest["assets"]
+    assert asset["name"] == "filmic.cube" and asset["used_by"] == ["look:studio/filmic@1.0.0:lut.path"]
+    assert look["graph"]["nodes"]["lut"]["params"]["path"] == "../" + asset["path"]
+    assert manifest["looks"] == [{"type": "look:studio/filmic@1.0.0", "path": "looks/studio.filmic-1.0.0.look.json",
+                                  "origin": "user"}]
+
+    new_home(monkeypatch, tmp_path)  # a Looks folder without studio/filmic
+    target = tmp_path / "away" / "film"
+    assert main(["unpack", str(bundle), str(target)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(target / "film.json"), "-o", str(tmp_path / "o2"), "-q", "--no-cache"]) == 0
+    a = np.asarray(Image.open(tmp_path / "o1" / "graded.png"))
+    b = np.asarray(Image.open(tmp_path / "o2" / "graded.png"))
+    assert a.shape[:2] == (18, 32) and np.array_equal(a, b)
+    r, g, bl = (int(v) for v in a[0, 0, :3])
+    # the LUT at strength 0.9 on the solid (40, 40, 48): red 0.2 + 0.6 r, green 0.1 + 0.8 g, blue b / 2
+    want = [0.9 * 255 * f(v / 255) + 0.1 * v for f, v in ((lambda x: 0.2 + 0.6 * x, 40), (lambda x: 0.1 + 0.8 * x, 40),
+                                                          (lambda x: 0.5 * x, 48))]
+    assert all(abs(got - w) <= 2 for got, w in zip((r, g, bl), want)), ((r, g, bl), want)

@@ -361,3 +361,17 @@ def test_missing_model(capsys, place, base, monkeypatch):
     assert (f"missing  words.model  studio/whisper-custom (audio): source studio/whisper-custom, sha256 {sha}, "
             "size 11, licence unknown (commercial use: unknown)") in out
     assert "not ready to run: 1 model(s) missing" in out
+
+
+def test_refused_into_new_nested_folders_leaves_none_behind(capsys, place, base):
+    """The target's missing parent folders are made for the unpack, and removed again on a refusal."""
+    bundle = hostile(place, base, [(info("x/../../escape"), b"boo")])
+    before = tree(place[1])
+    assert main(["unpack", str(bundle), str(place[1] / "a" / "b" / "scene")]) == 1
+    assert "path traversal" in capsys.readouterr().err
+    assert tree(place[1]) == before
+    manifest, members = base
+    ok = build(place[0] / "ok.ngpack", consistent(manifest, members), members)
+    assert main(["unpack", str(ok), str(place[1] / "a" / "b" / "scene")]) == 0
+    capsys.readouterr()
+    assert (place[1] / "a" / "b" / "scene" / manifest["graph"]).is_file()
