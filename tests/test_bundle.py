@@ -348,3 +348,28 @@ def test_a_look_that_reads_a_file_travels_with_it(tmp_path, monkeypatch, capsys)
     want = [0.9 * 255 * f(v / 255) + 0.1 * v for f, v in ((lambda x: 0.2 + 0.6 * x, 40), (lambda x: 0.1 + 0.8 * x, 40),
                                                           (lambda x: 0.5 * x, 48))]
     assert all(abs(got - w) <= 2 for got, w in zip((r, g, bl), want)), ((r, g, bl), want)
+
+
+def test_a_path_fed_by_a_text_node_is_packed(tmp_path, capsys):
+    from PIL import Image
+
+    from nodegraph.commands import AddNode, Batch, Connect
+    from nodegraph.fileformat import save
+    from nodegraph.graph import Document
+
+    proj = tmp_path / "proj"
+    (proj / "pics").mkdir(parents=True)
+    Image.fromarray(np.full((6, 10, 3), 90, np.uint8)).save(proj / "pics" / "p.png")
+    doc = Document()
+    Batch([AddNode("core.text", "where", {"value": "pics/p.png"}), AddNode("image.load", "pic", {}),
+           Connect("where", "text", "pic", "path"),
+           AddNode("image.save_png", "out", {"filename": "o.png"}), Connect("pic", "image", "out", "image")])(doc)
+    save(doc, proj / "g.json")
+    assert main(["pack", str(proj / "g.json"), "-o", str(tmp_path / "g.ngpack")]) == 0
+    assert "1 asset file(s)" in capsys.readouterr().out
+    assert main(["unpack", str(tmp_path / "g.ngpack"), str(tmp_path / "there")]) == 0
+    capsys.readouterr()
+    value = json.loads((tmp_path / "there" / "g.json").read_text())["nodes"]["where"]["params"]["value"]
+    assert value.startswith("assets/") and value.endswith("/p.png") and (tmp_path / "there" / value).is_file()
+    assert main(["run", str(tmp_path / "there" / "g.json"), "-o", str(tmp_path / "o"), "-q", "--no-cache"]) == 0
+    assert np.asarray(Image.open(tmp_path / "o" / "o.png")).shape[:2] == (6, 10)

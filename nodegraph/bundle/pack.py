@@ -94,6 +94,34 @@ class _Assets:
         return rec["path"]
 
 
+def _linked_files(doc: Any, registry: Any) -> list[tuple[str, str, str, str]]:
+    """File params fed by a link from a node that holds one value (a Text node typed with a
+    path): (source node, its param, the value, where for messages). The source's value is what
+    the file param reads, so it is packed and rewritten like a stored path."""
+    out, seen = [], set()
+    for nid in doc.node_ids():
+        spec = registry.specs.get(doc.type_of(nid))
+        if spec is None or not spec.reads_paths:
+            continue
+        linked = doc.inputs(nid)
+        for port in spec.inputs:
+            kind = str(port.type.opts.get("kind") or "")
+            if port.type.id != "path" or kind.startswith("model:") or port.name not in linked:
+                continue
+            links = linked[port.name]
+            if len(links) != 1:
+                continue
+            params = doc.params(links[0].src)
+            if len(params) != 1:
+                continue
+            (sparam, value), = params.items()
+            if isinstance(value, str) and value.strip() and (links[0].src, sparam) not in seen:
+                seen.add((links[0].src, sparam))
+                out.append((links[0].src, sparam, value, f"node {links[0].src!r} param {sparam!r} (read by node "
+                                                         f"{nid!r} param {port.name!r})"))
+    return out
+
+
 def _looks_used(doc: Any, registry: Any) -> list[Any]:
     """The Looks the graph's instances use, nested ones too, each once."""
     from ..looks.model import TYPE_PREFIX
@@ -196,6 +224,9 @@ def pack(graph: str | os.PathLike, out: str | os.PathLike, *, notes: str = "",
                              ref.value)
         rewritten[(ref.node, ref.param)] = new
         paths.set_value(bundled, ref.node, ref.param, new)
+    for src, param, value, where in _linked_files(doc, registry):
+        new = assets.add(Path(os.path.normpath(paths.resolve(value, base))), f"{src}.{param}", where, value)
+        paths.set_value(bundled, src, param, new)
 
     t0 = time.perf_counter()
     try:
