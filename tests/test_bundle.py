@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from nodegraph.cli import main
 

@@ -19,7 +19,7 @@ import hashlib
 import os
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -41,7 +41,6 @@ class PackResult:
     manifest: dict
     thumbnail_from: str  # a file name of the output folder, or "drawing"
     model_hash_seconds: float  # time spent hashing models (hashes are memoised: the next pack is instant)
-    skipped_models: list[str] = field(default_factory=list)
 
 
 def _sha_file(path: Path) -> tuple[str, int]:
@@ -275,7 +274,7 @@ def pack(graph: str | os.PathLike, out: str | os.PathLike, *, notes: str = "",
         "assets": sorted(assets.by_sha.values(), key=lambda r: r["path"]), "looks": looks,
         "packs": [p.manifest() for p in use.packs], "models": models,
         "licences": {"summary": use.licence_summary(),
-                     "not_commercial": [f"{m.node}: {m.ref}" if not paths.is_pathlike(m.ref) else m.node
+                     "not_commercial": [f"{m.node}: {_safe_ref(m.ref, rewritten, m.node, m.param)}"
                                         for m in use.not_commercial()]},
         "seeds": use.seeds, "thumbnail": THUMBNAIL,
     }
