@@ -38,6 +38,7 @@ def open_bundles(tmp: str, ok: str, missing: str, bad: str, where: str) -> dict:
         out["title"] = dpg.get_value("ng_bundle_title")
         out["where"] = dpg.get_value("ng_bundle_where")
         out["lines"] = v.bundle_lines()
+        out["thumb"] = [dpg.get_item_type(i) for i in dpg.get_item_children("ng_bundle_thumb", 1)]
         out["doc_before"] = (str(s.path), len(s.node_ids()))  # nothing opened before the button
         app.screenshot(t / "report.png")
         H.click(*H.item_center("ng_bundle_open"))

@@ -58,6 +58,7 @@ def test_open_bundle_in_the_editor(run_gui, tmp_path):
     assert any(l.startswith("  ok       nodegraph") for l in r["lines"]), r["lines"]
     assert "licences: commercial use: yes (no models)" in r["lines"]
     assert r["lines"][-1].startswith("ready to run")
+    assert r["thumb"] == ["mvAppItemType::mvImage"]  # the bundle's thumbnail beside its title
     assert r["doc_before"][1] == 0  # the report comes before the graph opens
     assert r["opened"] == (str(target / "talking_character.json"), 32, False)
     assert (where / "scene" / "mine.txt").is_file() and sorted(p.name for p in (where / "scene").iterdir()) == ["mine.txt"]

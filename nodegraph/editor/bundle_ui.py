@@ -20,6 +20,7 @@ from .theme import DIM, ERROR, OK, WARN
 REPORT = "ng_bundle_report"
 FILE_DIALOG = "ng_bundle_dialog"
 DIR_DIALOG = "ng_bundle_dir_dialog"
+THUMB_W, THUMB_H = 224, 126
 
 
 def target_folder(chosen: str | Path, bundle: str | Path) -> Path:
@@ -60,9 +61,13 @@ class BundleUIMixin:
                              label="Unpack into which folder?", callback=lambda s, a: self._bundle_folder_chosen(a)):
             pass
         with dpg.window(label="Open bundle", tag=REPORT, modal=True, show=False, no_collapse=True, width=820,
-                        height=520, no_saved_settings=True):
-            dpg.add_text("", tag="ng_bundle_title", wrap=790, color=(230, 220, 250))
-            dpg.add_text("", tag="ng_bundle_where", wrap=790, color=DIM)
+                        height=600, no_saved_settings=True):
+            with dpg.group(horizontal=True):
+                with dpg.group(tag="ng_bundle_thumb"):
+                    pass
+                with dpg.group():
+                    dpg.add_text("", tag="ng_bundle_title", wrap=560, color=(230, 220, 250))
+                    dpg.add_text("", tag="ng_bundle_where", wrap=560, color=DIM)
             with dpg.child_window(tag="ng_bundle_lines", height=340, border=True, horizontal_scrollbar=True):
                 pass
             dpg.add_text("", tag="ng_bundle_note", color=DIM, wrap=790)
@@ -121,8 +126,37 @@ class BundleUIMixin:
             dpg.add_text(line, parent="ng_bundle_lines", color=line_colour(line))
         dpg.set_value("ng_bundle_note", "Nothing has run. Open graph opens the unpacked graph." if report.ready else
                       "Something is missing: the graph opens, but the nodes that need it fail until it is installed.")
-        self._center(REPORT, 820, 520)
+        self._show_thumbnail(report)
+        self._center(REPORT, 820, 600)
         dpg.configure_item(REPORT, show=True)
+
+    def _show_thumbnail(self, report: Any) -> None:
+        """The bundle's thumbnail (read from the unpacked folder as an untrusted PNG: a bounded size,
+        decoded by Pillow only), or nothing."""
+        from .gallery import MAX_THUMB_PX
+        from .outputs import rgba
+
+        dpg.delete_item("ng_bundle_thumb", children_only=True)
+        old, self._bundle_tex = getattr(self, "_bundle_tex", None), None
+        if old is not None and dpg.does_item_exist(old):
+            dpg.delete_item(old)
+        name = report.manifest.get("thumbnail")
+        if not name or report.dest is None:
+            return
+        try:
+            import numpy as np
+            from PIL import Image as PILImage
+
+            with PILImage.open(report.dest / name) as im:
+                if im.format != "PNG" or im.width > MAX_THUMB_PX or im.height > MAX_THUMB_PX:
+                    return
+                im = im.convert("RGB")
+                im.thumbnail((THUMB_W, THUMB_H))
+                px = np.asarray(im)
+        except Exception:  # an unreadable picture: the report stands without it
+            return
+        self._bundle_tex = dpg.add_static_texture(px.shape[1], px.shape[0], rgba(px), parent="ng_textures")
+        dpg.add_image(self._bundle_tex, parent="ng_bundle_thumb")
 
     def bundle_lines(self) -> list[str]:
         """The report's lines as the dialog shows them (the graph's path is above them)."""
