@@ -87,7 +87,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                                    "size, source and licence). Models are recorded, never packed.")
     p.add_argument("graph", help="graph file (.json), or a PNG/MP4/FLAC nodegraph made")
     p.add_argument("-o", dest="output", metavar="FILE.ngpack", help="the bundle to write (default: GRAPH.ngpack here)")
-    p.add_argument("--notes", metavar="TEXT", help="notes for whoever unpacks it (notes.txt holds the graph's title and description, then these)")
+    p.add_argument("--notes", metavar="TEXT",
+                   help="notes for whoever unpacks it (notes.txt holds the graph's title and description, then these)")
     p.add_argument("--output", dest="thumbnail_from", metavar="DIR",
                    help="the graph's output folder: its newest PNG or MP4 gives the thumbnail (default: a drawing "
                         "of the graph)")
