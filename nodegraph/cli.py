@@ -436,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
 
+    from .cli_bundle import add_cli as add_bundle_cli
     from .cli_keys import add_cli as add_keys_cli
     from .cli_licences import add_cli as add_licences_cli
     from .cli_looks import add_cli as add_looks_cli
@@ -445,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_looks_cli(sub)
     add_licences_cli(sub)
     add_keys_cli(sub)
+    add_bundle_cli(sub)
     return p
 
 

@@ -41,6 +41,7 @@ import dearpygui.dearpygui as dpg
 
 from ..errors import NodegraphError, format_error
 from .actions import ActionsMixin
+from .bundle_ui import BundleUIMixin
 from .canvas import CanvasMixin, _NodeItem
 from .canvas_geom import ViewXform
 from .canvas_input import CanvasInputMixin
@@ -70,7 +71,7 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+class GraphView(BundleUIMixin, LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
                 FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
@@ -207,6 +208,7 @@ class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, Canvas
             dpg.add_mouse_double_click_handler(callback=self._on_double_click)
         self._build_looks()  # Make Look dialog, inside view, Ctrl+L (looks_ui.py)
         self._build_gallery()  # the Looks gallery (gallery.py)
+        self._build_bundle()  # File > Open bundle... (bundle_ui.py)
         with dpg.item_handler_registry(tag="ng_commit_handlers"):
             dpg.add_item_deactivated_after_edit_handler(callback=self._on_commit)
         bind_window_themes()
@@ -225,6 +227,7 @@ class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, Canvas
                 with dpg.menu(label="Open recent", tag="ng_recent_menu"):
                     pass
                 dpg.add_menu_item(label="Templates...", callback=lambda: self.show_templates())
+                dpg.add_menu_item(label="Open bundle...", tag="ng_open_bundle_item", callback=lambda: self.open_bundle_dialog())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.save())
                 dpg.add_menu_item(label="Save as...", shortcut="Ctrl+Shift+S", callback=lambda: self.save_as_dialog())
