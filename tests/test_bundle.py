@@ -210,15 +210,20 @@ def test_models_missing_differing_and_found_by_hash(tmp_path, monkeypatch, capsy
     assert "not ready to run: 1 model(s) missing" in out
     assert "found by hash" not in out
 
-    # found by hash elsewhere on this machine (a model root), with the --set that uses it
+    # found by hash elsewhere on this machine (a model root): a run of the unpacked graph uses it
     roots = tmp_path / "my-models"
     (roots / "whisper").mkdir(parents=True)
     copy = roots / "whisper" / "renamed.safetensors"
     copy.write_bytes(model.read_bytes())
     monkeypatch.setenv("NODEGRAPH_MODELS", str(roots))
-    assert main(["unpack", "--list", str(bundle)]) == 3
+    assert main(["unpack", "--list", str(bundle)]) == 0
     out = capsys.readouterr().out
-    assert f"found by hash at {copy} (use it: --set words.model={copy})" in out
+    assert f"by its sha256 at {copy} (a run of the unpacked graph uses it)" in out
+    from nodegraph.models.pins import ModelPins
+
+    pins = ModelPins.beside(target / "words.json")
+    assert pins.sha256("models/whisper-tiny.safetensors", "audio") == sha
+    assert pins.find("models/whisper-tiny.safetensors", "audio").path == copy.resolve()
 
     # differs: a file of that name with other content
     (target / "models").mkdir()
@@ -229,7 +234,8 @@ def test_models_missing_differing_and_found_by_hash(tmp_path, monkeypatch, capsy
     assert mc["status"] == "differs" and mc["sha256"] == sha and mc["found_elsewhere"] == str(copy)
     # the same file: ok
     (target / "models" / "whisper-tiny.safetensors").write_bytes(model.read_bytes())
-    assert main(["unpack", "--list", "--json", str(bundle)]) == 3  # --list: no folder, so the file is not there
+    # --list: no folder, so not that file; the copy in the model root is found by its sha256
+    assert main(["unpack", "--list", "--json", str(bundle)]) == 0
     capsys.readouterr()
     from nodegraph.bundle import check
 

@@ -6,9 +6,11 @@ editor's Open bundle dialog).
   ``pip install DISTRIBUTION==VERSION`` that brings it);
 - models: each model the manifest names, resolved here the way a run would (``nodegraph.models``,
   offline) and hashed (memoised): the same sha256 ("ok"), another ("differs"), not found
-  ("missing"); for a missing or differing one with a recorded sha256, a model of that hash
-  elsewhere on this machine (``find_by_sha256``: registered models, model roots, the Hugging Face
-  cache) is named with the ``--set`` that uses it;
+  ("missing"); a missing one whose recorded sha256 this machine holds elsewhere
+  (``find_by_sha256``: registered models, model roots, the Hugging Face cache) is "by-hash": a
+  run of the unpacked graph finds it by those bytes (``nodegraph.models.pins`` reads the
+  manifest left beside the graph); a differing one names such a copy with the ``--set`` that
+  uses it;
 - the licence summary the bundle records.
 
 ``ready`` is false when a pack or a model is missing: ``nodegraph unpack`` then exits with status 3
@@ -54,7 +56,8 @@ class PackCheck:
 @dataclass
 class ModelCheck:
     entry: dict  # the manifest's record
-    status: str  # ok | differs | missing | unverified (found here; the bundle recorded no sha256)
+    status: str  # ok | differs | missing | by-hash (not under its name: the same bytes elsewhere) |
+    #              unverified (found here; the bundle recorded no sha256)
     here_sha256: str = ""
     error: str = ""
     found_elsewhere: str = ""  # a path of this machine holding a model of the recorded sha256
@@ -77,7 +80,9 @@ class ModelCheck:
                    f"         source {src}, licence {licence_line(e)}"]
         else:
             out = [f"missing  {head}: source {src}, sha256 {sha}, size {e.get('size', '?')}, licence {licence_line(e)}"]
-        if self.found_elsewhere:
+        if self.status == "by-hash":
+            out = [f"found    {head}  by its sha256 at {self.found_elsewhere} (a run of the unpacked graph uses it)"]
+        elif self.found_elsewhere:
             out.append(f"         found by hash at {self.found_elsewhere} "
                        f"(use it: --set {self.where}={self.found_elsewhere})")
         return out
@@ -218,6 +223,8 @@ def check_models(manifest: dict, base_dir: str | os.PathLike | None) -> list[Mod
                 found = None
             if found is not None and found.path is not None:
                 check.found_elsewhere = str(found.path)
+                if check.status == "missing":  # a run finds it by these bytes (nodegraph.models.pins)
+                    check.status = "by-hash"
         out.append(check)
     return out
 

@@ -40,7 +40,7 @@ def line_colour(line: str) -> tuple:
         return ERROR
     if s.startswith(("differs", "version")) or "found by hash" in s or "may differ" in s:
         return WARN
-    if s.startswith(("ok", "ready")):
+    if s.startswith(("ok", "ready", "found")):
         return OK
     return (215, 215, 225)
 
