@@ -329,7 +329,7 @@ def format_text(changes: Iterable[Change]) -> str:
     lines = [c.text() for c in changes if not c.layout]
     moved = [c.text() for c in changes if c.layout]
     if moved:
-        lines += ["layout:"] + ["  " + line for line in moved]
+        lines += ["layout:"] + ["  " + line.replace("~ layout ", "~ ", 1) for line in moved]
     return "\n".join(lines)
 
 

@@ -198,6 +198,9 @@ class GraphHistory:
             return None
         self._put_blob(ident, data)
         summary = self._summary(versions[-1] if versions else None, text, registry)
+        again = next((v for v in reversed(versions) if v.id == ident), None)
+        if again is not None:  # a version restored and saved, or an edit taken back by hand
+            summary = f"same as {again.short[:8]} again: {summary}"
         t = (when or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         v = Version(ident, t, summary[:MAX_SUMMARY], len(data))
         kept = self._bound(versions + [v])
