@@ -292,7 +292,7 @@ def _value(v: Any) -> str:
     text = text.replace("\n", "\\n")
     if len(text) > MAX_VALUE_CHARS:
         size = f" ({len(v)} characters)" if isinstance(v, str) else ""
-        text = text[: MAX_VALUE_CHARS - 4] + "..." + ('"' if isinstance(v, str) else "") + size
+        text = text[: MAX_VALUE_CHARS - 4].rstrip("\\") + "..." + ('"' if isinstance(v, str) else "") + size
     return text
 
 

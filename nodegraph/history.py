@@ -194,9 +194,9 @@ class GraphHistory:
             versions = self.versions()
         except HistoryError:
             versions = self._start_again()
+        self._put_blob(ident, data)  # first: a damaged file of the same version is written again
         if versions and versions[-1].id == ident:
             return None
-        self._put_blob(ident, data)
         summary = self._summary(versions[-1] if versions else None, text, registry)
         again = next((v for v in reversed(versions) if v.id == ident), None)
         if again is not None:  # a version restored and saved, or an edit taken back by hand
