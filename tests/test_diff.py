@@ -144,9 +144,10 @@ def test_a_param_set_to_its_default_is_no_change(capsys, tmp_path):
     # 2 and 2.0 are one number; true is not 1
     old, new = edited(SetParam("draw_title", "size", 120.0))
     assert diff(old, new) == []
-    old, new = edited(SetParam("draw_title", "size", 1))
-    History(new).do(SetParam("draw_title", "size", True))
-    assert [c.text() for c in diff(old, new)] == ["~ draw_title.size: 1 -> true"]
+    _, one = edited(SetParam("draw_title", "size", 1))
+    true = one.copy()
+    History(true).do(SetParam("draw_title", "size", True))
+    assert [c.text() for c in diff(one, true)] == ["~ draw_title.size: 1 -> true"]
 
 
 def test_node_fields_groups_meta_and_variadic_links(tmp_path):
