@@ -21,8 +21,11 @@ def save_diff_restore(tmp: str, shots: str) -> dict:
 
     from nodegraph.fileformat import dumps
 
-    graph = S._demo(tmp)
-    app = S._app(graph, tmp)
+    import os
+
+    S._demo(tmp)
+    os.chdir(tmp)  # opened as `nodegraph edit demo.json` opens it: the log and status name no folder
+    app = S._app("demo.json", tmp)
     s, v = app.session, app.view
     shots_dir = Path(shots)
     out: dict[str, Any] = {}
@@ -95,6 +98,7 @@ def save_diff_restore(tmp: str, shots: str) -> dict:
         out["rows"] = len(v._hist_rows)
         out["picked_rows"] = [i for i, row in enumerate(v._hist_rows) if dpg.get_value(row)]
         out["files"] = sorted(p.name for p in (Path(tmp) / ".demo.json.history" / "versions").iterdir())
+        out["log"] = list(s.log)
         out["shot_third"] = _shot(app, shots_dir / "history-third.png")
         return out
     finally:

@@ -19,7 +19,7 @@ from gui_harness import run_gui, xvfb  # noqa: F401  (fixtures)
 def test_save_twice_diff_restore_and_undo_in_the_history_panel(run_gui, tmp_path):
     shots = tmp_path / "shots"
     r = run_gui(HS.save_diff_restore, str(tmp_path), str(shots), timeout=300)
-    assert r["status_after_save"] == f"saved {tmp_path / 'demo.json'}"
+    assert r["status_after_save"] == "saved demo.json"
     (newest, newest_id), (first, first_id) = r["versions"]
     assert first == "first version kept (8 nodes, 8 links)"
     assert newest == "1 node removed, 1 param changed, 1 link removed, 1 node moved"
@@ -45,6 +45,8 @@ def test_save_twice_diff_restore_and_undo_in_the_history_panel(run_gui, tmp_path
     assert summary == f"same as {first_id[:8]} again: 1 node added, 1 param changed, 1 link added, 1 node moved"
     assert r["rows"] == 3 and r["picked_rows"] == [2]  # one row picked, though two rows are that version
     assert r["files"] == sorted([f"{first_id}.json", f"{newest_id}.json"])
+    assert f"kept version {newest_id[:12]} of demo.json: {newest}" in r["log"]
+    assert any(l.startswith(f"restored version {first_id[:12]} of demo.json (") for l in r["log"])
     from PIL import Image
 
     for name in ("history-diff.png", "history-restored.png", "history-third.png"):

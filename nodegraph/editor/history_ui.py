@@ -14,10 +14,11 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from ..errors import NodegraphError, format_error
-from .theme import DIM, ERROR, OK, WARN
+from .theme import DIM, ERROR, OK, WARN, font_file
 
 HISTORY = "ng_history"
 ADDED, REMOVED, CHANGED = (120, 215, 140), (240, 120, 110), (235, 200, 110)
+DIFF_FONT_PX = 19
 MAX_LINES = 400  # a diff longer than this is cut (the panel says how many lines are left out)
 
 
@@ -59,6 +60,10 @@ class HistoryUIMixin:
                 dpg.add_checkbox(label="Show layout changes", tag="ng_history_layout", default_value=False,
                                  callback=lambda: self._refresh_history_diff(force=True))
                 dpg.add_button(label="Close", tag="ng_history_close", width=90, callback=lambda: self.show_history(False))
+        font = font_file()
+        if font:  # the changes in a larger size: read from the back of a classroom
+            with dpg.font_registry():
+                dpg.bind_item_font("ng_history_diff", dpg.add_font(font, DIFF_FONT_PX))
         dpg.add_key_press_handler(dpg.mvKey_H, parent="ng_handlers", callback=self._on_ctrl_h)
 
     def _on_ctrl_h(self, sender: Any, key: Any) -> None:
