@@ -116,6 +116,7 @@ class Change:
             return f"~ group {self.group} {p}: {_value(self.old)} -> {_value(self.new)}"
         if k in ("meta-changed", "pack-changed"):
             where = "meta" if k == "meta-changed" else "packs"
+            p = p if p is not None and p.isprintable() else json.dumps(p)  # keys of an untrusted file: no escapes
             if self.old is None:
                 return f"+ {where}.{p}: {_value(self.new)}"
             if self.new is None:

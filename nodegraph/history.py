@@ -144,7 +144,8 @@ class GraphHistory:
                     and isinstance(row.get("bytes"), int) and not isinstance(row.get("bytes"), bool)
                     and 0 <= row["bytes"] <= MAX_BYTES):
                 raise self._damaged(f"entry {i} is not {{id: sha256, time, summary, bytes}}")
-            out.append(Version(row["id"], row["time"], row.get("summary", ""), row["bytes"]))
+            summary = "".join(c if c.isprintable() else "?" for c in row.get("summary", ""))  # no terminal escapes
+            out.append(Version(row["id"], row["time"], summary, row["bytes"]))
         return out
 
     def find(self, ident: str) -> Version:

@@ -177,6 +177,14 @@ def test_node_fields_groups_meta_and_variadic_links(tmp_path):
     assert summary(diff(old, new)) == ("1 link changed, 4 node settings changed, 1 group change, 2 graph info changes")
 
 
+def test_text_from_a_hostile_file_cannot_drive_the_terminal(tmp_path):
+    old, new = edited()
+    new.meta["\x1b]0;owned\x07"] = "\x1b[2J red"
+    new.node("title")["label"] = "\x1b[31mred"
+    text = format_text(diff(old, new))
+    assert "\x1b" not in text and "\\u001b" in text and "\x07" not in text
+
+
 def test_a_look_instance_version_is_a_type_change_marked_upgrade():
     old = Document()
     History(old).do(AddNode("look:studio/noir@1.0.0", "noir", {"strength": 0.5}))

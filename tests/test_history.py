@@ -102,6 +102,9 @@ def test_ambiguous_prefix_is_refused(graph):
     assert h.find("abcd1").id == "abcd" + "1" * 60
     with pytest.raises(HistoryError, match="is missing"):  # listed, but its file is not there
         h.read("abcd1")
+    index["versions"][-1]["summary"] = "\x1b[2Jgone"  # a summary cannot drive the terminal
+    h.index_path.write_text(json.dumps(index))
+    assert h.versions()[-1].summary == "?[2Jgone"
 
 
 def test_bounded_to_the_newest_versions_and_their_files(graph):

@@ -63,9 +63,17 @@ class HistorySessionMixin:
         return list(reversed(h.versions())) if h is not None else []
 
     def version_changes(self, ident: str, layout: bool = False) -> list[Change]:
-        """What changed from version ``ident`` to the document as it is now."""
+        """What changed from version ``ident`` to the document as it is now (the version is read
+        once: the panel compares again after every edit)."""
         h = self._need_history()
-        return diff(h.read(ident), self.doc, self.registry, layout=layout)
+        key = (str(h.graph.resolve()), h.find(ident).id)
+        memo = self.__dict__.setdefault("_version_docs", {})
+        old = memo.get(key)
+        if old is None:
+            old = memo[key] = h.read(key[1])
+            while len(memo) > 8:
+                del memo[next(iter(memo))]
+        return diff(old, self.doc, self.registry, layout=layout)
 
     def restore_version(self, ident: str) -> str:
         """Make the document hold version ``ident`` (one undo step; unsaved until saved).
