@@ -103,3 +103,58 @@ def save_diff_restore(tmp: str, shots: str) -> dict:
         return out
     finally:
         app.close()
+
+
+def panel_states(tmp: str) -> dict:
+    """The panel with no display (items without a viewport): an untitled graph, a graph with no
+    versions yet, a damaged index, and a save whose version cannot be kept."""
+    import os
+    import shutil
+
+    import dearpygui.dearpygui as dpg
+
+    from nodegraph.editor.view import GraphView
+    from nodegraph.history import history_dir
+
+    def texts(parent: str) -> list[str]:
+        return [dpg.get_value(t) for t in dpg.get_item_children(parent, 1) or [] if dpg.get_item_type(t).endswith("mvText")]
+
+    os.environ.pop("DISPLAY", None)
+    s = S._session(tmp)
+    dpg.create_context()
+    out: dict[str, Any] = {}
+    try:
+        v = GraphView(s)
+        v.build()
+        v.sync()
+        v.show_history(True)
+        out["untitled"] = (dpg.get_value("ng_history_what"), texts("ng_history_list"),
+                           dpg.get_item_configuration("ng_history_restore")["enabled"])
+        graph = Path(tmp) / "demo.json"
+        shutil.copy(S.DEMO, graph)
+        s.open(graph)
+        v._history_tick()
+        out["none_yet"] = (dpg.get_value("ng_history_what"), texts("ng_history_list"))
+        s.save()
+        v._history_tick()
+        out["one"] = (len(v._hist_rows), v._hist_selected == s.graph_versions()[0].id, v.history_lines())
+        (history_dir(graph) / "index.json").write_text("{broken")
+        v.refresh_history()
+        out["damaged"] = texts("ng_history_list")
+        s.set_param("draw_title", "size", 64)
+        s.save()  # starts a new index from the intact versions
+        v._history_tick()
+        out["after_damage"] = [x.summary for x in s.graph_versions()]
+        out["rows_after_damage"] = len(v._hist_rows)
+        shutil.rmtree(history_dir(graph))
+        history_dir(graph).write_text("in the way")
+        s.set_param("draw_title", "size", 70)
+        s.save()
+        v._history_tick()
+        out["blocked_status"] = dpg.get_value("ng_status")
+        out["blocked_list"] = texts("ng_history_list")
+        out["saved_anyway"] = '"size": 70' in graph.read_text()
+        return out
+    finally:
+        s.close()
+        dpg.destroy_context()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import history_scenarios as HS
-from gui_harness import run_gui, xvfb  # noqa: F401  (fixtures)
+from gui_harness import run_gui, run_headless, xvfb  # noqa: F401  (fixtures)
 
 
 def test_save_twice_diff_restore_and_undo_in_the_history_panel(run_gui, tmp_path):
@@ -56,3 +56,22 @@ def test_save_twice_diff_restore_and_undo_in_the_history_panel(run_gui, tmp_path
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shots / "history-diff.png", Path(keep) / "history.png")
+
+
+def test_the_panel_says_what_is_wrong_without_a_display(run_headless, tmp_path):
+    r = run_headless(HS.panel_states, str(tmp_path))
+    what, lines, restore = r["untitled"]
+    assert what == "History of this graph" and not restore
+    assert lines == ["This graph has no file yet. Save it (Ctrl+S): every save keeps a version here."]
+    assert r["none_yet"] == ("History of demo.json", ["No versions kept yet: the next save keeps the first one."])
+    assert r["one"] == (1, True, ["No changes: the graph is the same as this version (layout aside: tick 'Show layout changes')"])
+    index = tmp_path / ".demo.json.history" / "index.json"
+    assert r["damaged"] == [f"the history index {index} is damaged (not valid JSON: Expecting property name "
+                            "enclosed in double quotes at line 1 column 2); the next save of "
+                            "demo.json keeps it as index.json.bad and starts a new index"]
+    assert r["after_damage"] == ["1 param changed", "recovered after the history index was damaged"]
+    assert r["rows_after_damage"] == 2
+    assert r["blocked_status"] == (f"saved, but no version was kept: {tmp_path / '.demo.json.history'} is not a folder: "
+                                   "refused")
+    assert r["blocked_list"] == [f"{tmp_path / '.demo.json.history'} is not a folder: refused"]
+    assert r["saved_anyway"]

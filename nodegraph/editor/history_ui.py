@@ -85,7 +85,7 @@ class HistoryUIMixin:
     def refresh_history(self) -> None:
         """Draw the list of versions again (the selection is kept when that version still is)."""
         s = self.s
-        self._hist_seen = (s.path, s.versions_kept)
+        self._hist_seen = self._history_state()
         dpg.delete_item("ng_history_list", children_only=True)
         self._hist_rows = {}
         if s.path is None:
@@ -199,6 +199,10 @@ class HistoryUIMixin:
             self._refresh_history_diff(force=True)
         return what
 
+    def _history_state(self) -> tuple:
+        """What the list shows depends on: the file, the versions kept, the last save's problem."""
+        return (self.s.path, self.s.versions_kept, self.s.history_problem)
+
     # == per frame =========================================================================================
     def _history_tick(self) -> None:
         """Per frame: a save that kept no version says why; the open panel follows saves and edits."""
@@ -208,7 +212,7 @@ class HistoryUIMixin:
         self._hist_problem_shown = problem
         if not dpg.is_item_shown(HISTORY):
             return
-        if self._hist_seen != (self.s.path, self.s.versions_kept):
+        if self._hist_seen != self._history_state():
             self.refresh_history()
         elif self._rev == self.s.revision:  # the canvas caught up: compare with the edited document
             self._refresh_history_diff()
