@@ -86,6 +86,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import GraphHistory
 
     h = GraphHistory(args.graph)
+    if not Path(args.graph).exists() and not h.folder.exists():
+        raise NodegraphError(f"{args.graph}: no such file")
     versions = h.versions()
     if args.json:
         print(json.dumps([v.to_json() for v in versions], indent=2, ensure_ascii=False))

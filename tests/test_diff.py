@@ -231,6 +231,7 @@ def test_a_version_a_picture_and_a_graph_file_can_be_compared(capsys, tmp_path):
     assert (code, out) == (1, "~ draw_title.size: 120 -> 64\n")
     code, out, _ = run(capsys, "history", g)
     assert code == 0 and out.splitlines()[1].startswith(f"{first.id[:12]}  ") and "first version kept" in out
+    assert run(capsys, "history", tmp_path / "nope.json")[:2] == (1, "")
     code, _, err = run(capsys, "diff", f"{g}@abcdef12", g)
     assert code == 2 and err == f"error: scene.json has no version abcdef12 (2 versions kept in {h.folder})\n"
 
