@@ -6,8 +6,9 @@ a single undo step (``RestoreVersion``, a command object like every edit).
 Keeping a version never stops a save: a history folder that cannot be written or read is reported
 in the log and the status (``history_problem``), and the graph file is saved all the same.
 
-``HistorySessionMixin`` is part of ``EditorSession``; it uses the session's ``doc``, ``path``,
-``registry``, ``log``, ``_saved`` (the text last saved) and ``_do``.
+``HistorySessionMixin`` is part of ``DocumentSession`` (whose ``save_as`` calls ``_keep_version``
+after every save); it uses the session's ``doc``, ``path``, ``registry``, ``log``, ``_saved`` (the
+text just saved) and ``_do``.
 """
 from __future__ import annotations
 
@@ -31,12 +32,9 @@ class HistorySessionMixin:
     #: counts versions kept by this session (the panel redraws when it changes)
     versions_kept: int = 0
 
-    def save_as(self, path: Any) -> Path:
-        p = super().save_as(path)  # type: ignore[misc]
-        self._keep_version(p)
-        return p
-
     def _keep_version(self, p: Path) -> Version | None:
+        """Keep the text just saved to ``p`` as a version (None when it is the newest already, or
+        when it cannot be kept: ``history_problem`` says why)."""
         self.history_problem = None
         try:
             v = GraphHistory(p).record(self._saved, self.registry)

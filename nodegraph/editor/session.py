@@ -30,7 +30,6 @@ from ..registry import Registry
 from ..results import RunResult
 from ..types import Preview, find_type
 from .document import DocumentSession
-from .history_session import HistorySessionMixin
 from .looks_session import LooksSessionMixin
 from .states import StatesMixin
 
@@ -490,11 +489,10 @@ class EditorSessionBase(StatesMixin, DocumentSession):
             self._evaluator.close()
 
 
-class EditorSession(HistorySessionMixin, LooksSessionMixin, EditorSessionBase):
+class EditorSession(LooksSessionMixin, EditorSessionBase):
     """The editor's session: ``EditorSessionBase`` with Looks (the open graph's registry knows
     the installed Looks; making, inserting, upgrading and unlocking them; an instance's state from
-    its inner nodes: ``LooksSessionMixin``, looks_session.py) and versions (every save keeps one;
-    list, diff, restore: ``HistorySessionMixin``, history_session.py)."""
+    its inner nodes: ``LooksSessionMixin``, looks_session.py)."""
 
 
 __all__ = ["EditorSession", "EditorSessionBase", "DocumentSession", "NodeView", "PinView", "LinkView", "ParamView", "InspectorView",
