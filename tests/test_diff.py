@@ -271,3 +271,60 @@ def test_help_says_the_exit_status(capsys):
         main(["diff", "--help"])
     out = capsys.readouterr().out
     assert "0 when no change is listed, 1 when some are, 2 on an error" in out and "GRAPH@ID" in out
+
+
+def _mutate(data: dict, rng) -> None:
+    """One random edit of a graph file's data (what a person or a tool might change)."""
+    nodes = data["nodes"]
+    nid = rng.choice(sorted(nodes))
+    rec = nodes[nid]
+    what = rng.randrange(9)
+    if what == 0 and rec.get("params"):
+        k = rng.choice(sorted(rec["params"]))
+        rec["params"][k] = rng.choice([0, 1.5, "x", True, None, [1, 2]])
+    elif what == 1:
+        del nodes[nid]
+        data.get("layout", {}).pop(nid, None)
+        for g in data.get("groups", {}).values():
+            if nid in g["nodes"]:
+                g["nodes"].remove(nid)
+    elif what == 2:
+        nodes[f"n{rng.randrange(10**6)}"] = {"type": "core.text", "params": {"value": "new"}}
+    elif what == 3 and rec.get("inputs"):
+        port = rng.choice(sorted(rec["inputs"]))
+        rec["inputs"][port] = f"{rng.choice(sorted(nodes))}.{rng.choice(['text', 'image', 'out'])}"
+    elif what == 4:
+        data.setdefault("layout", {}).setdefault(nid, {})["pos"] = [rng.randrange(-500, 500), rng.randrange(500)]
+    elif what == 5:
+        rec[rng.choice(["label", "notes"])] = rng.choice(["", "a note", "Title"])
+    elif what == 6:
+        rec["bypass"] = not rec.get("bypass", False)
+    elif what == 7:
+        data.setdefault("meta", {})[rng.choice(["title", "author"])] = rng.choice(["A", "B"])
+    else:
+        rec["version"] = rng.choice(["1.0.0", "1.1.0", "2.0.0"])
+
+
+def test_random_edits_of_every_template_diff_empty_exactly_when_equal():
+    import random
+
+    from nodegraph.fileformat import from_data
+    from nodegraph.history import RestoreVersion
+
+    rng = random.Random(20261208)
+    reg = default_registry()
+    templates = sorted((ROOT / "graphs").glob("*.json"))
+    for i in range(150):
+        base = json.loads(rng.choice(templates).read_text(encoding="utf-8"))
+        other = json.loads(json.dumps(base))
+        for _ in range(rng.randrange(0, 4)):
+            _mutate(other, rng)
+        a, b = from_data(base, "a"), from_data(other, "b")
+        changes = diff(a, b, layout=True)
+        assert (changes == []) == (a == b), (i, format_text(changes))
+        assert not any(c.text().startswith("?") for c in changes)
+        assert json.loads(json.dumps(to_json(changes), allow_nan=False)) == to_json(changes)
+        assert len(diff(a, b, reg, layout=True)) <= len(changes)  # defaults only take changes away
+        back = a.copy()
+        History(back).do(RestoreVersion(b))
+        assert back == b and diff(back, b, layout=True) == []
