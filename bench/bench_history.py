@@ -80,9 +80,11 @@ def main() -> None:
             hist.record(texts[0], reg)
             k = [0]
 
+            docs = [old, new]
+
             def record() -> None:  # alternate the two texts: every call keeps a version and diffs
                 k[0] += 1
-                hist.record(texts[k[0] % 2], reg)
+                hist.record(texts[k[0] % 2], reg, doc=docs[k[0] % 2])  # as the editor calls it
 
             r = timed(record, args.reps)
         print(f"{n:>6} {len(changes):>8} {d[0] * 1e3:>7.1f} ({d[1] * 1e3:>4.1f}) {dt[0] * 1e3:>7.1f} ({dt[1] * 1e3:>4.1f})"

@@ -129,9 +129,10 @@ class Change:
 
 
 # -- comparing ---------------------------------------------------------------------------------
-def diff(old: Document, new: Document, registry: Any = None, layout: bool = False) -> list[Change]:
-    """Every change from ``old`` to ``new`` (see the module's doc), in a stable order."""
-    a, b = old.content(), new.content()
+def diff(old: Document | dict, new: Document | dict, registry: Any = None, layout: bool = False) -> list[Change]:
+    """Every change from ``old`` to ``new`` (see the module's doc), in a stable order. Each is a
+    Document, or what ``Document.content()`` gives for one (the parsed text nodegraph wrote)."""
+    a, b = (d.content() if isinstance(d, Document) else d for d in (old, new))
     specs = getattr(registry, "specs", None) or {}
     out: list[Change] = []
     out += _mapping_changes("meta-changed", a.get("meta", {}), b.get("meta", {}))

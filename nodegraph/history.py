@@ -30,9 +30,11 @@ from __future__ import annotations
 import copy
 import errno
 import hashlib
+import json
 import os
 import re
 import stat
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -185,9 +187,11 @@ class GraphHistory:
             raise HistoryError(f"{path} is not UTF-8 text: refused") from None
 
     # -- writing ---------------------------------------------------------------------------------
-    def record(self, text: str, registry: Any = None, when: datetime | None = None) -> Version | None:
+    def record(self, text: str, registry: Any = None, when: datetime | None = None,
+               doc: Document | None = None) -> Version | None:
         """Keep ``text`` (a graph file's canonical text, as just saved) as the newest version.
-        Returns it, or None when it is the same as the newest version already kept."""
+        Returns it, or None when it is the same as the newest version already kept. ``doc``: the
+        document ``text`` was written from (``fileformat.dumps(doc)``), to skip parsing it again."""
         data = text.encode("utf-8")
         ident = digest(data)
         self._check_folder()
@@ -198,7 +202,7 @@ class GraphHistory:
         self._put_blob(ident, data)  # first: a damaged file of the same version is written again
         if versions and versions[-1].id == ident:
             return None
-        summary = self._summary(versions[-1] if versions else None, text, registry)
+        summary = self._summary(versions[-1] if versions else None, ident, text, doc, registry)
         again = next((v for v in reversed(versions) if v.id == ident), None)
         if again is not None:  # a version restored and saved, or an edit taken back by hand
             summary = f"same as {again.short[:8]} again: {summary}"
@@ -209,18 +213,26 @@ class GraphHistory:
         self._collect(kept)
         return v
 
-    def _summary(self, prev: Version | None, text: str, registry: Any) -> str:
+    def _summary(self, prev: Version | None, ident: str, text: str, doc: Document | None, registry: Any) -> str:
         from .diff import diff, summary
 
-        try:
-            new = loads(text, source=str(self.graph))
+        try:  # what the graph holds, as Document.content() gives it
+            new = doc.content() if doc is not None else loads(text, source=str(self.graph)).content()
         except GraphFileError as e:
             return f"saved (cannot be compared: {e})"
+        old = _recent_get((str(self.folder), prev.id)) if prev is not None else None
+        if prev is not None and old is None:
+            try:
+                old = loads(self._blob_text(prev.id), source=f"{self.graph.name} version {prev.short}").content()
+            except (HistoryError, GraphFileError):
+                old = None
+        # the text was written by nodegraph just now (a Document's dumps): its parse is the content
+        _recent_put((str(self.folder), ident), json.loads(text) if doc is not None else new)
         if prev is None:
-            return f"first version kept ({len(new.g)} nodes, {new.g.number_of_edges()} links)"
-        try:
-            old = loads(self._blob_text(prev.id), source=f"{self.graph.name} version {prev.short}")
-        except (HistoryError, GraphFileError):
+            links = sum(len(v) if isinstance(v, list) else 1 for rec in new["nodes"].values()
+                        for v in rec.get("inputs", {}).values())
+            return f"first version kept ({len(new['nodes'])} nodes, {links} links)"
+        if old is None:
             return "saved (the previous version cannot be read)"
         return summary(diff(old, new, registry, layout=True))
 
@@ -307,6 +319,22 @@ class GraphHistory:
                 raise HistoryError(f"{f} is a symbolic link: refused (history is kept only in a real folder)")
             if not stat.S_ISDIR(st.st_mode):
                 raise HistoryError(f"{f} is not a folder: refused")
+
+
+#: the content of the versions this process recorded last ((history folder, id) -> content): the
+#: next save compares with it without reading and checking the file again
+_RECENT: "OrderedDict[tuple[str, str], dict]" = OrderedDict()
+
+
+def _recent_get(key: tuple[str, str]) -> dict | None:
+    return _RECENT.get(key)
+
+
+def _recent_put(key: tuple[str, str], content: dict) -> None:
+    _RECENT[key] = content
+    _RECENT.move_to_end(key)
+    while len(_RECENT) > 4:
+        _RECENT.popitem(last=False)
 
 
 def _read_regular(path: Path, limit: int) -> bytes:

@@ -14,6 +14,7 @@ import pytest
 from nodegraph.commands import AddNode, History, Move, RemoveNode, SetParam
 from nodegraph.errors import NodegraphError
 from nodegraph.fileformat import dumps, load, save
+from nodegraph import history
 from nodegraph.history import GraphHistory, HistoryError, RestoreVersion, digest, history_dir
 from nodegraph.registry import default_registry
 
@@ -171,10 +172,15 @@ def test_a_damaged_or_planted_version_file_is_refused(graph, tmp_path):
     # saving the same text again writes the version file again, intact
     h.record(text1)
     assert h.read(v1.id) == load(DEMO) and h.read(v2.id).params("title")["value"] == "two"
-    # the summary of a save after a damaged version says so instead of failing
+    # the summary of a save after a damaged version: this process remembers what it recorded last;
+    # another process finds the file damaged and says so instead of failing
     (h.blobs / f"{v1.id}.json").write_text("{}", encoding="utf-8")
     v3 = h.record(edit_and_save(graph, SetParam("title", "value", "three")))
-    assert v3.summary == "saved (the previous version cannot be read)"
+    assert v3.summary == "1 param changed"
+    (h.blobs / f"{v3.id}.json").write_text("{}", encoding="utf-8")
+    history._RECENT.clear()
+    v4 = h.record(edit_and_save(graph, SetParam("title", "value", "four")))
+    assert v4.summary == "saved (the previous version cannot be read)"
 
 
 def test_a_history_folder_that_is_a_link_or_a_file_is_refused(graph, tmp_path):

@@ -37,7 +37,7 @@ class HistorySessionMixin:
         when it cannot be kept: ``history_problem`` says why)."""
         self.history_problem = None
         try:
-            v = GraphHistory(p).record(self._saved, self.registry)
+            v = GraphHistory(p).record(self._saved, self.registry, doc=self.doc)
         except (NodegraphError, OSError) as e:
             self.history_problem = f"saved, but no version was kept: {e}"
             self.log.append(f"warning: {self.history_problem}")
