@@ -183,7 +183,7 @@ class GraphHistory:
             raise HistoryError(f"{path} does not match its sha256 (the file was changed or damaged): refused")
         try:
             return data.decode("utf-8")
-        except UnicodeDecodeError:  # not reached: the sha256 matched text written as UTF-8
+        except UnicodeDecodeError:  # a planted file named by the sha256 of bytes that are not text
             raise HistoryError(f"{path} is not UTF-8 text: refused") from None
 
     # -- writing ---------------------------------------------------------------------------------

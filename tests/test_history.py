@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -154,6 +155,24 @@ def test_a_damaged_or_planted_version_file_is_refused(graph, tmp_path):
     blob.write_text(text1.replace("nodegraph", "evilgraph"), encoding="utf-8")  # still a valid graph
     with pytest.raises(HistoryError, match=f"{blob} does not match its sha256 .*: refused"):
         h.read(v1.id)
+    # a planted file named by its own sha256 holds what it likes: it still goes through the loader
+    planted = b"\xff\xfe not text"
+    pid = digest(planted)
+    (h.blobs / f"{pid}.json").write_bytes(planted)
+    index = json.loads(h.index_path.read_text())
+    index["versions"].append({"id": pid, "time": "2026-12-08T09:00:00Z", "summary": "", "bytes": len(planted)})
+    h.index_path.write_text(json.dumps(index))
+    with pytest.raises(HistoryError, match="is not UTF-8 text: refused"):
+        h.read(pid)
+    for text, message in (("[]", "a graph file is a JSON object"), ('{"format": "nodegraph", "version": 1, '
+                          '"nodes": {"a": {"type": "core.text", "inputs": {"x": "../../etc.passwd"}}}}', "must be 'node.port'")):
+        pid = digest(text)
+        (h.blobs / f"{pid}.json").write_text(text)
+        index["versions"].append({"id": pid, "time": "2026-12-08T09:00:00Z", "summary": "", "bytes": len(text)})
+        h.index_path.write_text(json.dumps(index))
+        with pytest.raises(NodegraphError, match=re.escape(f"scene.json version {pid[:12]} (")) as e:
+            h.read(pid)
+        assert message in str(e.value)
     # a link to a file elsewhere (with the right content even) is not followed
     elsewhere = tmp_path / "elsewhere.json"
     elsewhere.write_text(text1, encoding="utf-8")
