@@ -208,9 +208,9 @@ class GraphView(HistoryUIMixin, LooksUIMixin, GalleryMixin, CanvasMixin, CanvasV
             dpg.add_mouse_release_handler(callback=self._on_mouse_up)
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
             dpg.add_mouse_double_click_handler(callback=self._on_double_click)
+        self._build_history()  # the History panel, Ctrl+H (history_ui.py)
         self._build_looks()  # Make Look dialog, inside view, Ctrl+L (looks_ui.py)
         self._build_gallery()  # the Looks gallery (gallery.py)
-        self._build_history()  # the History panel, Ctrl+H (history_ui.py)
         with dpg.item_handler_registry(tag="ng_commit_handlers"):
             dpg.add_item_deactivated_after_edit_handler(callback=self._on_commit)
         bind_window_themes()
