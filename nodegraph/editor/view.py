@@ -73,9 +73,8 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
-                FilesMixin, SearchMixin, TeachingMixin,
-                HistoryUIMixin):
+class GraphView(HistoryUIMixin, LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+                FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
     This class builds the window (menus, toolbar, panels' frames), holds the state all its parts
