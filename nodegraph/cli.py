@@ -435,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     tl = sub.add_parser("templates", help="list the graph templates that ship with nodegraph")
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
+    from .cli_diff import add_cli as add_diff_cli  # diff, history
+    add_diff_cli(sub)
 
     from .cli_bundle import add_cli as add_bundle_cli
     from .cli_keys import add_cli as add_keys_cli
