@@ -443,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     tl = sub.add_parser("templates", help="list the graph templates that ship with nodegraph")
     tl.add_argument("--json", action="store_true", help="print JSON (name, title, description, path)")
     tl.set_defaults(fn=cmd_templates)
+    from .cli_diff import add_cli as add_diff_cli  # diff, history
+    add_diff_cli(sub)
 
+    from .cli_bundle import add_cli as add_bundle_cli
     from .cli_keys import add_cli as add_keys_cli
     from .cli_licences import add_cli as add_licences_cli
     from .cli_looks import add_cli as add_looks_cli
@@ -453,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_looks_cli(sub)
     add_licences_cli(sub)
     add_keys_cli(sub)
+    add_bundle_cli(sub)
     from .cli_provenance import add_cli as add_provenance_cli
     add_provenance_cli(sub)
     return p

@@ -26,6 +26,7 @@ from ..graph import Document
 from ..registry import Registry, default_registry
 from ..types import ValueError_
 from ..validate import check_link
+from .history_session import HistorySessionMixin
 
 
 def _templates_dir() -> Path | None:
@@ -35,7 +36,7 @@ def _templates_dir() -> Path | None:
     return shipped_dir("graphs")
 
 
-class DocumentSession:
+class DocumentSession(HistorySessionMixin):
     """One open document, its history and files, and every edit of it (no runs, no screen)."""
 
     AUTOSAVE_SUFFIX = ".autosave.json"
@@ -171,6 +172,7 @@ class DocumentSession:
         self._add_recent(p)
         self.revision += 1
         self.log.append(f"saved {p}")
+        self._keep_version(p)  # every save is a version (history_session.py); never stops the save
         return p
 
     @property

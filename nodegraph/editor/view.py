@@ -27,7 +27,8 @@ sync, view, selection), ``canvas_view.py`` (zoom, pan, fit, overview), ``canvas_
 no dearpygui),
 ``canvas_input.py`` (mouse: clicks, drags, wheel, tooltips), ``canvas_menus.py`` (right-click
 menus, renaming in place, node help), ``canvas_teach.py`` (presenter scale, notes, wire values),
-``looks_ui.py`` (Make Look, Look instances), ``gallery.py`` (the Looks gallery),
+``looks_ui.py`` (Make Look, Look instances), ``gallery.py`` (the Looks gallery), ``history_ui.py``
+(the History panel),
 ``actions.py`` (keyboard shortcuts and the actions of keys, menus and toolbar), ``panels.py``
 (inspector, Groups tab), ``outputs.py`` (preview, log), ``dialogs.py`` (files, templates, unsaved/recovery/error
 modals, add-node palette, go to node) and ``theme.py`` (colours, font, themes).
@@ -41,6 +42,7 @@ import dearpygui.dearpygui as dpg
 
 from ..errors import NodegraphError, format_error
 from .actions import ActionsMixin
+from .bundle_ui import BundleUIMixin
 from .canvas import CanvasMixin, _NodeItem
 from .canvas_geom import ViewXform
 from .canvas_input import CanvasInputMixin
@@ -49,6 +51,7 @@ from .canvas_teach import CanvasTeachMixin
 from .canvas_view import CanvasViewMixin
 from .dialogs import FilesMixin, SearchMixin
 from .gallery import GalleryMixin
+from .history_ui import HistoryUIMixin
 from .looks_ui import LooksUIMixin
 from .outputs import LogPanel, PreviewPanel, audio_output
 from .panels import GroupsTab, InspectorMixin
@@ -63,6 +66,7 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Delete", "delete selected nodes and links"), ("Ctrl+D", "duplicate"),
              ("Ctrl+C / Ctrl+V", "copy / paste (also between graphs)"), ("Ctrl+Z / Ctrl+Y", "undo / redo"),
              ("Ctrl+G", "group selected nodes"), ("Ctrl+L", "make a Look of the selected nodes"), ("Ctrl+N / Ctrl+O / Ctrl+S", "new / open / save"),
+             ("Ctrl+H", "history: the versions every save kept"),
              ("F5 / F6 / F10", "run / run to here / step"), ("Esc", "cancel a run, close a window"),
              ("F / Shift+F", "fit all / fit the selection"), ("Wheel", "zoom around the mouse (10% to 400%)"),
              ("Middle drag, Space + drag", "pan the canvas"), ("Drag from an output", "link (drop on empty canvas: add a node)"),
@@ -70,7 +74,8 @@ SHORTCUTS = [("Ctrl+Space / Tab", "add a node (palette)"), ("Ctrl+F", "go to nod
              ("Double-click a title", "rename a node or a group"), ("Double-click a wire", "add a reroute point")]
 
 
-class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin, CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
+class GraphView(HistoryUIMixin, BundleUIMixin, LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, CanvasInputMixin,
+                CanvasMenusMixin, CanvasTeachMixin, ActionsMixin, InspectorMixin,
                 FilesMixin, SearchMixin, TeachingMixin):
     """The dearpygui widgets of one editor window, kept in step with ``session``.
 
@@ -205,8 +210,10 @@ class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, Canvas
             dpg.add_mouse_release_handler(callback=self._on_mouse_up)
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
             dpg.add_mouse_double_click_handler(callback=self._on_double_click)
+        self._build_history()  # the History panel, Ctrl+H (history_ui.py)
         self._build_looks()  # Make Look dialog, inside view, Ctrl+L (looks_ui.py)
         self._build_gallery()  # the Looks gallery (gallery.py)
+        self._build_bundle()  # File > Open bundle... (bundle_ui.py)
         with dpg.item_handler_registry(tag="ng_commit_handlers"):
             dpg.add_item_deactivated_after_edit_handler(callback=self._on_commit)
         bind_window_themes()
@@ -225,9 +232,11 @@ class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, Canvas
                 with dpg.menu(label="Open recent", tag="ng_recent_menu"):
                     pass
                 dpg.add_menu_item(label="Templates...", callback=lambda: self.show_templates())
+                dpg.add_menu_item(label="Open bundle...", tag="ng_open_bundle_item", callback=lambda: self.open_bundle_dialog())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.save())
                 dpg.add_menu_item(label="Save as...", shortcut="Ctrl+Shift+S", callback=lambda: self.save_as_dialog())
+                dpg.add_menu_item(label="History...", shortcut="Ctrl+H", tag="ng_history_item", callback=lambda: self.show_history())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.request_close())
             with dpg.menu(label="Edit"):
@@ -347,6 +356,7 @@ class GraphView(LooksUIMixin, GalleryMixin, CanvasMixin, CanvasViewMixin, Canvas
         self._tick_autosave()
         self._teaching_tick()
         self._looks_tick()
+        self._history_tick()
         if self._toast_until and time.monotonic() > self._toast_until:
             self._toast_until = 0.0
             dpg.configure_item("ng_toast", show=False)
