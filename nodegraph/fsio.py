@@ -314,5 +314,44 @@ class _Folder:
             pass
 
 
-__all__ = ["NAME_MAX", "PATH_MAX", "WriteFailed", "atomic_path", "check_name", "name_key", "open_atomic",
-           "reason_of", "write_bytes"]
+# -- reading untrusted files -----------------------------------------------------------------------
+
+class ReadRefused(ValueError):
+    """A file not read: missing, a link, not a regular file (FIFO, device, folder) or too large.
+    ``reason`` says why in words; ``missing`` is True when there is no such file."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, missing: bool = False):
+        self.path, self.reason, self.missing = str(path), reason, missing
+        super().__init__(f"{path}: {reason}")
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them: never through a symbolic
+    link (the last part), never a FIFO, device or folder (opened without blocking and checked on
+    the open file), and counted while read, so a file that grows is still cut off. Raises
+    ``ReadRefused`` naming the file and the rule."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC | _O_BINARY)
+    except FileNotFoundError:
+        raise ReadRefused(path, "no such file", missing=True) from None
+    except OSError as e:
+        raise ReadRefused(path, "it is a symbolic link" if e.errno == errno.ELOOP else reason_of(e)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadRefused(path, "not a regular file (a folder, FIFO or device)")
+        if st.st_size > limit:
+            raise ReadRefused(path, f"{st.st_size} bytes, more than the {limit} it may have")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise ReadRefused(path, f"more than the {limit} bytes it may have")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["NAME_MAX", "PATH_MAX", "ReadRefused", "WriteFailed", "atomic_path", "check_name", "name_key",
+           "open_atomic", "read_regular", "reason_of", "write_bytes"]

@@ -28,7 +28,6 @@ hold a version's content: one undo step; the document is then saved like after a
 from __future__ import annotations
 
 import copy
-import errno
 import hashlib
 import json
 import os
@@ -340,31 +339,12 @@ def _recent_put(key: tuple[str, str], content: dict) -> None:
 def _read_regular(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; never through a link, never a
     FIFO or device (``HistoryError`` naming the file otherwise)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    from .fsio import ReadRefused, read_regular
+
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise HistoryError(f"{path} is missing") from None
-    except OSError as e:
-        raise HistoryError(f"cannot read {path}: {'it is a symbolic link' if e.errno == errno.ELOOP else e.strerror or e}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise HistoryError(f"{path} is not a regular file: refused")
-        if st.st_size > limit:
-            raise HistoryError(f"{path} is {st.st_size} bytes, more than the {limit} it may have: refused")
-        chunks, size = [], 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise HistoryError(f"{path} is more than the {limit} bytes it may have: refused")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return read_regular(path, limit)
+    except ReadRefused as e:
+        raise HistoryError(f"{path} is missing" if e.missing else f"{path}: {e.reason}: refused") from None
 
 
 # -- restoring ---------------------------------------------------------------------------------------

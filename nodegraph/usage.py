@@ -138,28 +138,31 @@ def needed_nodes(doc: Document, registry: Any, targets: Iterable[str] | None = N
     return [n for n in doc.node_ids() if n in need and not doc.node(n).get("bypass")]
 
 
-def _model_refs(doc: Document, registry: Any, nodes: list[str]) -> list[tuple[str, str, str, str, str]]:
-    """(node, type, param, kind, ref) for every model param of ``nodes`` (stored value, else the
-    default; a param fed by a link counts when the link comes from a node holding one value)."""
-    out = []
+def _param_values(doc: Document, registry: Any, nodes: Iterable[str], want: Any) -> Iterable[tuple]:
+    """(node, spec, port, value) for each param of ``nodes`` that ``want(port)`` picks: its stored
+    value, else its default; a param fed by a link counts when the link comes from a node holding
+    one value (a Text node holding a model name), else its value is None."""
     for nid in nodes:
         spec = registry.specs.get(doc.type_of(nid))
         if spec is None:
             continue
         params, linked = doc.params(nid), doc.inputs(nid)
         for port in spec.inputs:
-            if port.type.id != "path":
-                continue
-            kind = str(port.type.opts.get("kind") or "")
-            if not kind.startswith("model:"):
-                continue
-            if port.name in linked:
-                value = _linked_value(doc, linked[port.name])
-            else:
-                value = params.get(port.name, port.default_json)
-            if isinstance(value, str) and value.strip():
-                out.append((nid, spec.id, port.name, kind[6:], value.strip()))
-    return out
+            if port.is_param and want(port):
+                value = _linked_value(doc, linked[port.name]) if port.name in linked else \
+                    params.get(port.name, port.default_json)
+                yield nid, spec, port, value
+
+
+def _is_model(port: Any) -> bool:
+    return port.type.id == "path" and str(port.type.opts.get("kind") or "").startswith("model:")
+
+
+def _model_refs(doc: Document, registry: Any, nodes: list[str]) -> list[tuple[str, str, str, str, str]]:
+    """(node, type, param, kind, ref) for every model param of ``nodes`` that names a model."""
+    return [(nid, spec.id, port.name, str(port.type.opts["kind"])[6:], value.strip())
+            for nid, spec, port, value in _param_values(doc, registry, nodes, _is_model)
+            if isinstance(value, str) and value.strip()]
 
 
 def _linked_value(doc: Document, links: list) -> Any:
@@ -257,18 +260,8 @@ def pack_uses(doc: Document, registry: Any, nodes: Iterable[str] | None = None) 
 
 def seeds(doc: Document, registry: Any, nodes: Iterable[str]) -> list[dict]:
     """``{"node", "param", "value"}`` for each seed param (type ``Seed``) of ``nodes``."""
-    out = []
-    for nid in nodes:
-        spec = registry.specs.get(doc.type_of(nid))
-        if spec is None:
-            continue
-        params, linked = doc.params(nid), doc.inputs(nid)
-        for port in spec.inputs:
-            if port.type.id == "seed" and port.is_param:
-                value = _linked_value(doc, linked[port.name]) if port.name in linked else \
-                    params.get(port.name, port.default_json)
-                out.append({"node": nid, "param": port.name, "value": value})
-    return out
+    return [{"node": nid, "param": port.name, "value": value}
+            for nid, _spec, port, value in _param_values(doc, registry, nodes, lambda p: p.type.id == "seed")]
 
 
 def usage(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests: bool = False,

@@ -8,13 +8,13 @@ compute every node: ``--no-cache``).
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nodegraph.cli import main
+from untrusted import tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TALKING = ROOT / "graphs" / "talking_character.json"
@@ -33,16 +33,6 @@ def decoded(path: Path) -> tuple[np.ndarray, np.ndarray]:
         for f in c.decode(audio=0):
             audio.append(f.to_ndarray())
     return np.stack(frames), np.concatenate(audio, axis=-1)
-
-
-def tree(folder: Path) -> dict[str, int]:
-    """Every path under ``folder`` (links not followed) with its size (-1 for folders)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for n in dirnames + filenames:
-            p = Path(dirpath) / n
-            out[str(p.relative_to(folder))] = -1 if p.is_dir() and not p.is_symlink() else os.lstat(p).st_size
-    return out
 
 
 def new_home(monkeypatch, tmp_path: Path) -> Path:

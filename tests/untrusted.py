@@ -1,8 +1,9 @@
 """A small graph with every output node (text, PNG, WAV, subtitles, OTIO, MP4) on cheap inputs,
 and the places a hostile folder could plant things next to its outputs. Used by
-test_untrusted_io.py and test_fuzz_graphs.py."""
+test_untrusted_io.py and test_fuzz_graphs.py; ``tree`` by the bundle tests."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,14 @@ def writers_graph() -> Document:
         Connect("tl", "timeline", "so", "timeline"),
     ])(doc)
     return doc
+
+
+def tree(folder: Path) -> dict[str, int]:
+    """Every path under ``folder`` (links not followed) with its size (-1 for folders): compared
+    before and after, it shows that nothing was written outside a target folder."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            out[str(p.relative_to(folder))] = -1 if p.is_dir() and not p.is_symlink() else os.lstat(p).st_size
+    return out

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,21 +179,22 @@ def new_identity(folder: str | os.PathLike | None = None, name: str = DEFAULT_NA
     return load_identity(key_path, cert_path)
 
 
+#: the largest key or certificate file read (a PEM chain is a few KiB)
+MAX_PEM = 1 << 20
+
+
 # -- loading one -----------------------------------------------------------------------------------
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):    # a folder, FIFO or device: never read
-            raise CredentialsError(f"{path}: the {what} is not a regular file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CredentialsError(f"{path}: no such {what} file") from None
-    except CredentialsError:
-        raise
-    except OSError as e:
-        from ..fsio import reason_of
+    from ..fsio import ReadRefused, read_regular
 
-        raise CredentialsError(f"{path}: cannot read the {what}: {reason_of(e)}") from None
+    try:
+        return read_regular(path, MAX_PEM)
+    except ReadRefused as e:
+        if e.missing:
+            raise CredentialsError(f"{path}: no such {what} file") from None
+        raise CredentialsError(f"{path}: the {what} is {e.reason}" if e.reason.startswith("not ")
+                               else f"{path}: cannot read the {what}: {e.reason}") from None
 
 
 def cert_for(key_path: str | os.PathLike) -> Path:
