@@ -38,7 +38,7 @@ def _credentials(info: dict | None) -> dict | None:
     if not info:
         return None
     return {k: info.get(k) for k in ("error", "validation_state", "failures", "signature", "ai_generated",
-                                     "digital_source_type", "claim_generator", "sidecar") if k in info}
+                                     "digital_source_type", "claim_generator", "sidecar", "trusted") if k in info}
 
 
 def _describe_credentials(c: dict) -> str:
@@ -51,6 +51,8 @@ def _describe_credentials(c: dict) -> str:
     text = f"content credentials (C2PA): {state}, signed by {who}"
     if sig.get("time"):
         text += f" at {sig['time']}"
+    if c.get("trusted") is False:  # intact, but nobody this reader trusts vouches for the signer
+        text += " (untrusted signer: no trust list vouches for it, as for a `nodegraph keys new` test identity)"
     if failures:
         text += "; problems: " + ", ".join(str(f.get("code", f)) if isinstance(f, dict) else str(f) for f in failures)
     if c.get("record_matches") is False:
