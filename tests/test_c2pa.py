@@ -524,3 +524,39 @@ def test_signing_from_several_threads_at_once(keys, tmp_path):
         infos = list(ex.map(read_manifest, files))
     assert [i["record"] for i in infos] == [{"file": f.name} for f in files]
     assert all(i["failures"] == [] for i in infos)
+
+
+def test_editor_runs_sign_when_a_key_is_named(keys, tmp_path, monkeypatch):
+    """As `nodegraph run`, the editor signs its outputs only when $NODEGRAPH_SIGN_KEY names a key;
+    a key that cannot be used stops the run with a message naming the file."""
+    import shutil
+    import time
+
+    from nodegraph.cache import Cache
+    from nodegraph.editor.session import EditorSession
+
+    ident, _folder = keys
+    shutil.copy(Path(__file__).resolve().parent.parent / "graphs" / "demo.json", tmp_path / "demo.json")
+
+    def run_once(out: Path) -> str | None:
+        s = EditorSession(cache=Cache.memory_only(), config_dir=tmp_path / "cfg", output_dir=out)
+        s.open(tmp_path / "demo.json")
+        why = s.run()
+        t0 = time.perf_counter()
+        while s.running and time.perf_counter() - t0 < 60:
+            s.poll()
+            time.sleep(0.01)
+        s.poll()
+        s.close()
+        return why
+
+    monkeypatch.delenv("NODEGRAPH_SIGN_KEY", raising=False)
+    assert run_once(tmp_path / "plain") is None
+    assert read_manifest(tmp_path / "plain" / "title_card.png") is None
+    monkeypatch.setenv("NODEGRAPH_SIGN_KEY", str(ident.key_path))
+    assert run_once(tmp_path / "signed") is None
+    m = read_manifest(tmp_path / "signed" / "title_card.png")
+    assert m is not None and m["failures"] == [] and m["record"]["output"]["node"] == "save_card"
+    monkeypatch.setenv("NODEGRAPH_SIGN_KEY", str(tmp_path / "nope.key.pem"))
+    why = run_once(tmp_path / "bad")
+    assert why is not None and "nope.key.pem" in why and not (tmp_path / "bad").exists()

@@ -286,6 +286,14 @@ class EditorSessionBase(StatesMixin, DocumentSession):
                                         model_pins=ModelPins.beside(self.path) or None)
         return self._evaluator
 
+    def _signer(self) -> Any:
+        """The identity runs sign outputs with (content credentials, C2PA): as for ``nodegraph
+        run``, only when ``$NODEGRAPH_SIGN_KEY`` names one (checked at each run: a bad key stops
+        the run with a message naming the file)."""
+        from ..credentials import ENV_SIGN_KEY, signer_from
+
+        return signer_from(required=False) if os.environ.get(ENV_SIGN_KEY) else None
+
     @property
     def running(self) -> bool:
         return self._runner is not None and self._runner.thread.is_alive()
@@ -299,6 +307,7 @@ class EditorSessionBase(StatesMixin, DocumentSession):
         snapshot = self.doc.snapshot()
         try:
             ev.check(snapshot, targets=targets)
+            ev.signer = self._signer()
         except NodegraphError as e:
             self.log.append(f"error: {e}")
             return str(e)
