@@ -41,11 +41,12 @@ def find_look(library, ref: str):
 
 def cmd_make(args: argparse.Namespace) -> int:
     from .embedded import load_graph_and_base
-    from .fileformat import save as save_graph
     from .looks import model
     from .looks.make import Promote, make_look, replace_with_instance
     from .looks.library import user_looks_dir
 
+    if args.replace:
+        _writable(args.graph)
     registry = _registry(args.graph)
     doc, _ = load_graph_and_base(args.graph)
     ids = [n.strip() for part in args.nodes for n in part.split(",") if n.strip()]
@@ -68,7 +69,7 @@ def cmd_make(args: argparse.Namespace) -> int:
         registry._spec(look.type_id)
         batch = replace_with_instance(doc, look, ids)
         batch(doc)
-        save_graph(doc, args.graph)
+        _rewrite(doc, args.graph, registry)
         print(f"{args.graph}: nodes {', '.join(ids)} replaced by the instance {batch.commands[len(ids)].id!r}")
     return 0
 
@@ -209,17 +210,35 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writable(graph: str) -> None:
+    """A command that rewrites a graph needs a graph file, not a picture or movie carrying one."""
+    from .embedded import MEDIA_WITH_GRAPHS
+
+    if graph.lower().endswith(MEDIA_WITH_GRAPHS):
+        raise NodegraphError(f"{graph} is a media file carrying a graph; this command rewrites the graph, so save it "
+                             f"as a graph file first (nodegraph new scene.json --template {graph})")
+
+
+def _rewrite(doc, graph: str, registry) -> None:
+    """Save the changed graph, keeping the file before and after as versions (nodegraph.history)."""
+    from .history import save_keeping_versions
+
+    problem = save_keeping_versions(doc, graph, registry)
+    if problem:
+        print(f"note: {graph} saved, but no version was kept: {problem}", file=sys.stderr)
+
+
 def _edit_graph(args: argparse.Namespace, build) -> int:
     from .embedded import load_graph_and_base
-    from .fileformat import save as save_graph
 
+    _writable(args.graph)
     registry = _registry(args.graph)
     doc, _ = load_graph_and_base(args.graph)
     if args.node not in doc:
         raise NodegraphError(f"{args.graph}: there is no node {args.node!r}")
     cmd, notes = build(doc, registry)
     cmd(doc)
-    save_graph(doc, args.graph)
+    _rewrite(doc, args.graph, registry)
     for n in notes:
         print(n)
     return 0

@@ -372,5 +372,28 @@ class RestoreVersion(Command):
         return Change(frozenset(touched), frozenset(touched), True)
 
 
-__all__ = ["GraphHistory", "HistoryError", "RestoreVersion", "Version", "digest", "history_dir",
+def save_keeping_versions(doc: Document, graph: str | os.PathLike, registry: Any = None) -> str | None:
+    """Save ``doc`` over the graph file ``graph`` as a command that rewrites it does (``look make
+    --replace``, ``look upgrade``, ``look unlock``), keeping the file as it was before and as it
+    is after as versions, so the History panel and ``nodegraph diff GRAPH@ID`` can take the
+    change back. Returns why no version was kept, or None; the graph is saved either way."""
+    from .fileformat import dumps, save
+
+    path = Path(graph)
+    problem = None
+    h = GraphHistory(path)
+    try:
+        if path.is_file():
+            h.record(_read_regular(path, MAX_BYTES).decode("utf-8"), registry)  # the graph before the change
+    except (HistoryError, OSError, UnicodeDecodeError) as e:
+        problem = str(e)
+    save(doc, path)
+    try:
+        h.record(dumps(doc), registry, doc=doc)
+    except (HistoryError, OSError) as e:
+        problem = problem or str(e)
+    return problem
+
+
+__all__ = ["save_keeping_versions", "GraphHistory", "HistoryError", "RestoreVersion", "Version", "digest", "history_dir",
            "MAX_VERSIONS", "MAX_STORE_BYTES"]

@@ -282,3 +282,35 @@ def test_an_untitled_graph_has_no_versions_yet(tmp_path):
             s.restore_version("abcd")
     finally:
         s.close()
+
+
+def test_cli_rewrites_of_a_graph_keep_versions(tmp_path):
+    """`look make --replace`, `look upgrade` and `look unlock` rewrite the graph file: the file
+    before and after are kept, so the change can be compared and taken back."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from nodegraph.history import GraphHistory
+
+    root = Path(__file__).resolve().parent.parent
+    g = tmp_path / "demo.json"
+    shutil.copy(root / "graphs" / "demo.json", g)
+    env = {**os.environ, "NODEGRAPH_LOOKS_DIR": str(tmp_path / "looks")}
+    p = subprocess.run([sys.executable, "-m", "nodegraph", "look", "make", str(g), "--nodes", "draw_title,draw_subtitle",
+                        "--name", "studio/card", "--replace"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    versions = GraphHistory(g).versions()
+    assert len(versions) == 2 and versions[0].summary.startswith("first version kept")
+    assert "2 nodes removed" in versions[1].summary and "1 node added" in versions[1].summary
+    d = subprocess.run([sys.executable, "-m", "nodegraph", "diff", f"{g}@{versions[0].id[:8]}", str(g)], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert d.returncode == 1 and "- node draw_title (image.draw_text)" in d.stdout
+    # a picture carrying a graph is not rewritten as JSON
+    png = tmp_path / "card.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    p = subprocess.run([sys.executable, "-m", "nodegraph", "look", "unlock", str(png), "card"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1 and "media file carrying a graph" in p.stderr and png.read_bytes() == b"\x89PNG\r\n\x1a\n"
