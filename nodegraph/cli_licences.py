@@ -13,8 +13,9 @@ VERDICT = {"yes": "commercial use allowed", "no": "NON-COMMERCIAL", "conditional
            "unknown": "LICENCE UNKNOWN"}
 
 
-def graph_usage(args: argparse.Namespace, digests: bool = False):
-    """(usage, doc, base) of ``args.graph`` with ``--set`` applied."""
+def graph_usage(args: argparse.Namespace, digests: bool = False, pins=None):
+    """(usage, doc, base) of ``args.graph`` with ``--set`` applied; ``pins``: the model pins a run
+    of it finds models with (default: the bundle manifest beside it)."""
     from .cli_common import _registry, apply_sets
     from .embedded import load_graph_and_base
     from .models.pins import ModelPins
@@ -24,7 +25,7 @@ def graph_usage(args: argparse.Namespace, digests: bool = False):
     doc, base = load_graph_and_base(args.graph)
     apply_sets(doc, getattr(args, "set", None) or [], registry)
     return usage(doc, registry, base, digests=digests, targets=getattr(args, "target", None) or None,
-                 pins=ModelPins.beside(args.graph) or None), doc, base
+                 pins=(pins if pins is not None else ModelPins.beside(args.graph)) or None), doc, base
 
 
 def check_commercial(args: argparse.Namespace) -> list[str]:
@@ -99,56 +100,24 @@ def add_cli(sub) -> None:
     lc.set_defaults(fn=cmd_licences)
 
 
-def _expected(manifest: str | None, graph: str) -> tuple[dict, str]:
-    """{(node, param): model record} from a bundle manifest (given, or found beside the graph)."""
-    import os
-
-    from pathlib import Path
-
-    from .errors import GraphFileError
-    from .fileformat import parse_json, read_limited
-
-    from .models.pins import MANIFEST_NAMES
-
-    path = manifest
-    if path is None:
-        for name in MANIFEST_NAMES:
-            cand = os.path.join(os.path.dirname(os.path.abspath(graph)), name)
-            if os.path.isfile(cand):
-                path = cand
-                break
-    if path is None:
-        return {}, ""
-    try:
-        data = parse_json(read_limited(Path(path), 16 * 1024 * 1024, "a manifest"), path, what="a manifest")
-    except (OSError, ValueError, GraphFileError) as e:
-        if manifest is None:
-            return {}, ""
-        raise NodegraphError(f"{path}: cannot read the manifest: {e}") from None
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, list):
-        if manifest is None:
-            return {}, ""
-        raise NodegraphError(f"{path}: not a bundle manifest (no \"models\" list)")
-    out = {}
-    for m in models:
-        if isinstance(m, dict) and isinstance(m.get("node"), str) and isinstance(m.get("param"), str):
-            out[(m["node"], m["param"])] = m
-    return out, path
-
-
 def verify_graph(graph: str, manifest: str | None = None, as_json: bool = False) -> int:
     """``nodegraph models verify GRAPH``: every model a render uses, found and hashed from its bytes."""
     from .models.byhash import find_by_sha256
     from .models.digests import verify
     from .models.errors import DigestMismatch, ModelError
 
-    ns = argparse.Namespace(graph=graph, set=None, target=None)
-    u = graph_usage(ns)[0]
-    expected, mpath = _expected(manifest, graph)
+    from .models.pins import ModelPins
+
+    beside = ModelPins.beside(graph)  # what a run of the graph finds models with
+    try:
+        expected = ModelPins.read(manifest) if manifest else beside
+    except ValueError as e:
+        raise NodegraphError(str(e)) from None
+    mpath = expected.source
+    u = graph_usage(argparse.Namespace(graph=graph, set=None, target=None), pins=beside)[0]
     rows, bad = [], 0
     for m in u.models:
-        want_rec = expected.get((m.node, m.param), {})
+        want_rec = expected.records.get((m.node, m.param), {})
         want = want_rec.get("sha256") if isinstance(want_rec.get("sha256"), str) else None
         want = want or m.recorded_sha256
         row = {"node": m.node, "param": m.param, "ref": m.ref, "kind": m.kind, "expected": want,

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import PurePosixPath
 from typing import Any
 
 FORMAT = "nodegraph.provenance/1"
@@ -66,19 +65,6 @@ def digital_source_type(ai_generated: bool, has_inputs: bool) -> str:
     return IPTC + ("composite" if has_inputs else "digitalCreation")
 
 
-def _portable_ref(ref: str, base_dir: str | os.PathLike) -> str:
-    """A model reference without this machine's paths: relative inside the graph's folder, else
-    the file name (hub ids and model names are kept)."""
-    from .paths import is_absolute, relative_inside
-
-    if not is_absolute(ref):
-        return ref
-    rel = relative_inside(os.path.expanduser(ref), base_dir)
-    if rel is not None:
-        return rel
-    return PurePosixPath(ref.replace("\\", "/").rstrip("/")).name or "model"
-
-
 def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str, type_id: str, graph_text: str,
                 looks: dict[str, str] | None = None, pins: Any = None) -> dict:
     """The provenance record of output node ``node`` (of type ``type_id``) of ``doc`` (flat or
@@ -88,21 +74,17 @@ def make_record(doc: Any, registry: Any, base_dir: str | os.PathLike, node: str,
     run's model pins (a model found by the sha256 a bundle manifest records), as the run found them."""
     from . import __version__
     from .paths import files
-    from .usage import needed_nodes, usage
+    from .usage import usage
 
-    u = usage(doc, registry, base_dir, digests=True, targets=[node], **({"pins": pins} if pins is not None else {}))
+    u = usage(doc, registry, base_dir, digests=True, targets=[node], pins=pins)
     models = []
     for m in u.models:
-        entry = m.manifest()
-        entry["ref"] = _portable_ref(m.ref, base_dir)
+        entry = m.manifest(base_dir)  # a model inside the graph's folder by its relative path
         if not m.found:
             entry["missing"] = True
         models.append(entry)
-    from .usage import flat_of
-
-    flat = flat_of(doc, registry)
-    needed = set(needed_nodes(flat, registry, [node]))
-    has_inputs = any(r.node in needed and not r.is_model for r in files(flat, registry, base_dir))
+    needed = set(u.nodes)
+    has_inputs = any(r.node in needed and not r.is_model for r in files(u.doc, registry, base_dir))
     ai = bool(models)
     title = doc.meta.get("title", "") if isinstance(getattr(doc, "meta", None), dict) else ""
     return {

@@ -76,7 +76,7 @@ class _Run:
         made once per output node per run, when its writer first asks."""
         record = provenance.make_record(self.doc, ev.registry, ev.base_dir, nid, type_id, self.graph_text(),
                                         looks=getattr(self.doc, "looks_used", None),
-                                        pins=getattr(ev, "model_pins", None))
+                                        pins=ev.model_pins)
         return record, provenance.record_text(record)
 
     def node_lock(self, nid: str) -> threading.Lock:
@@ -405,7 +405,7 @@ class Scheduler:
         else:
             with lock:
                 outputs = spec.call(kwargs, ctx)
-        if record is not None and ctx.files and getattr(ev, "signer", None) is not None:
+        if record is not None and ctx.files and ev.signer is not None:
             provenance.seal(ctx.files, record()[0], ev.signer)  # content credentials (C2PA): the user gave a key
         seconds = time.perf_counter() - t
         run.costs.record(spec.id, seconds)

@@ -55,10 +55,10 @@ class ModelUse:
         fam = family(self.licence.family) if self.licence.family else None
         return fam.source if fam else ""
 
-    def manifest(self) -> dict:
-        """What a bundle or an output records: no path of this machine."""
+    def manifest(self, base_dir: str | os.PathLike | None = None) -> dict:
+        """What a bundle or an output records: no path of this machine (``shared_ref``)."""
         d: dict[str, Any] = {"node": self.node, "type": self.type, "param": self.param, "kind": self.kind,
-                             "ref": shared_ref(self.ref)}
+                             "ref": shared_ref(self.ref, base_dir)}
         if self.sha256:
             d["sha256"] = self.sha256
         if self.size:
@@ -71,13 +71,16 @@ class ModelUse:
         return d
 
 
-def shared_ref(ref: str) -> str:
-    """A model reference as shared files record it: an absolute path (or one from ``~``) is cut to
-    its last part, so no folder of the maker's machine travels; names, repo ids and relative paths
-    stay as they are."""
-    if ref.startswith("~") or os.path.isabs(ref):
-        return os.path.basename(os.path.normpath(os.path.expanduser(ref))) or ref
-    return ref
+def shared_ref(ref: str, base_dir: str | os.PathLike | None = None) -> str:
+    """A model reference as shared files record it: an absolute path (or one from ``~``) becomes
+    relative to the graph's folder ``base_dir`` when it lies inside it, else its last part, so no
+    folder of the maker's machine travels; names, repo ids and relative paths stay as they are."""
+    from .paths import is_absolute, relative_inside
+
+    if not is_absolute(ref):
+        return ref
+    rel = relative_inside(os.path.expanduser(ref), base_dir) if base_dir is not None else None
+    return rel if rel is not None else (os.path.basename(os.path.normpath(os.path.expanduser(ref))) or ref)
 
 
 @dataclass
@@ -101,6 +104,8 @@ class Usage:
     packs: list[PackUse]
     seeds: list[dict]
     looks: list[str]  # the Look types used (``look:studio/noir@1.0.0``)
+    doc: Document | None = None  # the flat document read
+    nodes: list[str] = field(default_factory=list)  # the nodes of ``doc`` a render computes
 
     @property
     def licences(self) -> list[LicenceInfo]:
@@ -178,12 +183,16 @@ def model_uses(doc: Document, registry: Any, base_dir: str | os.PathLike, *, dig
     (``digests``: hash the local ones; hashes are remembered by path, size and mtime). ``pins``
     (``nodegraph.models.pins.ModelPins``): a reference found nowhere else is looked for by the
     sha256 its bundle manifest records, as a run does."""
+    flat = flat_of(doc, registry)
+    return _model_uses(flat, registry, base_dir, needed_nodes(flat, registry, targets), digests, pins)
+
+
+def _model_uses(flat: Document, registry: Any, base_dir: str | os.PathLike, nodes: list[str], digests: bool,
+                pins: Any) -> list[ModelUse]:
     from .models.config import read_config
     from .models.errors import ModelError
     from .models.lookup import hub_subpath, is_repo_id, resolve
 
-    flat = flat_of(doc, registry)
-    nodes = needed_nodes(flat, registry, targets)
     registered = read_config().get("models", {})
     out = []
     for nid, tid, param, kind, ref in _model_refs(flat, registry, nodes):
@@ -270,8 +279,8 @@ def usage(doc: Document, registry: Any, base_dir: str | os.PathLike, *, digests:
     looks = sorted({doc.type_of(n) for n in doc.node_ids() if doc.type_of(n).startswith("look:")})
     flat = flat_of(doc, registry)
     nodes = needed_nodes(flat, registry, targets)
-    return Usage(model_uses(flat, registry, base_dir, digests=digests, targets=targets, pins=pins),
-                 pack_uses(flat, registry, nodes), seeds(flat, registry, nodes), looks)
+    return Usage(_model_uses(flat, registry, base_dir, nodes, digests, pins), pack_uses(flat, registry, nodes),
+                 seeds(flat, registry, nodes), looks, flat, nodes)
 
 
 

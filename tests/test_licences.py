@@ -267,3 +267,15 @@ def test_a_run_finds_a_pinned_model_by_its_sha256(tmp_path, tiny_models, monkeyp
     ev2 = Evaluator(_registry(g), output_dir=tmp_path / "out", base_dir=tmp_path, cache=Cache.memory_only())
     r2 = ev2.run(doc, ["lora"])
     assert r2.nodes["lora"].status == "failed" and "studio-ink" in r2.nodes["lora"].error
+
+
+def test_a_damaged_manifest_beside_a_graph_costs_only_its_pins(tmp_path):
+    from nodegraph.models.pins import ModelPins
+
+    g = sd_graph(tmp_path, "stable-diffusion-v1-5/stable-diffusion-v1-5")
+    (tmp_path / "manifest.json").write_text("{", encoding="utf-8")
+    assert not ModelPins.beside(g)
+    p = cli("licences", str(g), cwd=tmp_path)
+    assert p.returncode == 0 and "CreativeML Open RAIL-M" in p.stdout
+    p = cli("models", "verify", str(g), "--manifest", str(tmp_path / "manifest.json"), cwd=tmp_path)
+    assert p.returncode == 1 and f"cannot read the manifest {tmp_path / 'manifest.json'}" in p.stderr

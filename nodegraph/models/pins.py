@@ -25,11 +25,14 @@ MAX_MANIFEST = 16 * 1024 * 1024
 
 class ModelPins:
     """(kind, reference) -> (sha256, size) read from a bundle manifest; finds pinned models by hash
-    (each search once per process: the result, found or not, is remembered)."""
+    (each search once per process: the result, found or not, is remembered). ``records`` keeps
+    the manifest's model records by (node, param), what ``nodegraph models verify GRAPH`` expects."""
 
-    def __init__(self, pins: dict[tuple[str, str], tuple[str, int | None]] | None = None, source: str = ""):
+    def __init__(self, pins: dict[tuple[str, str], tuple[str, int | None]] | None = None, source: str = "",
+                 records: dict[tuple[str, str], dict] | None = None):
         self.pins = dict(pins or {})
         self.source = source
+        self.records = dict(records or {})
         self._found: dict[tuple[str, str], ResolvedModel | None] = {}
         self._lock = threading.Lock()
 
@@ -64,14 +67,33 @@ class ModelPins:
     @classmethod
     def from_data(cls, data: Any, source: str = "") -> "ModelPins":
         pins: dict[tuple[str, str], tuple[str, int | None]] = {}
+        records: dict[tuple[str, str], dict] = {}
         models = data.get("models") if isinstance(data, dict) else None
         for m in models if isinstance(models, list) else []:
             if not isinstance(m, dict):
                 continue
+            if isinstance(m.get("node"), str) and isinstance(m.get("param"), str):
+                records[(m["node"], m["param"])] = m
             kind, ref, sha, size = m.get("kind"), m.get("ref"), m.get("sha256"), m.get("size")
             if isinstance(kind, str) and isinstance(ref, str) and isinstance(sha, str) and len(sha) == 64:
                 pins[(kind, ref)] = (sha.lower(), size if isinstance(size, int) and size >= 0 else None)
-        return cls(pins, source)
+        return cls(pins, source, records)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "ModelPins":
+        """The pins of the manifest file ``path``, read as untrusted JSON (the graph file's rules);
+        ``ValueError`` naming the file when it cannot be read or holds no ``models`` list."""
+        from ..errors import GraphFileError
+        from ..fileformat import parse_json
+        from ..fsio import read_regular
+
+        try:
+            data = parse_json(read_regular(path, MAX_MANIFEST), str(path), MAX_MANIFEST, "a manifest")
+        except (OSError, ValueError, GraphFileError) as e:  # fsio.ReadRefused is a ValueError
+            raise ValueError(f"cannot read the manifest {e}") from None  # the error names the file
+        if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+            raise ValueError(f'{path}: not a bundle manifest (no "models" list)')
+        return cls.from_data(data, str(path))
 
     @classmethod
     def beside(cls, graph: str | os.PathLike | None) -> "ModelPins":
@@ -82,14 +104,11 @@ class ModelPins:
         folder = Path(graph).resolve().parent
         for name in MANIFEST_NAMES:
             p = folder / name
-            try:
-                if not p.is_file() or p.stat().st_size > MAX_MANIFEST:
+            if p.is_file():
+                try:
+                    return cls.read(p)
+                except ValueError:
                     continue
-                import json
-
-                return cls.from_data(json.loads(p.read_bytes().decode("utf-8")), str(p))
-            except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-                continue
         return cls()
 
 
