@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from .. import paths
 from ..errors import NodegraphError
+from ..models.digests import hash_file
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, NOTES, THUMBNAIL, BundleError
 
 #: suffixes stored without compression (already compressed: deflate would only cost time)
@@ -43,16 +44,6 @@ class PackResult:
     model_hash_seconds: float  # time spent hashing models (hashes are memoised: the next pack is instant)
 
 
-def _sha_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    n = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            n += len(block)
-    return h.hexdigest(), n
-
-
 def _member_name(name: str) -> str:
     """A file name as a member's last part: no separators, no control characters."""
     clean = "".join("_" if (c in "/\\:" or ord(c) < 32 or ord(c) == 127) else c for c in name).strip()
@@ -60,6 +51,12 @@ def _member_name(name: str) -> str:
     while len(os.fsencode(clean)) > 200:
         clean = clean[:-1]
     return clean
+
+
+def _model_ref(value: str) -> str:
+    """What a model param naming a path becomes in a bundle: ``models/<file name>`` (models are
+    recorded, never packed; the receiver puts the model there, or has it found by its sha256)."""
+    return f"models/{_member_name(Path(value).name)}"
 
 
 class _Assets:
@@ -80,7 +77,7 @@ class _Assets:
             raise BundleError(self.bundle, f"{where}: {value!r} ({path}) does not exist or is not a file; a bundle "
                                            "carries every file the graph reads")
         try:
-            sha, size = _sha_file(path)
+            sha, size = hash_file(path), path.stat().st_size  # _write checks the bytes it stores again
         except OSError as e:
             raise BundleError(self.bundle, f"{where}: cannot read {path}: {e.strerror or e}") from None
         rec = self.by_sha.get(sha)
@@ -151,7 +148,7 @@ def _pack_look(look: Any, registry: Any, assets: _Assets) -> bytes:
     inner = look.graph.copy()
     for ref in paths.files(inner, registry, folder or Path.cwd()):
         if ref.is_model:
-            inner_value = f"models/{_member_name(Path(ref.value).name)}"
+            inner_value = _model_ref(ref.value)
         else:
             src = paths.resolve(ref.value, folder or Path.cwd())
             where = f"Look {look.label} node {ref.node!r} param {ref.param!r}"
@@ -182,7 +179,7 @@ def _safe_ref(ref: str, rewritten: dict[tuple[str, str], str], node: str, param:
     if (node, param) in rewritten:
         return rewritten[(node, param)]
     if paths.is_pathlike(ref) or paths.is_absolute(ref):
-        return f"models/{_member_name(Path(ref).name)}"
+        return _model_ref(ref)
     return ref
 
 
@@ -217,7 +214,7 @@ def pack(graph: str | os.PathLike, out: str | os.PathLike, *, notes: str = "",
     for ref in paths.files(doc, registry, base):
         where = f"node {ref.node!r} param {ref.param!r}"
         if ref.is_model:
-            new = f"models/{_member_name(Path(ref.value).name)}"
+            new = _model_ref(ref.value)
         else:
             new = assets.add(Path(os.path.normpath(paths.resolve(ref.value, base))), f"{ref.node}.{ref.param}", where,
                              ref.value)
